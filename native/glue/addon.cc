@@ -1,0 +1,275 @@
+// Module entry: the exported functions and the async-wait bridge.
+#include "addon.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "../core/futex.h"
+#include "../core/signals.h"
+#include "../core/tracker.h"
+#include "../core/wait_cell.h"
+#include "errors.h"
+#include "segment.h"
+#include "semaphore.h"
+
+#ifndef MP_SOURCE_HASH
+#define MP_SOURCE_HASH "unknown"
+#endif
+
+namespace mp::glue {
+
+namespace {
+
+const char* result_name(WaitResult r) {
+  switch (r) {
+    case WaitResult::kOk: return "ok";
+    case WaitResult::kNotEqual: return "not-equal";
+    case WaitResult::kTimedOut: return "timed-out";
+  }
+  return "ok";
+}
+
+Segment* segment_arg(const Napi::CallbackInfo& info) {
+  Napi::Value v = info[0];
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Addon::of(info.Env()).segment_ctor.Value())) {
+    throw type_error(info.Env(), "the first argument must be a Segment");
+  }
+  return Segment::Unwrap(v.As<Napi::Object>());
+}
+
+int count_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsUndefined()) return INT32_MAX;
+  double n = arg_number(info, i, "count");
+  if (n < 0) throw range_error(info.Env(), "count must not be negative");
+  return n >= INT32_MAX ? INT32_MAX : int(n);
+}
+
+}  // namespace
+
+Addon::Addon(Napi::Env env, Napi::Object exports) {
+  segment_ctor = Napi::Persistent(Segment::define(env));
+  semaphore_ctor = Napi::Persistent(Semaphore::define(env));
+  DefineAddon(exports,
+              {
+                  InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),
+                  InstanceValue("NamedSemaphore", semaphore_ctor.Value(), napi_enumerable),
+                  InstanceValue("sourceHash", Napi::String::New(env, MP_SOURCE_HASH), napi_enumerable),
+                  InstanceMethod<&Addon::noop>("noop"),
+                  InstanceMethod<&Addon::wait_sync>("waitSync"),
+                  InstanceMethod<&Addon::wait_async>("wait"),
+                  InstanceMethod<&Addon::cancel_wait>("cancelWait"),
+                  InstanceMethod<&Addon::wake>("wake"),
+                  InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
+                  InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
+                  InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
+                  InstanceMethod<&Addon::send_signal>("kill"),
+                  InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
+                  InstanceMethod<&Addon::tracker_info>("trackerInfo"),
+                  InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
+                  InstanceMethod<&Addon::tracker_unregister>("trackerUnregister"),
+              });
+}
+
+Addon::~Addon() {
+  if (waiter_) napi_remove_env_cleanup_hook(env_, &Addon::on_env_cleanup, this);
+  stop();
+}
+
+void Addon::stop() {
+  if (waiter_) waiter_->shutdown();
+  if (bridge_live_) {
+    bridge_live_ = false;
+    bridge_.Release();
+  }
+}
+
+void Addon::on_env_cleanup(void* self) { static_cast<Addon*>(self)->stop(); }
+
+Napi::Value Addon::noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+// waitSync(segment, offset, expected, timeoutMs?) -> 'ok' | 'not-equal' | 'timed-out'
+Napi::Value Addon::wait_sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  WaitCell* cell = segment_arg(info)->cell_at(env, info[1]);
+  uint32_t expected = info[2].ToNumber().Uint32Value();
+  int64_t timeout = arg_timeout_ns(info, 3);
+  return Napi::String::New(env, result_name(wait_while_equal(cell, expected, timeout)));
+}
+
+// wait(segment, offset, expected, timeoutMs, id) -> Promise<'ok' | 'not-equal' | 'timed-out' | 'cancelled'>
+Napi::Value Addon::wait_async(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment* seg = segment_arg(info);
+  WaitCell* cell = seg->cell_at(env, info[1]);
+  uint32_t expected = info[2].ToNumber().Uint32Value();
+  int64_t timeout = arg_timeout_ns(info, 3);
+  uint64_t id = uint64_t(arg_number(info, 4, "id"));
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (cell->value.load() != expected) {
+    deferred.Resolve(Napi::String::New(env, "not-equal"));
+    return deferred.Promise();
+  }
+  if (timeout == 0) {
+    deferred.Resolve(Napi::String::New(env, "timed-out"));
+    return deferred.Promise();
+  }
+  if (pending_.count(id)) throw range_error(env, "wait id " + std::to_string(id) + " is already pending");
+  ensure_bridge(env);
+  Napi::Promise promise = deferred.Promise();
+  pending_.emplace(id, Pending{deferred, Napi::Persistent(info[0].As<Napi::Object>())});
+  waiter_->add(id, cell, expected, timeout < 0 ? -1 : monotonic_ns() + timeout);
+  on_pending_changed(env);
+  return promise;
+}
+
+// cancelWait(id) -> true when a pending wait was cancelled (it resolves 'cancelled').
+Napi::Value Addon::cancel_wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t id = uint64_t(arg_number(info, 0, "id"));
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !waiter_->cancel(id)) return Napi::Boolean::New(env, false);
+  it->second.deferred.Resolve(Napi::String::New(env, "cancelled"));
+  pending_.erase(it);
+  on_pending_changed(env);
+  return Napi::Boolean::New(env, true);
+}
+
+void Addon::cancel_waits_in(Napi::Env env, const void* base, size_t len) {
+  if (!waiter_) return;
+  for (uint64_t id : waiter_->cancel_range(base, len)) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    it->second.deferred.Reject(
+        coded_error(env, "ERR_MP_CLOSED", "the segment was closed while a wait on it was pending").Value());
+    pending_.erase(it);
+  }
+  on_pending_changed(env);
+}
+
+void Addon::ensure_bridge(Napi::Env env) {
+  if (waiter_) return;
+  env_ = env;
+  bridge_ = Bridge::New(env, "multiproc.wait", 0, 1, this);
+  bridge_.Unref(env);
+  bridge_live_ = true;
+  // Registered after the thread-safe function's own hook, so it runs first:
+  // waiter threads stop before the bridge they call goes away.
+  napi_add_env_cleanup_hook(env, &Addon::on_env_cleanup, this);
+  waiter_ = std::make_unique<AsyncWaiter>([this] {
+    if (bridge_live_) bridge_.NonBlockingCall();
+  });
+}
+
+// Pending waits keep the event loop alive, as a pending fs read does.
+void Addon::on_pending_changed(Napi::Env env) {
+  if (!bridge_live_) return;
+  bool want = !pending_.empty();
+  if (want == bridge_ref_) return;
+  if (want) bridge_.Ref(env);
+  else bridge_.Unref(env);
+  bridge_ref_ = want;
+}
+
+void Addon::call_js(Napi::Env env, Napi::Function, Addon* self, void*) {
+  if (env == nullptr) return;  // tearing down
+  self->settle_completions(env);
+}
+
+void Addon::settle_completions(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  for (const AsyncCompletion& c : waiter_->take_completions()) {
+    auto it = pending_.find(c.id);
+    if (it == pending_.end()) continue;  // cancelled meanwhile
+    Napi::Promise::Deferred deferred = it->second.deferred;
+    pending_.erase(it);
+    if (c.status == AsyncWaitStatus::kFailed) {
+      deferred.Reject(sys_error(env, SysError(c.error, "futex_waitv", "(async waits need Linux 5.16 or later)")).Value());
+    } else {
+      deferred.Resolve(Napi::String::New(env, c.status == AsyncWaitStatus::kOk ? "ok" : "timed-out"));
+    }
+  }
+  on_pending_changed(env);
+}
+
+// wake(segment, offset, count?) -> number woken
+Napi::Value Addon::wake(const Napi::CallbackInfo& info) {
+  WaitCell* cell = segment_arg(info)->cell_at(info.Env(), info[1]);
+  return Napi::Number::New(info.Env(), mp::wake(cell, count_arg(info, 2)));
+}
+
+// storeAndWake(segment, offset, value, count?) -> number woken
+Napi::Value Addon::store_and_wake(const Napi::CallbackInfo& info) {
+  WaitCell* cell = segment_arg(info)->cell_at(info.Env(), info[1]);
+  uint32_t value = info[2].ToNumber().Uint32Value();
+  return Napi::Number::New(info.Env(), mp::store_and_wake(cell, value, count_arg(info, 3)));
+}
+
+Napi::Value Addon::get_spin_policy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SpinPolicy p = mp::get_spin_policy();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("maxSpinNs", Napi::Number::New(env, double(p.max_spin_ns)));
+  o.Set("adaptive", Napi::Boolean::New(env, p.adaptive));
+  o.Set("currentBudgetNs", Napi::Number::New(env, double(current_spin_budget_ns())));
+  return o;
+}
+
+// setSpinPolicy(maxSpinNs, adaptive)
+Napi::Value Addon::set_spin_policy(const Napi::CallbackInfo& info) {
+  double max = arg_number(info, 0, "maxSpinNs");
+  if (max < 0) throw range_error(info.Env(), "maxSpinNs must not be negative");
+  mp::set_spin_policy({int64_t(max), info[1].ToBoolean()});
+  return info.Env().Undefined();
+}
+
+// kill(pid, signalNumber)
+Napi::Value Addon::send_signal(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    mp::send_signal(pid_t(arg_number(info, 0, "pid")), int(arg_number(info, 1, "signal")));
+    return info.Env().Undefined();
+  });
+}
+
+// setParentDeathSignal(signalNumber) -> getppid() after the call
+Napi::Value Addon::set_parent_death_signal(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    return Napi::Number::New(info.Env(), mp::set_parent_death_signal(int(arg_number(info, 0, "signal"))));
+  });
+}
+
+// trackerInfo() -> { pid, fd }: starts (or adopts) the tracker.
+Napi::Value Addon::tracker_info(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    tracker::Info t = tracker::ensure();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("pid", Napi::Number::New(info.Env(), t.pid));
+    o.Set("fd", Napi::Number::New(info.Env(), t.fd));
+    return o;
+  });
+}
+
+static tracker::Kind kind_arg(const Napi::CallbackInfo& info) {
+  std::string k = arg_string(info, 0, "kind");
+  if (k == "segment") return tracker::Kind::kSegment;
+  if (k == "semaphore") return tracker::Kind::kSemaphore;
+  throw type_error(info.Env(), "kind must be 'segment' or 'semaphore'");
+}
+
+// trackerRemove(kind, name): unlink, ignoring a name already gone.
+Napi::Value Addon::tracker_remove(const Napi::CallbackInfo& info) {
+  tracker::remove_object(kind_arg(info), arg_string(info, 1, "name"));
+  return info.Env().Undefined();
+}
+
+// trackerUnregister(kind, name): forget without unlinking (the owner took it over).
+Napi::Value Addon::tracker_unregister(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    tracker::unregister_object(kind_arg(info), arg_string(info, 1, "name"));
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace mp::glue
+
+using MultiprocAddon = mp::glue::Addon;
+NODE_API_ADDON(MultiprocAddon)

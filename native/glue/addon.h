@@ -1,0 +1,63 @@
+// Per-environment state of the addon (one per main thread or Worker), and the
+// async-wait bridge between waiter threads and the JS thread.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+
+#include "../core/async_waiter.h"
+
+namespace mp::glue {
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports);
+  ~Addon();
+
+  static Addon& of(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
+
+  Napi::FunctionReference segment_ctor;
+  Napi::FunctionReference semaphore_ctor;
+
+  // Rejects (with ERR_MP_CLOSED) the async waits on a segment being closed.
+  void cancel_waits_in(Napi::Env env, const void* base, size_t len);
+
+ private:
+  Napi::Value noop(const Napi::CallbackInfo& info);
+  Napi::Value wait_sync(const Napi::CallbackInfo& info);
+  Napi::Value wait_async(const Napi::CallbackInfo& info);
+  Napi::Value cancel_wait(const Napi::CallbackInfo& info);
+  Napi::Value wake(const Napi::CallbackInfo& info);
+  Napi::Value store_and_wake(const Napi::CallbackInfo& info);
+  Napi::Value get_spin_policy(const Napi::CallbackInfo& info);
+  Napi::Value set_spin_policy(const Napi::CallbackInfo& info);
+  Napi::Value send_signal(const Napi::CallbackInfo& info);
+  Napi::Value set_parent_death_signal(const Napi::CallbackInfo& info);
+  Napi::Value tracker_info(const Napi::CallbackInfo& info);
+  Napi::Value tracker_remove(const Napi::CallbackInfo& info);
+  Napi::Value tracker_unregister(const Napi::CallbackInfo& info);
+
+  void ensure_bridge(Napi::Env env);
+  void settle_completions(Napi::Env env);
+  void on_pending_changed(Napi::Env env);
+  static void call_js(Napi::Env env, Napi::Function, Addon* self, void*);
+  static void on_env_cleanup(void* self);
+  void stop();
+
+  struct Pending {
+    Napi::Promise::Deferred deferred;
+    Napi::ObjectReference segment;  // keeps the mapping alive while waiting
+  };
+  using Bridge = Napi::TypedThreadSafeFunction<Addon, void, call_js>;
+
+  std::unique_ptr<AsyncWaiter> waiter_;
+  Bridge bridge_;
+  napi_env env_ = nullptr;
+  std::atomic<bool> bridge_live_{false};  // read by waiter threads
+  bool bridge_ref_ = false;
+  std::map<uint64_t, Pending> pending_;
+};
+
+}  // namespace mp::glue

@@ -1,0 +1,156 @@
+#include "segment.h"
+
+#include <cstdint>
+#include <string>
+
+#include "../core/tracker.h"
+#include "../core/wait_cell.h"
+#include "addon.h"
+#include "errors.h"
+
+namespace mp::glue {
+
+Napi::Function Segment::define(Napi::Env env) {
+  return DefineClass(env, "Segment",
+                     {
+                         StaticMethod<&Segment::create>("create"),
+                         StaticMethod<&Segment::open>("open"),
+                         StaticMethod<&Segment::unlink>("unlink"),
+                         InstanceAccessor<&Segment::buffer>("buffer"),
+                         InstanceAccessor<&Segment::size>("size"),
+                         InstanceAccessor<&Segment::name>("name"),
+                         InstanceAccessor<&Segment::closed>("closed"),
+                         InstanceMethod<&Segment::close>("close"),
+                     });
+}
+
+// Constructed only by create()/open(): (External<Mapping>, name).
+Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
+  if (info.Length() != 2 || !info[0].IsExternal()) {
+    throw type_error(info.Env(), "Segment cannot be constructed directly: use Segment.create() or Segment.open()");
+  }
+  mapping_ = *info[0].As<Napi::External<Mapping>>().Data();
+  name_ = info[1].As<Napi::String>().Utf8Value();
+}
+
+Segment::~Segment() {
+  if (!buffer_owns_mapping_) shm_unmap(mapping_);
+}
+
+static Napi::Value wrap(Napi::Env env, Mapping m, const std::string& name) {
+  Napi::External<Mapping> ext = Napi::External<Mapping>::New(env, &m);
+  try {
+    return Addon::of(env).segment_ctor.New({ext, Napi::String::New(env, name)});
+  } catch (...) {
+    shm_unmap(m);
+    throw;
+  }
+}
+
+// create(name, size, track)
+Napi::Value Segment::create(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    std::string name = arg_string(info, 0, "name");
+    double size = arg_number(info, 1, "size");
+    if (size < 1 || size > 9007199254740991.0 || size != double(uint64_t(size))) {
+      throw range_error(info.Env(), "size must be a positive integer, got " + std::to_string(size));
+    }
+    bool track = info[2].ToBoolean();
+    if (track) tracker::register_object(tracker::Kind::kSegment, name);
+    Mapping m;
+    try {
+      m = shm_create(name, size_t(size));
+    } catch (...) {
+      if (track) tracker::unregister_object(tracker::Kind::kSegment, name);
+      throw;
+    }
+    return wrap(info.Env(), m, name);
+  });
+}
+
+// open(name)
+Napi::Value Segment::open(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    std::string name = arg_string(info, 0, "name");
+    return wrap(info.Env(), shm_open_existing(name), name);
+  });
+}
+
+// unlink(name): removes the name and tells the tracker it is gone.
+Napi::Value Segment::unlink(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    std::string name = arg_string(info, 0, "name");
+    shm_remove(name);
+    tracker::unregister_object(tracker::Kind::kSegment, name);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Segment::buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!mapping_.addr) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
+  if (!buffer_.IsEmpty()) return buffer_.Value();
+  Mapping* owned = new Mapping(mapping_);
+  napi_value value;
+  napi_status status = napi_create_external_buffer(
+      env, mapping_.size, mapping_.addr,
+      [](napi_env, void*, void* hint) {
+        Mapping* m = static_cast<Mapping*>(hint);
+        shm_unmap(*m);
+        delete m;
+      },
+      owned, &value);
+  if (status != napi_ok) {
+    delete owned;
+    // Builds with the V8 sandbox (e.g. Electron) refuse memory they did not
+    // allocate: say so plainly instead of aborting.
+    throw coded_error(env, "ERR_MP_EXTERNAL_BUFFERS_UNSUPPORTED",
+                      "this JavaScript runtime does not allow external buffers, so shared memory "
+                      "cannot be exposed as a Buffer (napi status " + std::to_string(int(status)) + ")");
+  }
+  buffer_owns_mapping_ = true;
+  Napi::Buffer<uint8_t> buf(env, value);
+  buffer_ = Napi::Persistent(buf);
+  return buf;
+}
+
+Napi::Value Segment::size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(mapping_.size));
+}
+
+Napi::Value Segment::name(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), name_);
+}
+
+Napi::Value Segment::closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), mapping_.addr == nullptr);
+}
+
+Napi::Value Segment::close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!mapping_.addr) return env.Undefined();
+  Addon::of(env).cancel_waits_in(env, mapping_.addr, mapping_.size);
+  if (buffer_owns_mapping_) {
+    // Detaching releases the backing store, whose finalizer unmaps.
+    buffer_.Value().ArrayBuffer().Detach();
+    buffer_.Reset();
+    mapping_ = Mapping{};
+  } else {
+    shm_unmap(mapping_);
+  }
+  return env.Undefined();
+}
+
+WaitCell* Segment::cell_at(Napi::Env env, const Napi::Value& offset) {
+  if (!mapping_.addr) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
+  if (!offset.IsNumber()) throw type_error(env, "offset must be a number");
+  double off = offset.As<Napi::Number>().DoubleValue();
+  if (!(off >= 0) || off != double(uint64_t(off)) || uint64_t(off) % 4 != 0 ||
+      uint64_t(off) + sizeof(WaitCell) > mapping_.size) {
+    throw range_error(env, "offset must be a multiple of 4 with 8 bytes inside the segment (size " +
+                               std::to_string(mapping_.size) + "), got " + std::to_string(off));
+  }
+  return reinterpret_cast<WaitCell*>(static_cast<char*>(mapping_.addr) + uint64_t(off));
+}
+
+}  // namespace mp::glue

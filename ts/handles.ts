@@ -1,0 +1,178 @@
+// Handle passing: how shared objects travel to another process. Like CPython
+// pickling a SemLock by handle, a shareable object (SharedMemory now; Queue,
+// Lock, ... later) is written as a small record -- its kind, name and layout
+// -- inside ordinary structured-clone data, and reopened by name on arrival.
+//
+// Wire format of serialize(): one flag byte, then v8.serialize() output.
+//   flag 0: plain data, deserialize as is
+//   flag 1: contains handle records: revive them after deserializing
+// The common case (no handles) pays one check walk and no revive walk.
+import v8 from 'node:v8';
+
+/** Implemented by every shareable class: what travels instead of the object. */
+export const toHandle: unique symbol = Symbol.for('multiproc.toHandle');
+
+export interface HandleData {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface Shareable {
+  [toHandle](): HandleData;
+}
+
+type Reopen = (data: HandleData) => object;
+
+const HANDLE_KEY = '__multiproc_handle__';
+const FLAG_PLAIN = 0;
+const FLAG_HANDLES = 1;
+const kinds = new Map<string, Reopen>();
+
+/** Registers how to reopen a kind of handle in the receiving process. */
+export function registerHandleKind(kind: string, reopen: Reopen): void {
+  kinds.set(kind, reopen);
+}
+
+function isShareable(value: object): value is Shareable {
+  return typeof (value as Partial<Shareable>)[toHandle] === 'function';
+}
+
+// Values v8.serialize copies whole, without looking inside for handles.
+function isLeaf(value: object): boolean {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
+    value instanceof RegExp || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer);
+}
+
+function notCloneable(where: string, value: unknown): TypeError {
+  const what = typeof value === 'function'
+    ? `a function${(value as { name?: string }).name ? ` (${(value as { name: string }).name})` : ''}`
+    : typeof value === 'symbol' ? `a symbol (${String(value)})` : `a ${Object.prototype.toString.call(value)}`;
+  return new TypeError(`${where} is ${what}, which cannot be sent to another process ` +
+    '(only structured-clone data and multiproc shared objects can)');
+}
+
+const childPath = (where: string, key: string | number): string =>
+  typeof key === 'number' ? `${where}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${where}.${key}` : `${where}[${JSON.stringify(key)}]`;
+
+/** Walks `value`: throws a TypeError naming the first non-cloneable part; true if it holds shareables. */
+function scan(value: unknown, where: string, seen: Set<object>): boolean {
+  if (typeof value === 'function' || typeof value === 'symbol') throw notCloneable(where, value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (isShareable(value)) return true;
+  if (isLeaf(value)) return false;
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise) {
+    throw notCloneable(where, value);
+  }
+  let found = false;
+  if (value instanceof Map) {
+    let i = 0;
+    for (const [k, v] of value) {
+      found = scan(k, `${where}.keys()[${i}]`, seen) || found;
+      found = scan(v, `${where}.get(${typeof k === 'string' ? JSON.stringify(k) : `keys()[${i}]`})`, seen) || found;
+      i++;
+    }
+  } else if (value instanceof Set) {
+    let i = 0;
+    for (const v of value) found = scan(v, `${where}.values()[${i++}]`, seen) || found;
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) found = scan(value[i], childPath(where, i), seen) || found;
+  } else {
+    for (const key of Object.keys(value)) {
+      found = scan((value as Record<string, unknown>)[key], childPath(where, key), seen) || found;
+    }
+  }
+  return found;
+}
+
+/** A deep copy of `value` with every shareable replaced by its handle record. */
+function encode(value: unknown, copies: Map<object, unknown>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const done = copies.get(value);
+  if (done !== undefined) return done;
+  if (isShareable(value)) {
+    const record = { [HANDLE_KEY]: value[toHandle]() };
+    copies.set(value, record);
+    return record;
+  }
+  if (isLeaf(value)) return value;
+  if (value instanceof Map) {
+    const out = new Map();
+    copies.set(value, out);
+    for (const [k, v] of value) out.set(encode(k, copies), encode(v, copies));
+    return out;
+  }
+  if (value instanceof Set) {
+    const out = new Set();
+    copies.set(value, out);
+    for (const v of value) out.add(encode(v, copies));
+    return out;
+  }
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+  copies.set(value, out);
+  for (const key of Object.keys(value)) {
+    (out as Record<string, unknown>)[key] = encode((value as Record<string, unknown>)[key], copies);
+  }
+  return out;
+}
+
+function isRecord(value: object): value is { [HANDLE_KEY]: HandleData } {
+  const data = (value as Record<string, unknown>)[HANDLE_KEY];
+  return typeof data === 'object' && data !== null && typeof (data as HandleData).kind === 'string';
+}
+
+export function reopenHandle(data: HandleData): object {
+  const reopen = kinds.get(data.kind);
+  if (!reopen) {
+    throw new TypeError(`received a handle of unknown kind ${JSON.stringify(data.kind)}: ` +
+      'is the receiving process using the same multiproc version?');
+  }
+  return reopen(data);
+}
+
+/** Replaces handle records inside freshly deserialized data, in place. */
+function revive(value: unknown, seen: Set<object>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (isRecord(value)) return reopenHandle(value[HANDLE_KEY]);
+  if (seen.has(value) || isLeaf(value)) return value;
+  seen.add(value);
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [revive(k, seen), revive(v, seen)] as const);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+  } else if (value instanceof Set) {
+    const items = [...value].map((v) => revive(v, seen));
+    value.clear();
+    for (const v of items) value.add(v);
+  } else {
+    for (const key of Object.keys(value)) {
+      const obj = value as Record<string, unknown>;
+      obj[key] = revive(obj[key], seen);
+    }
+  }
+  return value;
+}
+
+/**
+ * Structured-clone `value` for another process. `where` names it in errors
+ * ("args[1]"): a function, symbol or other non-cloneable part is a TypeError
+ * saying where it was found.
+ */
+export function serialize(value: unknown, where = 'value'): Buffer {
+  const hasHandles = scan(value, where, new Set());
+  const payload = v8.serialize(hasHandles ? encode(value, new Map()) : value);
+  const out = Buffer.allocUnsafe(payload.length + 1);
+  out[0] = hasHandles ? FLAG_HANDLES : FLAG_PLAIN;
+  payload.copy(out, 1);
+  return out;
+}
+
+export function deserialize(data: Uint8Array): unknown {
+  if (data.length < 2 || (data[0] !== FLAG_PLAIN && data[0] !== FLAG_HANDLES)) {
+    throw new TypeError('not data written by multiproc serialize()');
+  }
+  const value = v8.deserialize(data.subarray(1));
+  return data[0] === FLAG_HANDLES ? revive(value, new Set()) : value;
+}

@@ -1,0 +1,74 @@
+// The addon, loaded once, behind a typed interface. Nothing else in ts/
+// touches node-gyp-build or untyped native values.
+import path from 'node:path';
+
+/** One mapping of a shared-memory segment (native/glue/segment.h). */
+export interface NativeSegment {
+  readonly name: string;
+  readonly size: number;
+  /** Zero-copy view; one Buffer per Segment. Throws ERR_MP_CLOSED after close(). */
+  readonly buffer: Buffer;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface NativeSegmentClass {
+  create(name: string, size: number, track: boolean): NativeSegment;
+  open(name: string): NativeSegment;
+  unlink(name: string): void;
+}
+
+/** A POSIX named semaphore (native/core/semaphore.h). */
+export interface NativeSemaphore {
+  readonly name: string;
+  readonly value: number;
+  post(): void;
+  /** Blocks the calling thread; false on timeout. */
+  wait(timeoutMs?: number): boolean;
+  tryWait(): boolean;
+  close(): void;
+}
+
+export interface NativeSemaphoreClass {
+  create(name: string, value: number, track: boolean): NativeSemaphore;
+  open(name: string): NativeSemaphore;
+  unlink(name: string): void;
+}
+
+export type WaitOutcome = 'ok' | 'not-equal' | 'timed-out';
+
+export interface SpinPolicyState {
+  maxSpinNs: number;
+  adaptive: boolean;
+  currentBudgetNs: number;
+}
+
+export interface NativeBinding {
+  readonly Segment: NativeSegmentClass;
+  readonly NamedSemaphore: NativeSemaphoreClass;
+  /** Hash of the native sources this binary was built from. */
+  readonly sourceHash: string;
+  noop(): void;
+  /** Blocks while the 32-bit word at `offset` equals `expected` (spin, then sleep). */
+  waitSync(seg: NativeSegment, offset: number, expected: number, timeoutMs?: number): WaitOutcome;
+  /** Same without blocking: settled by a waiter thread. `id` lets cancelWait() find it. */
+  wait(seg: NativeSegment, offset: number, expected: number, timeoutMs: number | undefined, id: number):
+    Promise<WaitOutcome | 'cancelled'>;
+  cancelWait(id: number): boolean;
+  wake(seg: NativeSegment, offset: number, count?: number): number;
+  storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;
+  getSpinPolicy(): SpinPolicyState;
+  setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
+  kill(pid: number, signal: number): void;
+  setParentDeathSignal(signal: number): number;
+  trackerInfo(): { pid: number; fd: number };
+  trackerRemove(kind: 'segment' | 'semaphore', name: string): void;
+  trackerUnregister(kind: 'segment' | 'semaphore', name: string): void;
+}
+
+// node-gyp-build prefers build/Release (a developer's build) and otherwise
+// picks the matching prebuilds/<platform>-<arch>/ binary.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const native = load(path.join(__dirname, '..')) as NativeBinding;
