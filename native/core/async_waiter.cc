@@ -1,5 +1,6 @@
 #include "async_waiter.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "futex.h"
@@ -128,6 +129,8 @@ void AsyncWaiter::run(size_t index) {
       // Settle what is already decided, then sleep on the rest.
       int64_t now = monotonic_ns();
       size_t before = completions_.size();
+      entries.clear();
+      cells.clear();
       for (auto it = waits_.begin(); it != waits_.end();) {
         auto next = std::next(it);
         const Wait& w = it->second;
@@ -136,19 +139,20 @@ void AsyncWaiter::run(size_t index) {
             complete_locked(it, AsyncWaitStatus::kOk, 0);
           } else if (w.deadline_ns >= 0 && w.deadline_ns <= now) {
             complete_locked(it, AsyncWaitStatus::kTimedOut, 0);
-          } else if (w.deadline_ns >= 0 && (deadline < 0 || w.deadline_ns < deadline)) {
-            deadline = w.deadline_ns;
+          } else {
+            if (w.deadline_ns >= 0 && (deadline < 0 || w.deadline_ns < deadline)) deadline = w.deadline_ns;
+            // The kernel must compare against the value this wait expects,
+            // never a fresh read: a change made after the check above has
+            // already issued its wake, and only a mismatch at sleep time
+            // (EAGAIN) can still report it. One entry per cell: a second wait
+            // expecting another value is settled by the EAGAIN pass.
+            if (std::find(cells.begin(), cells.end(), w.cell) == cells.end()) {
+              entries.push_back({reinterpret_cast<uint32_t*>(&w.cell->value), w.expected});
+              cells.push_back(w.cell);
+            }
           }
         }
         it = next;
-      }
-      entries.clear();
-      cells.clear();
-      for (auto& [cell, count] : self->cells) {
-        // Every wait left on this cell expects the value it has now (the
-        // others just completed), so any one of them gives the expected value.
-        entries.push_back({reinterpret_cast<uint32_t*>(&cell->value), cell->value.load()});
-        cells.push_back(cell);
       }
       entries.push_back({reinterpret_cast<uint32_t*>(&self->control.value), self->control.value.load()});
       if (completions_.size() > before && !notified_) {

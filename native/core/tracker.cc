@@ -36,11 +36,17 @@ void close_fds_from(int first) {
   for (int fd = first; fd < (max > 0 ? max : 65536); fd++) close(fd);
 }
 
-[[noreturn]] void tracker_main(int rfd) {
+[[noreturn]] void tracker_main(int rfd, int report_fd) {
   // We are a fork of a multi-threaded process: use plain syscalls and the
   // C library only (glibc keeps malloc usable in a fork child).
   setsid();
   prctl(PR_SET_NAME, "mp-tracker", 0, 0, 0);
+  // Report only once named and detached, so whoever sees our pid sees a
+  // tracker that is ready.
+  pid_t self = getpid();
+  ssize_t w = write(report_fd, &self, sizeof self);
+  (void)w;
+  close(report_fd);
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     signal(sig, SIG_IGN);
@@ -82,7 +88,7 @@ void close_fds_from(int first) {
 Info start_tracker() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", "for the resource tracker");
-  int report[2];  // the intermediate process tells us the tracker's pid
+  int report[2];  // the tracker tells us its pid once it is ready
   if (pipe2(report, O_CLOEXEC) != 0) {
     close(fds[0]);
     close(fds[1]);
@@ -95,14 +101,8 @@ Info start_tracker() {
     throw SysError(err, "fork", "of the resource tracker");
   }
   if (mid == 0) {
-    pid_t t = fork();
-    if (t == 0) {
-      close(report[1]);
-      tracker_main(fds[0]);
-    }
-    pid_t tracker = t < 0 ? 0 : t;
-    ssize_t w = write(report[1], &tracker, sizeof tracker);
-    (void)w;
+    // Fork twice, so that init rather than our program reaps the tracker.
+    if (fork() == 0) tracker_main(fds[0], report[1]);
     _exit(0);
   }
   close(fds[0]);

@@ -1,0 +1,16 @@
+// After the whole run, nothing of ours may be left in /dev/shm: every test
+// cleans up what it creates, and the trackers of the test processes (which
+// have all exited by now) remove the rest within moments.
+import { ourObjects, waitUntil } from './shm';
+
+export default function setup(): () => Promise<void> {
+  const before = new Set(ourObjects());
+  return async () => {
+    const leftovers = (): string[] => ourObjects().filter((e) => !before.has(e));
+    try {
+      await waitUntil(() => leftovers().length === 0, '/dev/shm holds nothing new of ours', 10_000);
+    } catch {
+      throw new Error(`the test run left objects in /dev/shm: ${leftovers().join(', ')}`);
+    }
+  };
+}

@@ -1,0 +1,12 @@
+// Per test file: nothing that this process's tracker is responsible for may
+// outlive the file. (Objects of child processes carry their own tracker's
+// pid; the global teardown checks those.)
+import { afterAll, expect } from 'vitest';
+import { listSharedObjects } from '../../dist/index.js';
+import { native } from '../../dist/native.js';
+
+afterAll(() => {
+  const me = native.trackerInfo().pid;
+  const left = listSharedObjects().filter((o) => o.trackerPid === me).map((o) => o.name);
+  expect(left, 'objects this test file created and did not unlink').toEqual([]);
+});
