@@ -1,7 +1,6 @@
-// Segments are files in /dev/shm opened directly: that is all glibc's
-// shm_open does, and calling open() ourselves keeps the prebuilt binary free
-// of the GLIBC_2.34 symbol version that shm_open acquired when librt merged
-// into libc, so it loads on older distributions too.
+// Segments are files in /dev/shm opened directly, which is all glibc's
+// shm_open does; doing it ourselves spares the librt link that glibc < 2.34
+// needs and keeps every path decision (prefix, O_NOFOLLOW) in this file.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>

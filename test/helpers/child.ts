@@ -17,6 +17,10 @@ export interface Child {
   stderr(): string;
 }
 
+// Every child a test starts, so that a failing test cannot leave one behind
+// (setup.ts kills what is still running after each file).
+export const running = new Set<ChildProcess>();
+
 const signals: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGABRT: 6, SIGSEGV: 11, SIGINT: 2 };
 
 export function startNode(args: string[], env: Record<string, string> = {}): Child {
@@ -31,8 +35,12 @@ export function startNode(args: string[], env: Record<string, string> = {}): Chi
     for (const f of [...listeners]) f(l);
   });
   proc.stderr!.on('data', (d) => (err += d));
+  running.add(proc);
   const exited = new Promise<number>((resolve) => {
-    proc.on('exit', (code, signal) => resolve(code ?? -(signals[signal ?? ''] ?? 1)));
+    proc.on('exit', (code, signal) => {
+      running.delete(proc);
+      resolve(code ?? -(signals[signal ?? ''] ?? 1));
+    });
   });
   return {
     proc,

@@ -4,8 +4,11 @@
 import { afterAll, expect } from 'vitest';
 import { listSharedObjects } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
+import { running } from './child';
 
-afterAll(() => {
+afterAll(async () => {
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.all([...running].map((c) => new Promise((resolve) => c.once('exit', resolve))));
   const me = native.trackerInfo().pid;
   const left = listSharedObjects().filter((o) => o.trackerPid === me).map((o) => o.name);
   expect(left, 'objects this test file created and did not unlink').toEqual([]);
