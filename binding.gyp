@@ -28,7 +28,8 @@
             "native/linux/futex_linux.cc",
             "native/linux/shm_linux.cc",
             "native/linux/semaphore_posix.cc",
-            "native/linux/signals_linux.cc"
+            "native/linux/signals_linux.cc",
+            "native/linux/child_status_linux.cc"
           ],
           "libraries": ["-lpthread"]
         }]

@@ -60,7 +60,10 @@ export interface NativeBinding {
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
   kill(pid: number, signal: number): void;
+  /** Returns getppid() read after the call (compare it with the expected parent). */
   setParentDeathSignal(signal: number): number;
+  /** Blocks up to timeoutMs (0: peek) for a child's exit without reaping it; null while running. */
+  waitChildExit(pid: number, timeoutMs?: number): { code: number; signal: number } | null;
   trackerInfo(): { pid: number; fd: number };
   trackerRemove(kind: 'segment' | 'semaphore', name: string): void;
   trackerUnregister(kind: 'segment' | 'semaphore', name: string): void;

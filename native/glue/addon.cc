@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/child_status.h"
 #include "../core/futex.h"
 #include "../core/signals.h"
 #include "../core/tracker.h"
@@ -64,6 +65,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
                   InstanceMethod<&Addon::send_signal>("kill"),
                   InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
+                  InstanceMethod<&Addon::wait_child_exit>("waitChildExit"),
                   InstanceMethod<&Addon::tracker_info>("trackerInfo"),
                   InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
                   InstanceMethod<&Addon::tracker_unregister>("trackerUnregister"),
@@ -234,6 +236,20 @@ Napi::Value Addon::send_signal(const Napi::CallbackInfo& info) {
 Napi::Value Addon::set_parent_death_signal(const Napi::CallbackInfo& info) {
   return guard(info, [&] {
     return Napi::Number::New(info.Env(), mp::set_parent_death_signal(int(arg_number(info, 0, "signal"))));
+  });
+}
+
+// waitChildExit(pid, timeoutMs?) -> null while running, else { code, signal }.
+// Does not reap: libuv still emits 'exit' for it.
+Napi::Value Addon::wait_child_exit(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    ChildStatus s = mp::wait_child_exit(pid_t(arg_number(info, 0, "pid")), arg_timeout_ns(info, 1));
+    if (!s.exited) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", Napi::Number::New(env, s.code));
+    o.Set("signal", Napi::Number::New(env, s.signal));
+    return o;
   });
 }
 

@@ -35,6 +35,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value set_spin_policy(const Napi::CallbackInfo& info);
   Napi::Value send_signal(const Napi::CallbackInfo& info);
   Napi::Value set_parent_death_signal(const Napi::CallbackInfo& info);
+  Napi::Value wait_child_exit(const Napi::CallbackInfo& info);
   Napi::Value tracker_info(const Napi::CallbackInfo& info);
   Napi::Value tracker_remove(const Napi::CallbackInfo& info);
   Napi::Value tracker_unregister(const Napi::CallbackInfo& info);

@@ -1,0 +1,26 @@
+// PyMOTW multiprocessing_daemon_join.py: join() waits for the daemon too.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Process, currentProcess, isMainProcess } from 'multiproc';
+
+export async function daemon() {
+  const p = currentProcess();
+  console.log('Starting:', p.name);
+  await sleep(300);
+  console.log('Exiting :', p.name);
+}
+
+export function nonDaemon() {
+  const p = currentProcess();
+  console.log('Starting:', p.name);
+  console.log('Exiting :', p.name);
+}
+
+if (isMainProcess()) {
+  const d = new Process({ name: 'daemon', target: daemon, daemon: true });
+  const n = new Process({ name: 'non-daemon', target: nonDaemon });
+  d.start();
+  await sleep(100);
+  n.start();
+  await d.join();
+  await n.join();
+}

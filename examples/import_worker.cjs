@@ -1,0 +1,6 @@
+// PyMOTW multiprocessing_import_worker.py: the target lives in its own module.
+function worker() {
+  console.log('Worker');
+}
+
+module.exports = { worker };

@@ -1,0 +1,499 @@
+// A tiny test harness for the native core: no framework, no Node, no network.
+//
+//   TEST(name) { CHECK(cond); CHECK_EQ(a, b); CHECK_SYSERR(expr, ENOENT); }
+//   MPTEST_MAIN()
+//
+// A failed check in the test process throws mptest::Failure (so RAII guards
+// unmap and unlink what the test made) and the runner goes on with the next
+// test. A failed check in a fork()ed child prints and _exit()s with
+// kChildFailed; the parent sees it through expect_exit().
+//
+// Every test runs under alarm(kTestTimeoutSec): a hang (a lost wake-up) kills
+// the binary with a message instead of stalling CI. The last line a binary
+// prints is "MPTEST-RESULT <binary> passed=P failed=F skipped=S", which
+// scripts/test-native.cjs adds up.
+//
+// Names of shared objects are "/mp-ctest-<pid>-<counter>" (pid of the test
+// binary, also in children), and the runner fails the binary if any object
+// with its prefix is left in /dev/shm when it ends.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/shm.h"
+#include "core/sys_error.h"
+#include "core/wait_cell.h"
+
+namespace mptest {
+
+constexpr int kChildFailed = 101;  // a CHECK failed in a child
+constexpr int kChildThrew = 102;   // an exception escaped a child
+constexpr int kChildSkip = 77;     // the child could not set up its probe
+constexpr unsigned kTestTimeoutSec = 60;
+
+struct Failure {};
+struct Skip {
+  std::string why;
+};
+
+struct Case {
+  const char* name;
+  void (*fn)();
+};
+
+inline std::vector<Case>& registry() {
+  static std::vector<Case> r;
+  return r;
+}
+
+struct Registrar {
+  Registrar(const char* name, void (*fn)()) { registry().push_back({name, fn}); }
+};
+
+inline bool& in_child() {
+  static bool v = false;
+  return v;
+}
+
+inline pid_t& root_pid() {
+  static pid_t p = getpid();
+  return p;
+}
+
+[[noreturn]] inline void fail(const char* file, int line, const std::string& msg) {
+  std::fprintf(stderr, "%s:%d: CHECK failed%s: %s\n", file, line, in_child() ? " (in child)" : "", msg.c_str());
+  std::fflush(stderr);
+  if (in_child()) _exit(kChildFailed);
+  throw Failure{};
+}
+
+[[noreturn]] inline void skip(const std::string& why) { throw Skip{why}; }
+
+// Printable form of a checked value: enums as their number.
+template <typename T>
+std::string show(const T& v) {
+  std::ostringstream os;
+  if constexpr (std::is_enum_v<T>) {
+    os << static_cast<long long>(static_cast<std::underlying_type_t<T>>(v));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    os << (v ? "true" : "false");
+  } else {
+    os << v;
+  }
+  return os.str();
+}
+
+#define MPT_CAT2(a, b) a##b
+#define MPT_CAT(a, b) MPT_CAT2(a, b)
+
+#define TEST(name)                                                         \
+  static void MPT_CAT(mpt_test_, name)();                                  \
+  static ::mptest::Registrar MPT_CAT(mpt_reg_, name)(#name, &MPT_CAT(mpt_test_, name)); \
+  static void MPT_CAT(mpt_test_, name)()
+
+#define CHECK(cond)                                                      \
+  do {                                                                   \
+    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, #cond);              \
+  } while (0)
+
+#define CHECK_MSG(cond, msg)                                                                 \
+  do {                                                                                       \
+    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, std::string(#cond) + " -- " + (msg));   \
+  } while (0)
+
+#define MPT_CHECK_OP(a, op, b)                                                                      \
+  do {                                                                                              \
+    const auto& mpt_a = (a);                                                                        \
+    const auto& mpt_b = (b);                                                                        \
+    if (!(mpt_a op mpt_b))                                                                          \
+      ::mptest::fail(__FILE__, __LINE__,                                                            \
+                     std::string(#a " " #op " " #b) + " (" + ::mptest::show(mpt_a) + " vs " +       \
+                         ::mptest::show(mpt_b) + ")");                                              \
+  } while (0)
+
+#define CHECK_EQ(a, b) MPT_CHECK_OP(a, ==, b)
+#define CHECK_NE(a, b) MPT_CHECK_OP(a, !=, b)
+#define CHECK_LT(a, b) MPT_CHECK_OP(a, <, b)
+#define CHECK_LE(a, b) MPT_CHECK_OP(a, <=, b)
+#define CHECK_GE(a, b) MPT_CHECK_OP(a, >=, b)
+#define CHECK_GT(a, b) MPT_CHECK_OP(a, >, b)
+
+// expr must throw mp::SysError with err() == errno_value.
+#define CHECK_SYSERR(expr, errno_value)                                                            \
+  do {                                                                                             \
+    bool mpt_thrown = false;                                                                       \
+    try {                                                                                          \
+      (void)(expr);                                                                                \
+    } catch (const ::mp::SysError& mpt_e) {                                                        \
+      mpt_thrown = true;                                                                           \
+      if (mpt_e.err() != (errno_value))                                                            \
+        ::mptest::fail(__FILE__, __LINE__,                                                         \
+                       std::string(#expr " threw err ") + ::mp::errno_name(mpt_e.err()) +         \
+                           ", expected " #errno_value " (" + mpt_e.what() + ")");                 \
+    }                                                                                              \
+    if (!mpt_thrown) ::mptest::fail(__FILE__, __LINE__, #expr " did not throw SysError");         \
+  } while (0)
+
+// ---- Time -------------------------------------------------------------------
+
+inline int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+constexpr int64_t kMs = 1000000;
+
+inline void sleep_ns(int64_t ns) {
+  timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Polls pred until true or timeout (an upper bound only: pred decides).
+template <typename Pred>
+bool eventually(Pred pred, int64_t timeout_ns = 5000 * kMs) {
+  int64_t deadline = now_ns() + timeout_ns;
+  int64_t pause = 50000;  // 50 us, growing to 10 ms
+  for (;;) {
+    if (pred()) return true;
+    if (now_ns() > deadline) return pred();
+    sleep_ns(pause);
+    if (pause < 10 * kMs) pause *= 2;
+  }
+}
+
+// ---- Names and /dev/shm -------------------------------------------------------
+
+inline std::string name_prefix() { return "mp-ctest-" + std::to_string(root_pid()) + "-"; }
+
+// "/mp-ctest-<pid>-<n>": valid both as a segment and as a semaphore name.
+inline std::string unique_name() {
+  static unsigned counter = 0;
+  return "/" + name_prefix() + std::to_string(++counter);
+}
+
+inline std::string shm_path(const std::string& name) { return "/dev/shm/" + name.substr(name[0] == '/'); }
+inline std::string sem_path(const std::string& name) { return "/dev/shm/sem." + name.substr(name[0] == '/'); }
+inline bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// Objects in /dev/shm made by this binary (segments and semaphores).
+inline std::vector<std::string> leftovers() {
+  std::vector<std::string> out;
+  std::string p = name_prefix();
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind(p, 0) == 0 || n.rfind("sem." + p, 0) == 0) out.push_back(n);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+// ---- Child processes ----------------------------------------------------------
+
+// A fork()ed child. If the test fails (throws) while a child still runs,
+// the destructor kills and reaps it, so no test leaves processes behind.
+class Child {
+ public:
+  explicit Child(pid_t pid = -1) : pid_(pid) {}
+  Child(Child&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+  Child& operator=(Child&& o) noexcept {
+    std::swap(pid_, o.pid_);
+    return *this;
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+  // Non-blocking: true (and the status) once the child has ended.
+  bool try_join(int* status) {
+    pid_t r;
+    do r = waitpid(pid_, status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
+
+  // Waits (upper bound only); on timeout kills the child and fails.
+  int join(int64_t timeout_ns = 20000 * kMs) {
+    int status = 0;
+    if (eventually([&] { return try_join(&status); }, timeout_ns)) return status;
+    pid_t pid = pid_;
+    kill(pid_, SIGKILL);
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    fail(__FILE__, __LINE__, "child " + std::to_string(pid) + " did not finish in time");
+  }
+
+ private:
+  pid_t pid_;
+};
+
+// Runs fn in a fork()ed child; its return value is the exit code. The child
+// dies with the test binary (PR_SET_PDEATHSIG) and never returns into the
+// runner: it leaves through _exit, so no atexit handler or leak check runs
+// per child.
+inline Child spawn(const std::function<int()>& fn) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) fail(__FILE__, __LINE__, std::string("fork: ") + std::strerror(errno));
+  if (pid > 0) return Child(pid);
+  in_child() = true;
+  alarm(0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != parent) _exit(kChildFailed);
+  int code;
+  try {
+    code = fn();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "exception in child: %s\n", e.what());
+    code = kChildThrew;
+  } catch (...) {
+    std::fprintf(stderr, "unknown exception in child\n");
+    code = kChildThrew;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  _exit(code);
+}
+
+inline std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+#define EXPECT_EXIT(child, code)                                                              \
+  do {                                                                                        \
+    int mpt_st = (child).join();                                                              \
+    if (!(WIFEXITED(mpt_st) && WEXITSTATUS(mpt_st) == (code)))                                \
+      ::mptest::fail(__FILE__, __LINE__,                                                      \
+                     "child " #child " ended with " + ::mptest::describe_status(mpt_st) +     \
+                         ", expected exit " #code);                                           \
+  } while (0)
+
+// A one-way channel between processes: a pipe. Create before fork(). Both
+// sides keep both ends, so a reader cannot rely on EOF: recv() has an upper
+// bound instead, and a test that fails on the other side cannot hang here.
+class Gate {
+ public:
+  Gate() {
+    if (pipe2(fds_, O_CLOEXEC) != 0) fail(__FILE__, __LINE__, "pipe2");
+  }
+  ~Gate() {
+    for (int fd : fds_)
+      if (fd >= 0) close(fd);
+  }
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+  void open() { send(1); }
+  // True once opened; false after the upper bound.
+  bool wait(int64_t timeout_ns = 20000 * kMs) { return recv(timeout_ns) >= 0; }
+  void send(int64_t v) {
+    if (write(fds_[1], &v, sizeof v) != sizeof v) fail(__FILE__, __LINE__, "gate write");
+  }
+  // The next value sent, or -1 after the upper bound.
+  int64_t recv(int64_t timeout_ns = 20000 * kMs) {
+    int64_t deadline = now_ns() + timeout_ns;
+    for (;;) {
+      pollfd p{fds_[0], POLLIN, 0};
+      int64_t left = deadline - now_ns();
+      if (left <= 0) return -1;
+      int r = poll(&p, 1, int(left / kMs) + 1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return -1;
+      int64_t v = -1;
+      ssize_t n;
+      do n = read(fds_[0], &v, sizeof v);
+      while (n < 0 && errno == EINTR);
+      return n == sizeof v ? v : -1;
+    }
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+};
+
+// A segment made for one test: unmapped and unlinked when the test ends,
+// whether it passed or not.
+class Segment {
+ public:
+  explicit Segment(size_t size) : name_(unique_name()), m_(mp::shm_create(name_, size)) {}
+  ~Segment() {
+    mp::shm_unmap(m_);
+    unlink(shm_path(name_).c_str());
+  }
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  const std::string& name() const { return name_; }
+  void* addr() const { return m_.addr; }
+  size_t size() const { return m_.size; }
+  mp::WaitCell* cell(size_t i) const { return cell_at(m_, i); }
+
+  // The WaitCell at index i (offset 8*i) of a mapping.
+  static mp::WaitCell* cell_at(const mp::Mapping& m, size_t i) {
+    if ((i + 1) * sizeof(mp::WaitCell) > m.size) fail(__FILE__, __LINE__, "cell index out of range");
+    return reinterpret_cast<mp::WaitCell*>(static_cast<char*>(m.addr) + i * sizeof(mp::WaitCell));
+  }
+
+ private:
+  std::string name_;
+  mp::Mapping m_;
+};
+
+// A mapping of an existing segment, for the other process's side (mappings
+// are MADV_DONTFORK: a fork()ed child must map the segment again).
+class Attached {
+ public:
+  explicit Attached(const std::string& name) : m_(mp::shm_open_existing(name)) {}
+  ~Attached() { mp::shm_unmap(m_); }
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+  mp::WaitCell* cell(size_t i) const { return Segment::cell_at(m_, i); }
+  const mp::Mapping& mapping() const { return m_; }
+
+ private:
+  mp::Mapping m_;
+};
+
+// Restores the process-wide spin policy when a test ends.
+class SpinPolicyScope {
+ public:
+  explicit SpinPolicyScope(mp::SpinPolicy p) : saved_(mp::get_spin_policy()) { mp::set_spin_policy(p); }
+  ~SpinPolicyScope() { mp::set_spin_policy(saved_); }
+
+ private:
+  mp::SpinPolicy saved_;
+};
+
+// /proc/self/task: how many threads this process has.
+inline int thread_count() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+  }
+  return n;
+}
+
+// State letter from /proc/<pid>/stat ('S' sleeping, 'Z' zombie, ...), or 0
+// if the process is gone.
+inline char proc_state(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return 0;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // comm may contain spaces
+  return p && p[1] == ' ' ? p[2] : 0;
+}
+
+inline bool process_gone(pid_t pid) {
+  char s = proc_state(pid);
+  return s == 0 || s == 'Z' || s == 'X';
+}
+
+// ---- Runner --------------------------------------------------------------------
+
+inline const char*& current_test() {
+  static const char* name = "";
+  return name;
+}
+
+inline void on_alarm(int) {
+  const char* a = "\nTIMEOUT: test ";
+  const char* b = current_test();
+  const char* c = " exceeded its time limit (a hang: lost wake-up?)\n";
+  ssize_t r = write(2, a, std::strlen(a));
+  r = write(2, b, std::strlen(b));
+  r = write(2, c, std::strlen(c));
+  (void)r;
+  _exit(124);
+}
+
+inline int run_all(int argc, char** argv) {
+  root_pid() = getpid();
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  signal(SIGALRM, on_alarm);
+  const char* binary = std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : argv[0];
+  const char* filter = argc > 1 ? argv[1] : nullptr;
+  int passed = 0, failed = 0, skipped = 0;
+  for (const Case& c : registry()) {
+    if (filter && !std::strstr(c.name, filter)) continue;
+    current_test() = c.name;
+    std::printf("[ RUN      ] %s\n", c.name);
+    alarm(kTestTimeoutSec);
+    int64_t start = now_ns();
+    bool ok = false;
+    std::string note;
+    try {
+      c.fn();
+      ok = true;
+    } catch (const Failure&) {
+    } catch (const Skip& s) {
+      note = s.why;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "unexpected exception\n");
+    }
+    alarm(0);
+    long ms = long((now_ns() - start) / kMs);
+    std::fflush(stderr);
+    if (!note.empty()) {
+      skipped++;
+      std::printf("[  SKIPPED ] %s: %s\n", c.name, note.c_str());
+    } else if (ok) {
+      passed++;
+      std::printf("[       OK ] %s (%ld ms)\n", c.name, ms);
+    } else {
+      failed++;
+      std::printf("[  FAILED  ] %s (%ld ms)\n", c.name, ms);
+    }
+  }
+  for (const std::string& n : leftovers()) {
+    std::fprintf(stderr, "left in /dev/shm: %s (removed now)\n", n.c_str());
+    unlink(("/dev/shm/" + n).c_str());
+    failed++;
+  }
+  std::printf("MPTEST-RESULT %s passed=%d failed=%d skipped=%d\n", binary, passed, failed, skipped);
+  return failed == 0 ? 0 : 1;
+}
+
+#define MPTEST_MAIN() \
+  int main(int argc, char** argv) { return ::mptest::run_all(argc, argv); }
+
+}  // namespace mptest

@@ -1,0 +1,258 @@
+// The resource tracker (native/core/tracker.h).
+//
+// This binary never talks to a tracker itself: each test forks a child that
+// starts its own (the tracker's state is per process), registers and creates
+// objects, and ends; the parent then polls /dev/shm (5 s upper bound) for
+// what the tracker did at EOF.
+#include <climits>
+#include <cstring>
+#include <set>
+
+#include "core/semaphore.h"
+#include "core/shm.h"
+#include "core/sys_error.h"
+#include "core/tracker.h"
+#include "mptest.h"
+
+using namespace mptest;
+namespace tracker = mp::tracker;
+using tracker::Kind;
+
+namespace {
+
+constexpr int64_t kCleanupBound = 5000 * kMs;
+
+// Removes every listed object (segment or semaphore) when the test ends.
+struct Cleanup {
+  std::vector<std::string> paths;
+  ~Cleanup() {
+    for (const std::string& p : paths) unlink(p.c_str());
+  }
+};
+
+// The child reports its tracker's pid through this pipe.
+pid_t read_pid(Gate& g) {
+  int64_t v = g.recv();
+  CHECK_MSG(v > 0, "the child did not report its tracker pid");
+  return pid_t(v);
+}
+
+void await_gone(const std::string& path) {
+  CHECK_MSG(eventually([&] { return !exists(path); }, kCleanupBound), path + " was not removed by the tracker");
+}
+
+void await_tracker_exit(pid_t pid) {
+  CHECK_MSG(eventually([&] { return process_gone(pid); }, kCleanupBound),
+            "tracker " + std::to_string(pid) + " did not exit after EOF");
+}
+
+mp::Mapping tracked_segment(const std::string& name, size_t size) {
+  tracker::register_object(Kind::kSegment, name);
+  return mp::shm_create(name, size);
+}
+
+}  // namespace
+
+TEST(registered_objects_are_removed_when_the_process_exits) {
+  std::string seg = unique_name(), sem = unique_name();
+  Cleanup c{{shm_path(seg), sem_path(sem)}};
+  Gate report;
+  Child child = spawn([&] {
+    tracker::Info info = tracker::ensure();
+    CHECK(info.pid > 0);
+    CHECK(info.fd >= 0);
+    CHECK_EQ(info.pid, tracker::ensure().pid);  // one tracker per process
+    report.send(info.pid);
+    mp::Mapping m = tracked_segment(seg, 4096);
+    tracker::register_object(Kind::kSemaphore, sem);
+    mp::NamedSemaphore s = mp::NamedSemaphore::create(sem, 0);
+    (void)m;
+    return 0;  // exit without unlinking anything
+  });
+  pid_t tracker_pid = read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(seg));
+  await_gone(sem_path(sem));
+  await_tracker_exit(tracker_pid);
+}
+
+TEST(registered_objects_are_removed_after_sigkill) {
+  std::string a = unique_name(), b = unique_name(), s = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b), sem_path(s)}};
+  Gate report;
+  Child child = spawn([&] {
+    report.send(tracker::ensure().pid);
+    tracked_segment(a, 4096);
+    tracked_segment(b, 1);
+    tracker::register_object(Kind::kSemaphore, s);
+    mp::NamedSemaphore sem = mp::NamedSemaphore::create(s, 1);
+    raise(SIGKILL);
+    return 1;
+  });
+  pid_t tracker_pid = read_pid(report);
+  int st = child.join();
+  CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, describe_status(st));
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_gone(sem_path(s));
+  await_tracker_exit(tracker_pid);
+}
+
+TEST(unregistered_objects_are_not_removed) {
+  std::string never = unique_name();     // created, never registered
+  std::string dropped = unique_name();   // registered, then unregistered
+  std::string removed = unique_name();   // registered, unlinked + unregistered by the child
+  std::string kept_sem = unique_name();  // semaphore, registered then unregistered
+  std::string tracked = unique_name();   // registered: must go
+  Cleanup c{{shm_path(never), shm_path(dropped), shm_path(removed), sem_path(kept_sem), shm_path(tracked)}};
+  Gate report;
+  Child child = spawn([&] {
+    report.send(tracker::ensure().pid);
+    mp::shm_create(never, 64);
+    tracked_segment(dropped, 64);
+    tracker::unregister_object(Kind::kSegment, dropped);
+    tracked_segment(removed, 64);
+    mp::shm_remove(removed);
+    tracker::unregister_object(Kind::kSegment, removed);
+    tracker::register_object(Kind::kSemaphore, kept_sem);
+    mp::NamedSemaphore s = mp::NamedSemaphore::create(kept_sem, 0);
+    tracker::unregister_object(Kind::kSemaphore, kept_sem);
+    // Unregistering what was never registered is harmless.
+    tracker::unregister_object(Kind::kSegment, never);
+    tracked_segment(tracked, 64);
+    return 0;
+  });
+  pid_t tracker_pid = read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(tracked));
+  // The tracker removes everything at once at EOF, then exits: once it has
+  // exited, whatever is still there was left alone on purpose.
+  await_tracker_exit(tracker_pid);
+  CHECK(exists(shm_path(never)));
+  CHECK(exists(shm_path(dropped)));
+  CHECK(exists(sem_path(kept_sem)));
+  CHECK(!exists(shm_path(removed)));
+}
+
+TEST(the_tracker_waits_for_the_last_process) {
+  // A fork()ed grandchild inherits the write end: the tracker cleans up
+  // only when both have exited.
+  std::string a = unique_name(), b = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b)}};
+  Gate report, release;
+  Child child = spawn([&] {
+    report.send(tracker::ensure().pid);
+    tracked_segment(a, 64);
+    std::fflush(nullptr);
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      tracked_segment(b, 64);
+      report.send(1);  // b exists
+      release.wait();
+      _exit(0);
+    }
+    return grandchild > 0 ? 0 : 1;
+  });
+  pid_t tracker_pid = read_pid(report);
+  CHECK_EQ(report.recv(), 1);
+  EXPECT_EXIT(child, 0);
+  // The child is gone, the grandchild lives: nothing may be removed. (This
+  // can only catch an early removal, never fail a correct tracker.)
+  sleep_ns(100 * kMs);
+  CHECK(exists(shm_path(a)));
+  CHECK(exists(shm_path(b)));
+  CHECK(!process_gone(tracker_pid));
+  release.open();
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_tracker_exit(tracker_pid);
+}
+
+TEST(a_killed_tracker_is_restarted_with_everything_registered) {
+  std::string a = unique_name(), b = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b)}};
+  Gate report;
+  Child child = spawn([&] {
+    signal(SIGPIPE, SIG_IGN);  // as in Node: a write to a dead tracker is EPIPE
+    pid_t first = tracker::ensure().pid;
+    tracked_segment(a, 64);
+    kill(first, SIGKILL);
+    CHECK(eventually([&] { return process_gone(first); }, kCleanupBound));
+    tracked_segment(b, 64);  // EPIPE: restart, re-register a, register b
+    pid_t second = tracker::ensure().pid;
+    CHECK_NE(second, first);
+    report.send(second);
+    return 0;
+  });
+  pid_t tracker_pid = read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_tracker_exit(tracker_pid);
+}
+
+TEST(the_wire_protocol_and_an_inherited_tracker) {
+  // MULTIPROC_TRACKER_FD/PID: adopt the write end a parent passed on. Point
+  // it at a pipe of ours and read the exact lines.
+  Child child = spawn([&] {
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    int wfd = p[1] < 10 ? fcntl(p[1], F_DUPFD, 10) : p[1];  // any fd >= 3
+    CHECK(wfd >= 10);
+    setenv("MULTIPROC_TRACKER_FD", std::to_string(wfd).c_str(), 1);
+    setenv("MULTIPROC_TRACKER_PID", std::to_string(getppid()).c_str(), 1);
+    tracker::Info info = tracker::ensure();
+    CHECK_EQ(info.fd, wfd);
+    CHECK_EQ(info.pid, getppid());
+    CHECK(fcntl(wfd, F_GETFD) & FD_CLOEXEC);  // not leaked into exec()ed programs
+    tracker::register_object(Kind::kSegment, "/mp-x");
+    tracker::register_object(Kind::kSemaphore, "mp-y");
+    tracker::unregister_object(Kind::kSegment, "/mp-x");
+    // A name that does not fit in one atomic pipe write is refused.
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, std::string(PIPE_BUF, 'n')), ENAMETOOLONG);
+    char buf[256] = {};
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    CHECK_EQ(std::string(buf, n > 0 ? size_t(n) : 0), std::string("R m /mp-x\nR s mp-y\nU m /mp-x\n"));
+    return 0;
+  });
+  EXPECT_EXIT(child, 0);
+}
+
+TEST(remove_object_unlinks_by_kind_and_ignores_missing) {
+  std::string seg = unique_name(), sem = unique_name();
+  Cleanup c{{shm_path(seg), sem_path(sem)}};
+  mp::Mapping m = mp::shm_create(seg, 64);
+  mp::shm_unmap(m);
+  { mp::NamedSemaphore s = mp::NamedSemaphore::create(sem, 0); }
+  tracker::remove_object(Kind::kSemaphore, seg);  // wrong kind: nothing
+  CHECK(exists(shm_path(seg)));
+  tracker::remove_object(Kind::kSegment, seg);
+  CHECK(!exists(shm_path(seg)));
+  tracker::remove_object(Kind::kSegment, seg);  // missing: ignored
+  tracker::remove_object(Kind::kSemaphore, sem.substr(1));  // with or without '/'
+  CHECK(!exists(sem_path(sem)));
+}
+
+// Known bug (opt-in, see README.md): a process whose stdin is closed gets
+// the tracker pipe's read end as fd 0, and tracker_main() overwrites fd 0
+// with /dev/null before moving the read end to fd 3; the tracker then reads
+// EOF at once and exits, and nothing is ever cleaned up. (Node reopens fds
+// 0-2 at startup, so node programs do not hit it; other users of the core do.)
+TEST(a_process_started_with_stdin_closed_is_tracked_too) {
+  if (!std::getenv("MP_CTEST_KNOWN_BUGS")) skip("known core bug, see native/tests/README.md (MP_CTEST_KNOWN_BUGS=1)");
+  std::string a = unique_name();
+  Cleanup c{{shm_path(a)}};
+  Gate report;
+  Child child = spawn([&] {
+    signal(SIGPIPE, SIG_IGN);  // as in Node
+    close(0);
+    report.send(tracker::ensure().pid);
+    tracked_segment(a, 64);
+    return 0;
+  });
+  read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+}
+
+MPTEST_MAIN()

@@ -1,0 +1,90 @@
+// The child side: what runs first in every process multiproc starts.
+// It reads its start payload, becomes the named process, imports the
+// target's module (with isMainProcess() false), runs the target, and exits
+// with Python's exit codes: 0 when it returns, 1 when it throws (the stack
+// printed under "Process <name>:"), n for process.exit(n).
+import fs from 'node:fs';
+import { deserialize } from './handles';
+import { getLogger, logToStderr } from './logging';
+import { decodePayload, type StartPayload } from './payload';
+import { Process, reviveProcess } from './process';
+import { activeChildren } from './children';
+import { state } from './state';
+
+function readPayload(): StartPayload {
+  const data = fs.readFileSync(3);
+  fs.closeSync(3);
+  return decodePayload(data);
+}
+
+function fail(name: string, error: unknown): never {
+  const text = error instanceof Error ? error.stack ?? String(error) : String(error);
+  process.stderr.write(`Process ${name}:\n${text}\n`);
+  process.exit(1);
+}
+
+function becomeDaemon(parentPid: number): void {
+  // Loaded only here: plain children need not pay for the addon at start.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { native } = require('./native') as typeof import('./native');
+  // The kernel kills us when our parent dies, however it dies. If it died
+  // before the request took effect, we have been re-parented: die now.
+  if (native.setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
+}
+
+async function findExport(p: StartPayload): Promise<unknown> {
+  let ns: Record<string, unknown>;
+  state.bootstrapping = true;
+  try {
+    ns = (await import(p.module)) as Record<string, unknown>;
+  } finally {
+    state.bootstrapping = false;
+  }
+  if (p.exportName in ns) return ns[p.exportName];
+  // A CommonJS module seen through import(): its exports are the default.
+  const cjs = ns.default as Record<string, unknown> | undefined;
+  if (cjs && (typeof cjs === 'object' || typeof cjs === 'function') && p.exportName in cjs) return cjs[p.exportName];
+  throw new Error(`cannot find the target: ${p.module} has no export named "${p.exportName}". ` +
+    `The child process imports the ${p.kind === 'subclass' ? 'Process subclass' : 'target function'} by name: ` +
+    'export it from that module, or pass { module } naming the module that exports it.');
+}
+
+async function main(): Promise<void> {
+  const p = readPayload();
+  Object.assign(state, {
+    name: p.name, daemon: p.daemon, identity: p.identity, parent: p.parent, mainModule: p.mainModule, childCounter: 0,
+  });
+  process.title = `node (multiproc ${p.name})`;
+  if (p.daemon) becomeDaemon(p.parent.pid);
+  const logger = getLogger();
+  if (p.log.stderr) logToStderr(p.log.level);
+  else logger.setLevel(p.log.level);
+  process.on('uncaughtException', (e) => fail(state.name, e));
+  process.on('unhandledRejection', (e) => fail(state.name, e));
+
+  let self: Process;
+  try {
+    const exported = await findExport(p);
+    const args = deserialize(p.args) as unknown[];
+    const fields = deserialize(p.fields) as Record<string, unknown>;
+    self = reviveProcess(p, exported, args, fields);
+  } catch (e) {
+    fail(p.name, e);
+  }
+  logger.info('child process calling run()');
+  try {
+    await self.run();
+  } catch (e) {
+    fail(p.name, e);
+  }
+  logger.info('process shutting down');
+  // Like Python, a process waits for its non-daemon children before it exits.
+  for (const child of activeChildren()) {
+    if (!child.daemon) await child.join();
+  }
+  const code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+  logger.info(`process exiting with exitcode ${code}`);
+  process.exit(code);
+}
+
+void main();

@@ -1,0 +1,357 @@
+// Process: Python's multiprocessing.Process. This file is the API and its
+// state machine; launcher.ts knows how a child is spawned and bootstrap.ts
+// what runs inside it.
+import type { ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { inspect } from 'node:util';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { addChild, removeChild } from './children';
+import { getLogger } from './logging';
+import { launch } from './launcher';
+import { native } from './native';
+import { describe } from './names';
+import { encodePayload, type StartPayload } from './payload';
+import { serialize } from './handles';
+import { state } from './state';
+import { validateTimeout } from './wait';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Target = (...args: any[]) => unknown;
+
+export interface ProcessOptions {
+  /** An exported function: the child imports its module and finds it by name. */
+  target?: Target;
+  args?: unknown[];
+  /** Default 'Process-N'. */
+  name?: string;
+  /** Killed when this process exits, however it exits; does not keep the event loop alive. Default false. */
+  daemon?: boolean;
+  /** The module that exports `target` (a path, file URL or import.meta.url). Default: the main script. */
+  module?: string | URL;
+}
+
+const OPTION_KEYS = new Set(['target', 'args', 'name', 'daemon', 'module']);
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function exitCodeName(code: number): string {
+  if (code < 0) {
+    const name = Object.entries(constants.signals).find(([, n]) => n === -code)?.[0];
+    if (name) return name;
+  }
+  return String(code);
+}
+
+type Phase = 'initial' | 'started' | 'exited' | 'closed';
+
+function moduleUrl(module: string | URL | undefined, what: string): string {
+  if (module === undefined) {
+    if (state.mainModule === undefined) {
+      throw new TypeError(`${what}: there is no main script to import it from (code run with -e or a REPL): ` +
+        'pass { module: import.meta.url } or the path of the module that exports it');
+    }
+    return pathToFileURL(state.mainModule).href;
+  }
+  if (module instanceof URL) return module.href;
+  if (typeof module !== 'string' || module === '') {
+    throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
+  }
+  return module.startsWith('file:') ? module : pathToFileURL(path.resolve(module)).href;
+}
+
+export class Process {
+  #target: Target | undefined;
+  #args: unknown[];
+  #name: string;
+  #identity: number[];
+  #daemon: boolean;
+  #module: string | URL | undefined;
+  #phase: Phase = 'initial';
+  #child: ChildProcess | undefined;
+  #pid: number | undefined;
+  #exitCode: number | null = null;
+  #exited: Promise<void> | undefined;
+  /** Pending join() calls: while any, even a daemon keeps the event loop alive. */
+  #joiners = 0;
+  /** True for the object that represents the current process inside a child. */
+  #isSelf = false;
+
+  constructor(options: ProcessOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Process options must be an object, got ${describe(options)}`);
+    }
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) throw new TypeError(`unknown Process option ${JSON.stringify(key)}`);
+    }
+    const { target, args = [], name, daemon, module } = options;
+    if (target !== undefined && typeof target !== 'function') {
+      throw new TypeError(`options.target must be a function, got ${describe(target)}`);
+    }
+    if (!Array.isArray(args)) throw new TypeError(`options.args must be an array, got ${describe(args)}`);
+    if (name !== undefined && typeof name !== 'string') throw new TypeError(`options.name must be a string, got ${describe(name)}`);
+    if (daemon !== undefined && typeof daemon !== 'boolean') {
+      throw new TypeError(`options.daemon must be a boolean, got ${describe(daemon)}`);
+    }
+    if (module !== undefined && !(module instanceof URL) && typeof module !== 'string') {
+      throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
+    }
+    this.#target = target;
+    this.#args = args;
+    this.#module = module;
+    this.#daemon = daemon ?? state.daemon; // Python: children inherit daemon-ness by default
+    // Numbered at construction, as in Python: Process-1, Process-1:2 for the
+    // second child of Process-1, and Worker-3 for a subclass named Worker.
+    this.#identity = [...state.identity, ++state.childCounter];
+    this.#name = name ?? `${new.target.name || 'Process'}-${this.#identity.join(':')}`;
+  }
+
+  /** Runs in the child. Override it in a subclass; the default calls target(...args). */
+  run(): unknown {
+    return this.#target?.(...this.#args);
+  }
+
+  start(): void {
+    if (this.#isSelf) throw new Error('cannot start the current process');
+    if (this.#phase === 'closed') throw new Error(`process ${this.#name} is closed`);
+    if (this.#phase !== 'initial') throw new Error(`process ${this.#name} can only be started once`);
+    if (state.bootstrapping) {
+      throw new Error('a new process was started while this child process was still importing its main module. ' +
+        'The main script is imported again in every child: guard its top-level work with ' +
+        '`if (isMainProcess()) { ... }` (Python\'s `if __name__ == "__main__":`).');
+    }
+    const payload = encodePayload(this.#describeForChild());
+    const { child, pid } = launch(payload, this.#daemon);
+    this.#child = child;
+    this.#pid = pid;
+    this.#phase = 'started';
+    addChild(this);
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#recordExit(code, signal === null ? 0 : constants.signals[signal]);
+        resolve();
+      });
+    });
+    child.on('error', (e) => getLogger().error(`${this.#name}: ${e.message}`));
+    getLogger().debug(`started ${this.#name} (pid ${pid})`);
+  }
+
+  #describeForChild(): Omit<StartPayload, 'version'> {
+    const cls = this.constructor as typeof Process;
+    const subclass = cls !== Process;
+    let exportName: string;
+    if (subclass) {
+      exportName = cls.name;
+      if (!IDENTIFIER.test(exportName)) throw new TypeError('a Process subclass must be a named, exported class');
+    } else {
+      if (this.#target === undefined) throw new TypeError(`process ${this.#name} has no target to run: pass { target }`);
+      exportName = this.#target.name;
+      if (!IDENTIFIER.test(exportName) || exportName.startsWith('bound ')) {
+        throw new TypeError(`the target must be a named function exported by its module (got ${exportName ? `"${exportName}"` : 'an anonymous function'}): ` +
+          'the child process imports the module and finds the function by its name');
+      }
+    }
+    const module = moduleUrl(this.#module, `cannot find the module that exports ${exportName}`);
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(this)) fields[key] = (this as Record<string, unknown>)[key];
+    const logger = getLogger();
+    return {
+      name: this.#name,
+      daemon: this.#daemon,
+      identity: this.#identity,
+      parent: { name: state.name, pid: process.pid },
+      module,
+      mainModule: state.mainModule,
+      kind: subclass ? 'subclass' : 'function',
+      exportName,
+      args: serialize(this.#args, 'args'),
+      fields: serialize(fields, 'this'),
+      log: { level: logger.level, stderr: logger.toStderr },
+    };
+  }
+
+  #recordExit(code: number | null, signal: number | undefined): void {
+    if (this.#exitCode !== null) return;
+    this.#exitCode = code ?? -(signal ?? 0);
+    if (this.#phase === 'started') this.#phase = 'exited';
+    removeChild(this);
+    getLogger().debug(`${this.#name} exited with exitcode ${this.#exitCode}`);
+  }
+
+  #requireStarted(what: string): void {
+    if (this.#phase === 'closed') throw new Error(`process ${this.#name} is closed`);
+    if (this.#phase === 'initial' && !this.#isSelf) throw new Error(`cannot ${what} process ${this.#name}: it was never started`);
+  }
+
+  /** Resolves when the process exits, or after timeoutMs (then check exitCode). */
+  async join(timeoutMs?: number): Promise<void> {
+    const timeout = validateTimeout(timeoutMs, 'timeoutMs');
+    if (this.#isSelf) throw new Error('a process cannot join itself');
+    this.#requireStarted('join');
+    if (this.#exitCode !== null) return;
+    getLogger().debug(`calling join() for process ${this.#name}`);
+    // A daemon does not keep the event loop alive, but a pending join must.
+    const child = this.#child!;
+    if (this.#daemon && this.#joiners++ === 0) child.ref();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timedOut = timeout === undefined ? [] : [new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))];
+      await Promise.race([this.#exited, ...timedOut]);
+    } finally {
+      clearTimeout(timer);
+      if (this.#daemon && --this.#joiners === 0 && this.#exitCode === null) child.unref();
+    }
+  }
+
+  /** Blocks the calling thread until the process exits, or for timeoutMs. */
+  joinSync(timeoutMs?: number): void {
+    const timeout = validateTimeout(timeoutMs, 'timeoutMs');
+    if (this.#isSelf) throw new Error('a process cannot join itself');
+    this.#requireStarted('join');
+    if (this.#exitCode !== null) return;
+    this.#poll(timeout ?? -1);
+  }
+
+  // Peeks at (or waits up to timeoutMs for) the child's exit without reaping
+  // it, so libuv still delivers 'exit'.
+  #poll(timeoutMs: number): void {
+    let status: { code: number; signal: number } | null;
+    try {
+      status = native.waitChildExit(this.#pid!, timeoutMs);
+    } catch {
+      // ECHILD: libuv reaped it already; its 'exit' has recorded (or will record) the status.
+      const child = this.#child!;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        this.#recordExit(child.exitCode, child.signalCode ? constants.signals[child.signalCode] : undefined);
+      }
+      return;
+    }
+    if (status) this.#recordExit(status.signal ? null : status.code, status.signal);
+  }
+
+  isAlive(): boolean {
+    if (this.#isSelf) return true;
+    if (this.#phase !== 'started' || this.#exitCode !== null) return false;
+    this.#poll(0);
+    return this.#exitCode === null;
+  }
+
+  /** SIGTERM. Does nothing once the process has exited. */
+  terminate(): void {
+    this.sendSignal('SIGTERM');
+  }
+
+  /** SIGKILL. Does nothing once the process has exited. */
+  kill(): void {
+    this.sendSignal('SIGKILL');
+  }
+
+  sendSignal(signal: NodeJS.Signals | number): void {
+    let number: number;
+    if (typeof signal === 'number') {
+      if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`signal must be an integer from 0 to 64, got ${signal}`);
+      number = signal;
+    } else if (typeof signal === 'string' && signal in constants.signals) {
+      number = constants.signals[signal as NodeJS.Signals];
+    } else {
+      throw new TypeError(`unknown signal ${JSON.stringify(signal)}: use a name like 'SIGUSR1' or a number`);
+    }
+    this.#requireStarted('signal');
+    if (this.#isSelf) {
+      process.kill(process.pid, number);
+      return;
+    }
+    // A process that exited but was not yet reaped is a zombie: signalling it
+    // is harmless; once reaped its pid may be reused, so never signal then.
+    if (this.#exitCode !== null) return;
+    process.kill(this.#pid!, number);
+  }
+
+  /** Releases the process object; it must have exited. */
+  close(): void {
+    if (this.#phase === 'started' && this.isAlive()) {
+      throw new Error(`cannot close process ${this.#name} while it is still running: join() or terminate() it first`);
+    }
+    this.#phase = 'closed';
+    this.#child?.removeAllListeners();
+    removeChild(this);
+  }
+
+  get pid(): number | undefined {
+    return this.#isSelf ? process.pid : this.#pid;
+  }
+
+  /** null while running (or not started); the exit code; -N when killed by signal N. */
+  get exitCode(): number | null {
+    if (this.#phase === 'started' && this.#exitCode === null) this.#poll(0);
+    return this.#exitCode;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(value: string) {
+    if (typeof value !== 'string') throw new TypeError(`name must be a string, got ${describe(value)}`);
+    this.#name = value;
+    if (this.#isSelf) state.name = value;
+  }
+
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+
+  set daemon(value: boolean) {
+    if (typeof value !== 'boolean') throw new TypeError(`daemon must be a boolean, got ${describe(value)}`);
+    if (this.#phase !== 'initial' || this.#isSelf) throw new Error('daemon can only be set before start()');
+    this.#daemon = value;
+  }
+
+  /** Python's repr: <Process(Process-1, started daemon)>, <Worker(Worker-2, stopped[SIGTERM])>. */
+  toString(): string {
+    let status: string;
+    if (this.#isSelf) status = 'started';
+    else if (this.#phase === 'closed') status = 'closed';
+    else if (this.#phase === 'initial') status = 'initial';
+    else {
+      const code = this.exitCode;
+      status = code === null ? 'started' : code === 0 ? 'stopped' : `stopped[${exitCodeName(code)}]`;
+    }
+    return `<${this.constructor.name}(${this.#name}, ${status}${this.#daemon ? ' daemon' : ''})>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  /** @internal used by the bootstrap to make the object that represents the running child. */
+  static _self(p: Process): void {
+    p.#isSelf = true;
+    p.#phase = 'started';
+  }
+}
+
+/**
+ * In the child: the Process object the parent described. A subclass is
+ * revived the way pickle does it -- Process's own constructor runs (so its
+ * private state exists), the subclass constructor does not, and the fields
+ * the parent had are assigned back.
+ */
+export function reviveProcess(p: StartPayload, exported: unknown, args: unknown[], fields: Record<string, unknown>): Process {
+  let self: Process;
+  if (p.kind === 'subclass') {
+    if (typeof exported !== 'function' || !(exported.prototype instanceof Process)) {
+      throw new TypeError(`${p.module} exports "${p.exportName}", but it is not a subclass of Process`);
+    }
+    self = Reflect.construct(Process, [{ name: p.name, args, daemon: p.daemon }], exported) as Process;
+    state.childCounter = 0;
+    Object.assign(self, fields);
+  } else {
+    if (typeof exported !== 'function') {
+      throw new TypeError(`${p.module} exports "${p.exportName}", but it is a ${typeof exported}, not a function`);
+    }
+    self = new Process({ target: exported as Target, args, name: p.name, daemon: p.daemon });
+    state.childCounter = 0;
+  }
+  Process._self(self);
+  return self;
+}
