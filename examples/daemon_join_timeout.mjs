@@ -6,7 +6,7 @@ import { Process, currentProcess, isMainProcess } from 'multiproc';
 export async function daemon() {
   const p = currentProcess();
   console.log('Starting:', p.name);
-  await sleep(2000);
+  await sleep(3000);
   console.log('Exiting :', p.name);
 }
 
@@ -21,7 +21,7 @@ if (isMainProcess()) {
   const n = new Process({ name: 'non-daemon', target: nonDaemon });
   d.start();
   n.start();
-  await d.join(100);
+  await d.join(1000);
   console.log('d.isAlive()', d.isAlive());
   await n.join();
 }

@@ -1,35 +1,54 @@
 // npm run demo: what multiproc does so far, on real processes.
-// Two node processes share one segment of memory: the parent creates it, a
-// child opens it by the name it was handed, and each sees the other's writes
-// without a byte being copied. The segment is removed by the resource
-// tracker even if this program is killed half-way.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { SharedMemory, serialize, deserialize } from 'multiproc';
+// The main process creates one segment of shared memory and starts workers:
+// each names itself, writes into its own slot of that memory (no copying, no
+// messages), and exits with its own code. The segment travels to each worker
+// as a handle -- its name -- and is removed by the resource tracker even if
+// this program is killed half-way.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Process, SharedMemory, currentProcess, isMainProcess } from 'multiproc';
 
-if (process.argv[2] === 'child') {
-  // The handle arrives as serialized text: a name, not the memory.
-  const { shm } = deserialize(Buffer.from(process.argv[3], 'base64'));
-  const counters = new Float64Array(shm.buf.buffer, shm.buf.byteOffset, 2);
-  console.log(`  child  ${process.pid}: opened ${shm.name}, reads "${shm.buf.toString('utf8', 16, 16 + 29)}"`);
-  for (let i = 0; i < 1_000_000; i++) counters[1] += 1; // counts in shared memory
-  shm.buf.write('hello from the child', 64);
-  shm.close();
-} else {
-  const shm = new SharedMemory({ create: true, size: 4096 });
-  console.log(`parent ${process.pid}: created ${shm.name} (${shm.size} bytes, mode 0600, tracked)`);
-  shm.buf.write('hello from the parent process', 16);
+const SLOT = 8; // bytes per worker: one float64 counter
 
-  const handle = serialize({ shm }).toString('base64');
+export function count(shm, slot, n) {
+  const counters = new Float64Array(shm.buf.buffer, shm.buf.byteOffset, shm.size / SLOT);
+  for (let i = 0; i < n; i++) counters[slot] += 1;
+  const me = currentProcess();
+  console.log(`  ${me.name.padEnd(10)} pid ${me.pid}: counted to ${counters[slot]} in slot ${slot}`);
+}
+
+export function quit(code) {
+  console.log(`  ${currentProcess().name.padEnd(10)} pid ${process.pid}: exiting with code ${code}`);
+  process.exit(code);
+}
+
+export async function linger() {
+  console.log(`  ${currentProcess().name.padEnd(10)} pid ${process.pid}: waiting to be terminated`);
+  await sleep(60_000);
+}
+
+if (isMainProcess()) {
+  const shm = new SharedMemory({ create: true, size: 4 * SLOT });
+  console.log(`main       pid ${process.pid}: created ${shm.name} (${shm.size} bytes, shared with every worker)`);
+
   const started = performance.now();
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, 'child', handle], { stdio: 'inherit' });
-  const [code] = await once(child, 'exit');
+  const workers = [
+    ...[0, 1, 2].map((slot) => new Process({ target: count, args: [shm, slot, 1_000_000 * (slot + 1)], name: `counter-${slot}` })),
+    new Process({ target: quit, args: [3], name: 'quitter' }),
+    new Process({ target: linger, name: 'lingerer' }),
+  ];
+  for (const w of workers) w.start();
+  console.log(`main       pid ${process.pid}: started ${workers.map((w) => `${w.name} (${w.pid})`).join(', ')}`);
 
-  const counters = new Float64Array(shm.buf.buffer, shm.buf.byteOffset, 2);
-  console.log(`parent ${process.pid}: child exited with code ${code} after ${(performance.now() - started).toFixed(0)} ms`);
-  console.log(`parent ${process.pid}: the child counted to ${counters[1]} in memory we share`);
-  console.log(`parent ${process.pid}: and left "${shm.buf.toString('utf8', 64, 64 + 20)}"`);
+  await Promise.all(workers.slice(0, 4).map((w) => w.join()));
+  workers[4].terminate();
+  await workers[4].join();
+  const ms = (performance.now() - started).toFixed(0);
+
+  const counters = new Float64Array(shm.buf.buffer, shm.buf.byteOffset, 4);
+  console.log(`main       pid ${process.pid}: all ${workers.length} exited within ${ms} ms:`);
+  for (const w of workers) console.log(`    ${String(w).padEnd(42)} exitCode ${w.exitCode}`);
+  console.log(`main       pid ${process.pid}: the counters in shared memory read ${[...counters.slice(0, 3)].join(', ')}`);
   shm.close();
   shm.unlink();
-  console.log(`parent ${process.pid}: unlinked ${shm.name}; \`npx multiproc ls\` shows nothing left`);
+  console.log(`main       pid ${process.pid}: unlinked ${shm.name}; \`npx multiproc ls\` shows nothing left`);
 }

@@ -1,0 +1,122 @@
+// Every example runs and prints what its PyMOTW original prints (order-free
+// where processes race, as in the original).
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { startNode, repo } from './helpers/child';
+import { waitUntil } from './helpers/shm';
+
+async function run(file: string): Promise<{ code: number; out: string[]; err: string[] }> {
+  const child = startNode([`${repo}/examples/${file}`]);
+  const code = await child.exited;
+  const lines = (s: string) => s.split('\n').filter(Boolean);
+  return { code, out: lines(child.stdout()), err: lines(child.stderr()) };
+}
+const sorted = (a: string[]) => [...a].sort();
+const gone = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return true;
+  }
+};
+
+describe('examples (PyMOTW multiprocessing basics)', () => {
+  it('simple', async () => {
+    const r = await run('simple.mjs');
+    expect(r).toEqual({ code: 0, out: Array(5).fill('Worker'), err: [] });
+  });
+
+  it('simpleargs', async () => {
+    const r = await run('simpleargs.mjs');
+    expect(r.code).toBe(0);
+    expect(sorted(r.out)).toEqual([0, 1, 2, 3, 4].map((i) => `Worker: ${i}`));
+  });
+
+  it('import_main / import_worker (CommonJS)', async () => {
+    const r = await run('import_main.cjs');
+    expect(r).toEqual({ code: 0, out: Array(5).fill('Worker'), err: [] });
+  });
+
+  it('names', async () => {
+    const r = await run('names.mjs');
+    expect(r.code).toBe(0);
+    expect(sorted(r.out)).toEqual(sorted(['worker 1 Starting', 'worker 1 Exiting', 'Process-3 Starting',
+      'Process-3 Exiting', 'my_service Starting', 'my_service Exiting']));
+  });
+
+  it('daemon: killed when the main process exits', async () => {
+    const r = await run('daemon.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out.map((l) => l.replace(/ \d+$/, ''))).toEqual(['Starting: daemon', 'Starting: non-daemon', 'Exiting : non-daemon']);
+    const daemonPid = Number(r.out[0]!.split(' ').pop());
+    await waitUntil(() => gone(daemonPid), 'the daemon is gone');
+  });
+
+  it('daemon_join', async () => {
+    const r = await run('daemon_join.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['Starting: daemon', 'Starting: non-daemon', 'Exiting : non-daemon', 'Exiting : daemon']);
+  });
+
+  it('daemon_join_timeout', async () => {
+    const r = await run('daemon_join_timeout.mjs');
+    expect(r.code).toBe(0);
+    // The daemon is still alive after join(1000) and never finishes; whether it
+    // printed "Starting" within that second depends on the machine's load.
+    expect(sorted(r.out.filter((l) => l !== 'Starting: daemon')))
+      .toEqual(sorted(['Starting: non-daemon', 'Exiting : non-daemon', 'd.isAlive() true']));
+  });
+
+  it('terminate', async () => {
+    const r = await run('terminate.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe('BEFORE: <Process(Process-1, initial)> false');
+    expect(r.out[1]).toBe('DURING: <Process(Process-1, started)> true');
+    // Right after terminate() the child may or may not have died yet (in Python too).
+    expect(r.out[2]).toMatch(/^TERMINATED: <Process\(Process-1, (started|stopped\[SIGTERM\])\)> (true|false)$/);
+    expect(r.out[3]).toBe('JOINED: <Process(Process-1, stopped[SIGTERM])> false');
+  });
+
+  it('exitcode', async () => {
+    const r = await run('exitcode.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out.slice(5)).toEqual([
+      '      exitError.exitCode = 1', '         exitOk.exitCode = 0', '    returnValue.exitCode = 0',
+      '         raises.exitCode = 1', '     terminated.exitCode = -15']);
+    expect(r.err.slice(0, 2)).toEqual(['Process raises:', 'Error: There was an error!']);
+  });
+
+  it('log_to_stderr', async () => {
+    const r = await run('log_to_stderr.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['Doing some work']);
+    expect(r.err).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^\[DEBUG\/MainProcess\] started Process-1 \(pid \d+\)$/),
+      '[INFO/Process-1] child process calling run()',
+      '[INFO/Process-1] process shutting down',
+      '[INFO/Process-1] process exiting with exitcode 0',
+      '[DEBUG/MainProcess] Process-1 exited with exitcode 0',
+      '[INFO/MainProcess] process shutting down',
+    ]));
+  });
+
+  it('get_logger', async () => {
+    const r = await run('get_logger.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['Doing some work']);
+    expect(r.err).toEqual(['[INFO/Process-1] child process calling run()', '[INFO/Process-1] process shutting down',
+      '[INFO/Process-1] process exiting with exitcode 0', '[INFO/MainProcess] process shutting down']);
+  });
+
+  it('subclass', async () => {
+    const r = await run('subclass.mjs');
+    expect(r.code).toBe(0);
+    expect(sorted(r.out)).toEqual([1, 2, 3, 4, 5].map((i) => `In Worker-${i}`));
+  });
+
+  it('demo', async () => {
+    const r = await run('demo.mjs');
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+});

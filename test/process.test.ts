@@ -1,0 +1,227 @@
+// Process: real children, Python's semantics.
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
+} from '../dist/index.js';
+import { waitUntil } from './helpers/shm';
+import { fixture, repo, startNode } from './helpers/child';
+
+const targets = fixture('targets.mjs');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const t: Record<string, any> = await import(targets);
+
+const made: SharedMemory[] = [];
+const started: Process[] = [];
+function shm(size = 4096): SharedMemory {
+  const s = new SharedMemory({ create: true, size });
+  made.push(s);
+  return s;
+}
+function proc(opts: ConstructorParameters<typeof Process>[0]): Process {
+  const p = new Process({ module: targets, ...opts });
+  started.push(p);
+  return p;
+}
+afterEach(async () => {
+  for (const p of started.splice(0)) {
+    if (p.pid !== undefined && p.exitCode === null) p.kill();
+    if (p.pid !== undefined) await p.join().catch(() => {}); // closed ones refuse
+  }
+  for (const s of made.splice(0)) {
+    s.close();
+    s.unlink();
+  }
+});
+
+function gone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.split(') ')[1]!.startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+describe('Process', () => {
+  it('exit codes: 0 on return, 1 on throw, n for process.exit(n), -15 terminate, -9 kill', async () => {
+    const ok = proc({ target: t.returns });
+    const thrown = proc({ target: t.throws });
+    const two = proc({ target: t.exits2 });
+    const s = shm();
+    const term = proc({ target: t.blockUntilReleased, args: [s] });
+    const s2 = shm();
+    const killed = proc({ target: t.blockUntilReleased, args: [s2] });
+    for (const p of [ok, thrown, two, term, killed]) p.start();
+    await waitUntil(() => s.buf[0] === 1 && s2.buf[0] === 1, 'both blockers are running');
+    expect(term.exitCode).toBe(null);
+    term.terminate();
+    killed.kill();
+    for (const p of [ok, thrown, two, term, killed]) await p.join();
+    expect([ok, thrown, two, term, killed].map((p) => p.exitCode)).toEqual([0, 1, 2, -15, -9]);
+    expect(String(term)).toBe(`<Process(${term.name}, stopped[SIGTERM])>`);
+    expect(String(ok)).toBe(`<Process(${ok.name}, stopped)>`);
+  });
+
+  it('prints an uncaught error\'s stack under the process name', async () => {
+    const child = startNode([fixture('main-esm.mjs')]);
+    expect(await child.exited).toBe(0);
+    const r = startNode(['--input-type=module', '-e', `
+      import { Process } from ${JSON.stringify(repo + '/dist/index.js')};
+      const p = new Process({ target: (await import(${JSON.stringify(targets)})).throws, name: 'failing', module: ${JSON.stringify(targets)} });
+      p.start(); await p.join(); console.log('exit', p.exitCode);`]);
+    expect((await r.line(/^exit/))[0]).toBe('exit');
+    await r.exited;
+    expect(r.stdout()).toContain('exit 1');
+    expect(r.stderr()).toMatch(/^Process failing:\nError: target failed on purpose\n\s+at .*throws/m);
+  });
+
+  it('delivers a signal the child handles (SIGUSR1)', async () => {
+    const s = shm();
+    const p = proc({ target: t.handleUsr1, args: [s] });
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the child installed its handler');
+    p.sendSignal('SIGUSR1');
+    await p.join();
+    expect(s.buf[2]).toBe(42);
+    expect(p.exitCode).toBe(42);
+  });
+
+  it('join(timeout) and joinSync(timeout) return while the child runs; isAlive tells', async () => {
+    const s = shm();
+    const p = proc({ target: t.blockUntilReleased, args: [s] });
+    p.start();
+    expect(p.isAlive()).toBe(true);
+    await waitUntil(() => s.buf[0] === 1, 'the child is running');
+    await p.join(20);
+    expect(p.exitCode).toBe(null);
+    p.joinSync(20);
+    expect(p.exitCode).toBe(null);
+    expect(p.isAlive()).toBe(true);
+    expect(activeChildren()).toContain(p);
+    s.buf[1] = 1;
+    p.joinSync();
+    expect(p.exitCode).toBe(0);
+    expect(p.isAlive()).toBe(false);
+    expect(activeChildren()).not.toContain(p);
+    await p.join(); // and 'exit' still arrives after joinSync
+  });
+
+  it('awaits async targets and passes structured-clone arguments and handles', async () => {
+    const s = shm();
+    const a = proc({ target: t.asyncTarget, args: [s] });
+    a.start();
+    await a.join();
+    expect(s.buf[0]).toBe(7);
+    const b = proc({ target: t.withArgs, args: [s, { deep: [1n, 'x'] }, new Map([[1, 2]])] });
+    b.start();
+    await b.join();
+    expect(b.exitCode).toBe(0);
+    expect(s.buf.toString('utf8', 8, s.buf.indexOf(0, 8))).toBe('[{"deep":["1n","x"]},[[1,2]]]');
+  });
+
+  it('names processes; currentProcess/parentProcess inside the child', async () => {
+    const s = shm();
+    const p = proc({ target: t.describeSelf, args: [s], name: 'inspector' });
+    p.start();
+    await p.join();
+    const info = JSON.parse(s.buf.toString('utf8', 8, s.buf.indexOf(0, 8)));
+    expect(info).toEqual({ me: { name: 'inspector', pid: p.pid, daemon: false }, parent: { name: 'MainProcess', pid: process.pid } });
+    expect(currentProcess()).toEqual({ name: 'MainProcess', pid: process.pid, daemon: false });
+    expect(parentProcess()).toBe(null);
+    expect(isMainProcess()).toBe(true);
+    expect(cpuCount()).toBeGreaterThanOrEqual(1);
+    expect(new Process().name).toMatch(/^Process-\d+$/);
+  });
+
+  it('runs an exported subclass: its fields travel, its constructor does not run again', async () => {
+    const s = shm();
+    const p = new t.Counter(s) as Process;
+    started.push(p);
+    expect(p.name).toMatch(/^Counter-\d+$/);
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    const seen = JSON.parse(s.buf.toString('utf8', 8, s.buf.indexOf(0, 8)));
+    expect(seen).toEqual({ step: 5, config: { label: 'counted' }, name: p.name, constructedIn: process.pid, pid: p.pid });
+  });
+
+  it('reports a non-cloneable argument at start(), naming where it was', () => {
+    const p = proc({ target: t.withArgs, args: [1, { cb: () => 1 }] });
+    expect(() => p.start()).toThrow(/^args\[1\]\.cb is a function/);
+    expect(p.pid).toBe(undefined);
+  });
+
+  it('rejects bad options and misuse with clear errors', async () => {
+    expect(() => new Process({ target: 5 as never })).toThrow(TypeError);
+    expect(() => new Process({ targt: t.returns } as never)).toThrow(/unknown Process option "targt"/);
+    expect(() => new Process({ args: 'x' as never })).toThrow(TypeError);
+    expect(() => new Process({ daemon: 1 as never })).toThrow(TypeError);
+    const anonymous = [() => 1][0]!;
+    expect(() => proc({ target: anonymous }).start()).toThrow(/named function exported/);
+    expect(() => proc({}).start()).toThrow(/no target/);
+    const p = proc({ target: t.returns });
+    await expect(p.join()).rejects.toThrow(/never started/);
+    expect(() => p.sendSignal('SIGNOPE' as never)).toThrow(TypeError);
+    p.start();
+    expect(() => p.start()).toThrow(/only be started once/);
+    expect(() => { p.daemon = true; }).toThrow(/before start/);
+    await p.join();
+    p.close();
+    expect(() => p.start()).toThrow(/closed/);
+    const s = shm();
+    const running = proc({ target: t.blockUntilReleased, args: [s] });
+    running.start();
+    expect(() => running.close()).toThrow(/still running/);
+    await expect(running.join(-1)).rejects.toThrow(RangeError);
+  });
+});
+
+describe('main scripts and modules', () => {
+  it.each([
+    ['ESM', [fixture('main-esm.mjs')], 'hello esm from child'],
+    ['CommonJS', [fixture('main-cjs.cjs')], 'hello cjs from child'],
+    ['TypeScript under tsx', ['--import', 'tsx', fixture('main-ts.mts')], 'hello TS from child'],
+  ])('finds the target in a %s main script', async (_kind, args, greeting) => {
+    const child = startNode(args);
+    await child.line(/^exit/);
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).toContain(greeting);
+    expect(child.stdout()).toContain('exit 0');
+    expect(child.stdout()).not.toContain('from main');
+  });
+
+  it('an unexported target: the child names the module and the export, exit 1', async () => {
+    const child = startNode([fixture('unexported.mjs')]);
+    await child.line(/^exit/);
+    expect(child.stdout()).toContain('exit 1');
+    expect(child.stderr()).toMatch(/unexported\.mjs has no export named "hidden"/);
+  });
+
+  it('starting a process while the main script is re-imported fails with advice, not recursion', async () => {
+    const child = startNode([fixture('unguarded.mjs')]);
+    await child.line(/^exit/);
+    expect(child.stdout()).toContain('exit 1');
+    expect(child.stderr()).toMatch(/isMainProcess\(\)/);
+  });
+});
+
+describe('daemons', () => {
+  it('die when their parent is SIGKILLed; non-daemons do not', async () => {
+    const parent = startNode([fixture('daemon-parent.mjs')]);
+    const daemonPid = Number((await parent.line(/^daemon (\d+)/))[1]);
+    const workerPid = Number((await parent.line(/^worker (\d+)/))[1]);
+    await parent.line(/^main ready/);
+    parent.proc.kill('SIGKILL');
+    await parent.exited;
+    await waitUntil(() => gone(daemonPid), 'the daemon is gone');
+    expect(gone(workerPid)).toBe(false);
+    process.kill(workerPid, 'SIGKILL');
+  });
+
+  it('a normal exit waits for non-daemon children', async () => {
+    const child = startNode([fixture('nondaemon-exit.mjs')]);
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).toBe('main done\nchild done\n');
+  });
+});
