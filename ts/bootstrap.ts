@@ -4,6 +4,7 @@
 // with Python's exit codes: 0 when it returns, 1 when it throws (the stack
 // printed under "Process <name>:"), n for process.exit(n).
 import fs from 'node:fs';
+import { addon } from './addon';
 import { deserialize } from './handles';
 import { getLogger, logToStderr } from './logging';
 import { decodePayload, type StartPayload } from './payload';
@@ -24,12 +25,9 @@ function fail(name: string, error: unknown): never {
 }
 
 function becomeDaemon(parentPid: number): void {
-  // Loaded only here: plain children need not pay for the addon at start.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { native } = require('./native') as typeof import('./native');
   // The kernel kills us when our parent dies, however it dies. If it died
   // before the request took effect, we have been re-parented: die now.
-  if (native.setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
+  if (addon().setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
 }
 
 async function findExport(p: StartPayload): Promise<unknown> {

@@ -2,8 +2,7 @@
 // The common prefix lets `multiproc ls` find them; the tracker's pid says
 // which program's tracker will remove them (so whether they are orphans);
 // 64 random bits make them unguessable and collision-free.
-import crypto from 'node:crypto';
-import { native } from './native';
+import { addon } from './addon';
 
 export const NAME_PREFIX = 'mp-';
 export const GENERATED_NAME = /^mp-([0-9a-z]+)-([0-9a-f]{16})$/;
@@ -11,8 +10,11 @@ export const GENERATED_NAME = /^mp-([0-9a-z]+)-([0-9a-f]{16})$/;
 const MAX_NAME_LENGTH = 251;
 
 export function generateName(): string {
-  const tag = native.trackerInfo().pid.toString(36);
-  return `${NAME_PREFIX}${tag}-${crypto.randomBytes(8).toString('hex')}`;
+  // node:crypto costs ~7 ms to load: only processes that create objects pay it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
+  const tag = addon().trackerInfo().pid.toString(36);
+  return `${NAME_PREFIX}${tag}-${randomBytes(8).toString('hex')}`;
 }
 
 /** Checks a user-given name; returns it unchanged. */

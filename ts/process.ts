@@ -8,8 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addChild, removeChild } from './children';
 import { getLogger } from './logging';
-import { launch } from './launcher';
-import { native } from './native';
+import { addon } from './addon';
 import { describe } from './names';
 import { encodePayload, type StartPayload } from './payload';
 import { serialize } from './handles';
@@ -120,6 +119,10 @@ export class Process {
         '`if (isMainProcess()) { ... }` (Python\'s `if __name__ == "__main__":`).');
     }
     const payload = encodePayload(this.#describeForChild());
+    // Required here, not at the top: a child that never starts a process of
+    // its own should not load child_process and the tracker at start-up.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { launch } = require('./launcher') as typeof import('./launcher');
     const { child, pid } = launch(payload, this.#daemon);
     this.#child = child;
     this.#pid = pid;
@@ -216,7 +219,7 @@ export class Process {
   #poll(timeoutMs: number): void {
     let status: { code: number; signal: number } | null;
     try {
-      status = native.waitChildExit(this.#pid!, timeoutMs);
+      status = addon().waitChildExit(this.#pid!, timeoutMs);
     } catch {
       // ECHILD: libuv reaped it already; its 'exit' has recorded (or will record) the status.
       const child = this.#child!;

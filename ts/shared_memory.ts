@@ -3,7 +3,8 @@
 // everyone (existing mappings stay valid until closed).
 import { isSystemError, rethrowWith } from './errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from './handles';
-import { native, type NativeSegment } from './native';
+import { addon } from './addon';
+import type { NativeSegment } from './native';
 import { describe, generateName, posixName, validateName } from './names';
 
 export interface SharedMemoryOptions {
@@ -52,7 +53,7 @@ export class SharedMemory implements Shareable {
       }
       this.#name = name === undefined ? generateName() : validateName(name, 'options.name');
       try {
-        this.#segment = native.Segment.create(posixName(this.#name), size, track ?? true);
+        this.#segment = addon().Segment.create(posixName(this.#name), size, track ?? true);
       } catch (e) {
         if (isSystemError(e, 'EEXIST')) rethrowWith(e, `SharedMemory ${JSON.stringify(this.#name)} already exists`);
         if (isSystemError(e, 'ENOSPC')) rethrowWith(e, `no room in /dev/shm for ${size} bytes`);
@@ -65,7 +66,7 @@ export class SharedMemory implements Shareable {
         throw new RangeError(`options.size must be a non-negative number, got ${describe(size)}`);
       }
       try {
-        this.#segment = native.Segment.open(posixName(this.#name));
+        this.#segment = addon().Segment.open(posixName(this.#name));
       } catch (e) {
         if (isSystemError(e, 'ENOENT')) {
           rethrowWith(e, `SharedMemory ${JSON.stringify(this.#name)} does not exist (never created, or already unlinked)`);
@@ -109,7 +110,7 @@ export class SharedMemory implements Shareable {
   /** Removes the name so no one else can open it; call once, from one process. */
   unlink(): void {
     try {
-      native.Segment.unlink(posixName(this.#name));
+      addon().Segment.unlink(posixName(this.#name));
     } catch (e) {
       if (isSystemError(e, 'ENOENT')) rethrowWith(e, `SharedMemory ${JSON.stringify(this.#name)} was already unlinked`);
       rethrowWith(e, `cannot unlink SharedMemory ${JSON.stringify(this.#name)}`);

@@ -1,7 +1,7 @@
 // The resource tracker seen from JS (native/core/tracker.h has the design):
 // what a child needs to inherit it, and the list of our objects in /dev/shm.
 import fs from 'node:fs';
-import { native } from './native';
+import { addon } from './addon';
 import { GENERATED_NAME } from './names';
 
 /**
@@ -10,7 +10,7 @@ import { GENERATED_NAME } from './names';
  * environment. The child's addon adopts it on first use.
  */
 export function trackerInheritance(slot: number): { env: Record<string, string>; fd: number } {
-  const { pid, fd } = native.trackerInfo();
+  const { pid, fd } = addon().trackerInfo();
   return { env: { MULTIPROC_TRACKER_PID: String(pid), MULTIPROC_TRACKER_FD: String(slot) }, fd };
 }
 

@@ -6,7 +6,8 @@
 //   wait      never blocks the event loop: a native waiter thread settles it.
 //   wake / storeAndWake  issue a FUTEX_WAKE only if someone announced a sleep.
 import { AbortError } from './errors';
-import { native, type NativeSegment, type WaitOutcome } from './native';
+import { addon } from './addon';
+import type { NativeSegment, WaitOutcome } from './native';
 
 export type { WaitOutcome };
 
@@ -20,7 +21,7 @@ export function validateTimeout(timeout: unknown, what = 'timeout'): number | un
 }
 
 export function waitSync(seg: NativeSegment, offset: number, expected: number, timeoutMs?: number): WaitOutcome {
-  return native.waitSync(seg, offset, expected, validateTimeout(timeoutMs));
+  return addon().waitSync(seg, offset, expected, validateTimeout(timeoutMs));
 }
 
 let nextWaitId = 1;
@@ -40,10 +41,10 @@ export async function wait(seg: NativeSegment, offset: number, expected: number,
   }
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
   const id = nextWaitId++;
-  const pending = native.wait(seg, offset, expected, timeout, id);
+  const pending = addon().wait(seg, offset, expected, timeout, id);
   if (!signal) return pending as Promise<WaitOutcome>;
   const onAbort = (): void => {
-    native.cancelWait(id);
+    addon().cancelWait(id);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -56,11 +57,11 @@ export async function wait(seg: NativeSegment, offset: number, expected: number,
 }
 
 export function wake(seg: NativeSegment, offset: number, count?: number): number {
-  return native.wake(seg, offset, count);
+  return addon().wake(seg, offset, count);
 }
 
 export function storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number {
-  return native.storeAndWake(seg, offset, value, count);
+  return addon().storeAndWake(seg, offset, value, count);
 }
 
 export interface SpinPolicy {
@@ -78,16 +79,16 @@ export interface SpinPolicy {
  * machine has more runnable threads than cores.
  */
 export function getSpinPolicy(): SpinPolicy & { currentBudgetNs: number } {
-  return native.getSpinPolicy();
+  return addon().getSpinPolicy();
 }
 
 export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
   if (typeof policy !== 'object' || policy === null) throw new TypeError('policy must be an object');
-  const current = native.getSpinPolicy();
+  const current = addon().getSpinPolicy();
   const maxSpinNs = policy.maxSpinNs ?? current.maxSpinNs;
   const adaptive = policy.adaptive ?? current.adaptive;
   if (typeof maxSpinNs !== 'number' || Number.isNaN(maxSpinNs)) throw new TypeError('policy.maxSpinNs must be a number');
   if (maxSpinNs < 0) throw new RangeError(`policy.maxSpinNs must not be negative, got ${maxSpinNs}`);
   if (typeof adaptive !== 'boolean') throw new TypeError('policy.adaptive must be a boolean');
-  native.setSpinPolicy(maxSpinNs, adaptive);
+  addon().setSpinPolicy(maxSpinNs, adaptive);
 }
