@@ -5,6 +5,7 @@ import {
   Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
 } from '../dist/index.js';
 import { waitUntil } from './helpers/shm';
+import { native } from '../dist/native.js';
 import { fixture, repo, startNode } from './helpers/child';
 
 const targets = fixture('targets.mjs');
@@ -144,6 +145,17 @@ describe('Process', () => {
     expect(p.exitCode).toBe(0);
     const seen = JSON.parse(s.buf.toString('utf8', 8, s.buf.indexOf(0, 8)));
     expect(seen).toEqual({ step: 5, config: { label: 'counted' }, name: p.name, constructedIn: process.pid, pid: p.pid });
+  });
+
+  it('children share the program\'s resource tracker and do not pass it on through the environment', async () => {
+    const s = shm();
+    const p = proc({ target: t.trackerFacts, args: [s] });
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    const facts = JSON.parse(s.buf.toString('utf8', 8, s.buf.indexOf(0, 8)));
+    expect(facts.name.split('-')[1]).toBe(native.trackerInfo().pid.toString(36));
+    expect(facts).toMatchObject({ envFd: null, envPid: null });
   });
 
   it('reports a non-cloneable argument at start(), naming where it was', () => {

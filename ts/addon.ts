@@ -5,8 +5,21 @@
 import type { NativeBinding } from './native';
 
 let binding: NativeBinding | undefined;
+let inherited: { fd: number; pid: number } | undefined;
+
+/**
+ * Called by the bootstrap: the resource tracker this child shares with its
+ * parent, adopted when the addon loads.
+ */
+export function inheritTracker(fd: number, pid: number): void {
+  inherited = { fd, pid };
+  if (binding) binding.trackerAdopt(fd, pid);
+}
 
 export function addon(): NativeBinding {
+  if (binding) return binding;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (binding ??= (require('./native') as typeof import('./native')).native);
+  binding = (require('./native') as typeof import('./native')).native;
+  if (inherited) binding.trackerAdopt(inherited.fd, inherited.pid);
+  return binding;
 }

@@ -4,13 +4,24 @@
 // with Python's exit codes: 0 when it returns, 1 when it throws (the stack
 // printed under "Process <name>:"), n for process.exit(n).
 import fs from 'node:fs';
-import { addon } from './addon';
+import { addon, inheritTracker } from './addon';
 import { deserialize } from './handles';
 import { getLogger, logToStderr } from './logging';
 import { decodePayload, type StartPayload } from './payload';
 import { Process, reviveProcess } from './process';
 import { activeChildren } from './children';
 import { state } from './state';
+
+// The tracker pipe arrives as an inherited fd named in the environment. Take
+// it out of process.env at once: a process the user spawns from here would
+// inherit the variable but not the fd.
+function takeTrackerFromEnv(): void {
+  const fd = Number(process.env.MULTIPROC_TRACKER_FD);
+  const pid = Number(process.env.MULTIPROC_TRACKER_PID);
+  delete process.env.MULTIPROC_TRACKER_FD;
+  delete process.env.MULTIPROC_TRACKER_PID;
+  if (Number.isInteger(fd) && fd > 2 && Number.isInteger(pid) && pid > 0) inheritTracker(fd, pid);
+}
 
 function readPayload(): StartPayload {
   const data = fs.readFileSync(3);
@@ -48,6 +59,7 @@ async function findExport(p: StartPayload): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
+  takeTrackerFromEnv();
   const p = readPayload();
   Object.assign(state, {
     name: p.name, daemon: p.daemon, identity: p.identity, parent: p.parent, mainModule: p.mainModule, childCounter: 0,

@@ -65,6 +65,8 @@ export interface NativeBinding {
   /** Blocks up to timeoutMs (0: peek) for a child's exit without reaping it; null while running. */
   waitChildExit(pid: number, timeoutMs?: number): { code: number; signal: number } | null;
   trackerInfo(): { pid: number; fd: number };
+  /** Adopts the tracker pipe inherited from the parent (false if `fd` is not a pipe). */
+  trackerAdopt(fd: number, pid: number): boolean;
   trackerRemove(kind: 'segment' | 'semaphore', name: string): void;
   trackerUnregister(kind: 'segment' | 'semaphore', name: string): void;
 }

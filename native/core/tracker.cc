@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,20 +122,6 @@ Info start_tracker() {
   return Info{tracker, fds[1]};
 }
 
-bool adopt_inherited(Info& out) {
-  const char* fd_s = std::getenv("MULTIPROC_TRACKER_FD");
-  const char* pid_s = std::getenv("MULTIPROC_TRACKER_PID");
-  if (!fd_s || !pid_s) return false;
-  int fd = std::atoi(fd_s);
-  pid_t pid = pid_t(std::atol(pid_s));
-  if (fd < 3 || pid <= 0 || fcntl(fd, F_GETFD) < 0) return false;
-  // Keep it from leaking into processes the user spawns; multiproc passes it
-  // on explicitly to its own children.
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
-  out = Info{pid, fd};
-  return true;
-}
-
 bool write_line(int fd, const std::string& line) {
   const char* p = line.data();
   size_t left = line.size();
@@ -161,8 +148,7 @@ std::string line_of(char op, Kind kind, const std::string& name) {
 }
 
 Info ensure_locked() {
-  if (g_info.fd >= 0) return g_info;
-  if (!adopt_inherited(g_info)) g_info = start_tracker();
+  if (g_info.fd < 0) g_info = start_tracker();
   return g_info;
 }
 
@@ -182,6 +168,18 @@ void send_locked(const std::string& line) {
 Info ensure() {
   std::lock_guard<std::mutex> lock(g_mutex);
   return ensure_locked();
+}
+
+bool adopt(int fd, pid_t pid) {
+  struct stat st;
+  if (fd < 3 || pid <= 0 || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return false;
+  // Keep it from leaking into processes the user spawns; multiproc passes it
+  // on explicitly to its own children.
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_info.fd >= 0) return false;
+  g_info = Info{pid, fd};
+  return true;
 }
 
 void register_object(Kind kind, const std::string& name) {

@@ -15,8 +15,9 @@
 // memory is a few hundred KiB. It forks twice so that init, not our program,
 // reaps it, calls setsid() and ignores signals so that Ctrl-C in a terminal
 // does not kill it before it cleans up, and names itself "mp-tracker".
-// Child processes started by multiproc inherit the write end (its number in
-// MULTIPROC_TRACKER_FD, the tracker's pid in MULTIPROC_TRACKER_PID).
+// Child processes started by multiproc inherit the write end; their bootstrap
+// calls adopt() with it (and removes its number from the environment, so a
+// process the user spawns from there never writes to a stale descriptor).
 #pragma once
 #include <sys/types.h>
 
@@ -31,8 +32,13 @@ struct Info {
   int fd;     // this process's write end
 };
 
-// Starts (or adopts, or restarts) the tracker and returns it. Throws SysError.
+// Starts (or restarts) the tracker and returns it. Throws SysError.
 Info ensure();
+
+// Adopts the tracker of the process that started this one: `fd` is the
+// inherited write end (made close-on-exec here), `pid` the tracker. Returns
+// false, adopting nothing, when fd is not an open pipe.
+bool adopt(int fd, pid_t pid);
 
 // Register before creating and unregister after unlinking, so that no
 // instant exists where the object exists but nobody would remove it.

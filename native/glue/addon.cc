@@ -67,6 +67,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
                   InstanceMethod<&Addon::wait_child_exit>("waitChildExit"),
                   InstanceMethod<&Addon::tracker_info>("trackerInfo"),
+                  InstanceMethod<&Addon::tracker_adopt>("trackerAdopt"),
                   InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
                   InstanceMethod<&Addon::tracker_unregister>("trackerUnregister"),
               });
@@ -253,7 +254,14 @@ Napi::Value Addon::wait_child_exit(const Napi::CallbackInfo& info) {
   });
 }
 
-// trackerInfo() -> { pid, fd }: starts (or adopts) the tracker.
+// trackerAdopt(fd, pid) -> whether the inherited tracker pipe was adopted.
+Napi::Value Addon::tracker_adopt(const Napi::CallbackInfo& info) {
+  int fd = int(arg_number(info, 0, "fd"));
+  pid_t pid = pid_t(arg_number(info, 1, "pid"));
+  return Napi::Boolean::New(info.Env(), tracker::adopt(fd, pid));
+}
+
+// trackerInfo() -> { pid, fd }: starts the tracker if this process has none.
 Napi::Value Addon::tracker_info(const Napi::CallbackInfo& info) {
   return guard(info, [&] {
     tracker::Info t = tracker::ensure();

@@ -191,20 +191,29 @@ TEST(a_killed_tracker_is_restarted_with_everything_registered) {
   await_tracker_exit(tracker_pid);
 }
 
-TEST(the_wire_protocol_and_an_inherited_tracker) {
-  // MULTIPROC_TRACKER_FD/PID: adopt the write end a parent passed on. Point
-  // it at a pipe of ours and read the exact lines.
+TEST(the_wire_protocol_and_an_adopted_tracker) {
+  // adopt(): the write end a parent passed on. Point it at a pipe of ours
+  // and read the exact lines.
   Child child = spawn([&] {
     int p[2];
     CHECK_EQ(pipe(p), 0);
-    int wfd = p[1] < 10 ? fcntl(p[1], F_DUPFD, 10) : p[1];  // any fd >= 3
+    int wfd = fcntl(p[1], F_DUPFD, 10);  // any fd >= 3
     CHECK(wfd >= 10);
-    setenv("MULTIPROC_TRACKER_FD", std::to_string(wfd).c_str(), 1);
-    setenv("MULTIPROC_TRACKER_PID", std::to_string(getppid()).c_str(), 1);
+    close(p[1]);
+    // Not a pipe, not open, or a standard stream: refused, nothing adopted.
+    int devnull = open("/dev/null", O_WRONLY);
+    CHECK(devnull >= 3);
+    CHECK(!tracker::adopt(devnull, getppid()));
+    CHECK(!tracker::adopt(1000, getppid()));
+    CHECK(!tracker::adopt(2, getppid()));
+    CHECK(!tracker::adopt(wfd, 0));
+    close(devnull);
+    CHECK(tracker::adopt(wfd, getppid()));
+    CHECK(fcntl(wfd, F_GETFD) & FD_CLOEXEC);  // not leaked into exec()ed programs
+    CHECK(!tracker::adopt(wfd, getppid()));   // already has a tracker
     tracker::Info info = tracker::ensure();
     CHECK_EQ(info.fd, wfd);
     CHECK_EQ(info.pid, getppid());
-    CHECK(fcntl(wfd, F_GETFD) & FD_CLOEXEC);  // not leaked into exec()ed programs
     tracker::register_object(Kind::kSegment, "/mp-x");
     tracker::register_object(Kind::kSemaphore, "mp-y");
     tracker::unregister_object(Kind::kSegment, "/mp-x");
@@ -216,6 +225,53 @@ TEST(the_wire_protocol_and_an_inherited_tracker) {
     return 0;
   });
   EXPECT_EXIT(child, 0);
+}
+
+// The exec()ed side of the next test: `test_tracker --adopt-child <fd>
+// <tracker pid> <name>` adopts the inherited write end, creates a tracked
+// segment and exits without removing it.
+int adopt_child_main(char** argv) {
+  int fd = std::atoi(argv[2]);
+  pid_t pid = pid_t(std::atol(argv[3]));
+  if (!tracker::adopt(fd, pid)) return 2;
+  if (tracker::ensure().pid != pid) return 3;
+  tracked_segment(argv[4], 64);
+  return 0;
+}
+
+TEST(an_adopted_tracker_cleans_up_after_the_whole_family) {
+  // As multiproc starts a child: exec() with the write end inherited and
+  // adopted. The objects both register go when the last of them exits.
+  std::string a = unique_name(), b = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b)}};
+  Gate report;
+  Child child = spawn([&] {
+    tracker::Info info = tracker::ensure();
+    report.send(info.pid);
+    tracked_segment(a, 64);
+    int inherited = fcntl(info.fd, F_DUPFD, 10);  // without FD_CLOEXEC
+    CHECK(inherited >= 10);
+    std::fflush(nullptr);
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      std::string fd = std::to_string(inherited), pid = std::to_string(info.pid);
+      execl("/proc/self/exe", "test_tracker", "--adopt-child", fd.c_str(), pid.c_str(), b.c_str(), nullptr);
+      _exit(127);
+    }
+    close(inherited);
+    CHECK(grandchild > 0);
+    int st = 0;
+    while (waitpid(grandchild, &st, 0) < 0 && errno == EINTR) {
+    }
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "adopting child: " + describe_status(st));
+    CHECK(exists(shm_path(b)));  // its creator is gone, but we still run
+    return 0;
+  });
+  pid_t tracker_pid = read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_tracker_exit(tracker_pid);
 }
 
 TEST(remove_object_unlinks_by_kind_and_ignores_missing) {
@@ -255,4 +311,7 @@ TEST(a_process_started_with_stdin_closed_is_tracked_too) {
   await_gone(shm_path(a));
 }
 
-MPTEST_MAIN()
+int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--adopt-child") == 0) return adopt_child_main(argv);
+  return mptest::run_all(argc, argv);
+}
