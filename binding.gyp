@@ -7,6 +7,7 @@
         "native/core/wait_cell.cc",
         "native/core/async_waiter.cc",
         "native/core/tracker.cc",
+        "native/core/lock.cc",
         "native/glue/errors.cc",
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",
@@ -29,7 +30,8 @@
             "native/linux/shm_linux.cc",
             "native/linux/semaphore_posix.cc",
             "native/linux/signals_linux.cc",
-            "native/linux/child_status_linux.cc"
+            "native/linux/child_status_linux.cc",
+            "native/linux/thread_linux.cc"
           ],
           "libraries": ["-lpthread"]
         }]

@@ -46,6 +46,7 @@ async function findExport(p: StartPayload): Promise<unknown> {
   state.bootstrapping = true;
   try {
     ns = (await import(p.module)) as Record<string, unknown>;
+    state.loadedModules.set(p.module, ns);
   } finally {
     state.bootstrapping = false;
   }

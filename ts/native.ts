@@ -56,6 +56,12 @@ export interface NativeBinding {
     Promise<WaitOutcome | 'cancelled'>;
   cancelWait(id: number): boolean;
   wake(seg: NativeSegment, offset: number, count?: number): number;
+  /** Contended lock acquisition (native/core/lock.h): 0 acquired, 1 taken from a dead owner, 2 timed out. */
+  lockAcquire(seg: NativeSegment, offset: number, tid: number, timeoutMs?: number): 0 | 1 | 2;
+  /** Takes the lock if `owner` still holds it and that thread is gone. */
+  lockTakeIfOwnerDead(seg: NativeSegment, offset: number, owner: number, tid: number): boolean;
+  /** This thread's kernel id (the pid on the main thread). */
+  threadId(): number;
   storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;

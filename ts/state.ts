@@ -20,6 +20,8 @@ interface State {
   mainModule: string | undefined;
   /** True while a child imports its target's module (scripts must not start processes then). */
   bootstrapping: boolean;
+  /** Namespaces of the modules the bootstrap imported, by URL (to find exported functions in handles). */
+  loadedModules: Map<string, Record<string, unknown>>;
 }
 
 function mainScript(): string | undefined {
@@ -35,6 +37,7 @@ export const state: State = {
   parent: null,
   mainModule: mainScript(),
   bootstrapping: false,
+  loadedModules: new Map(),
 };
 
 export const currentName = (): string => state.name;

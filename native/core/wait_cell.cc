@@ -94,7 +94,7 @@ int64_t current_spin_budget_ns() {
   return est < max ? est : max;
 }
 
-WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_ns) {
+WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_ns, bool spin) {
   if (cell->value.load() != expected) return WaitResult::kNotEqual;
   if (timeout_ns == 0) return WaitResult::kTimedOut;
 
@@ -103,7 +103,7 @@ WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_n
 
   // 1. Spin. The clock is read every 64 pauses: a pause is ~40 ns on
   //    current x86 parts, a vDSO clock read ~20 ns.
-  int64_t budget = current_spin_budget_ns();
+  int64_t budget = spin ? current_spin_budget_ns() : 0;
   if (deadline >= 0 && start + budget > deadline) budget = deadline - start;
   if (budget > 0) {
     for (uint32_t i = 1;; i++) {

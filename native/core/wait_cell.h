@@ -31,10 +31,11 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free, "cross-process atomics
 enum class WaitResult { kOk, kNotEqual, kTimedOut };
 
 // Blocks the calling thread while cell->value == expected: spins for the
-// adaptive budget, then sleeps in the kernel. timeout_ns < 0 waits forever.
-// kNotEqual: the value already differed on entry. kOk: woken or changed
-// (possibly spuriously: callers loop on their own condition).
-WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_ns);
+// adaptive budget (unless spin is false), then sleeps in the kernel.
+// timeout_ns < 0 waits forever. kNotEqual: the value already differed on
+// entry. kOk: woken or changed (possibly spuriously: callers loop on their
+// own condition).
+WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_ns, bool spin = true);
 
 // Wakes up to `count` sleepers, only if any announced themselves.
 // Returns the number woken.

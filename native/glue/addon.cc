@@ -6,6 +6,7 @@
 
 #include "../core/child_status.h"
 #include "../core/futex.h"
+#include "../core/lock.h"
 #include "../core/signals.h"
 #include "../core/tracker.h"
 #include "../core/wait_cell.h"
@@ -60,6 +61,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::wait_async>("wait"),
                   InstanceMethod<&Addon::cancel_wait>("cancelWait"),
                   InstanceMethod<&Addon::wake>("wake"),
+                  InstanceMethod<&Addon::lock_acquire>("lockAcquire"),
+                  InstanceMethod<&Addon::lock_take_if_owner_dead>("lockTakeIfOwnerDead"),
+                  InstanceMethod<&Addon::thread_id>("threadId"),
                   InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
                   InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
                   InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
@@ -198,6 +202,38 @@ void Addon::settle_completions(Napi::Env env) {
 Napi::Value Addon::wake(const Napi::CallbackInfo& info) {
   WaitCell* cell = segment_arg(info)->cell_at(info.Env(), info[1]);
   return Napi::Number::New(info.Env(), mp::wake(cell, count_arg(info, 2)));
+}
+
+static LockState* lock_at(const Napi::CallbackInfo& info) {
+  // cell_at validated 8 bytes; a LockState needs 16.
+  Segment* seg = segment_arg(info);
+  WaitCell* cell = seg->cell_at(info.Env(), info[1]);
+  auto* end = reinterpret_cast<char*>(cell) + sizeof(LockState);
+  if (end > static_cast<char*>(seg->mapping().addr) + seg->mapping().size) {
+    throw range_error(info.Env(), "a lock needs 16 bytes inside the segment");
+  }
+  return reinterpret_cast<LockState*>(cell);
+}
+
+// lockAcquire(segment, offset, tid, timeoutMs?) -> 0 acquired, 1 acquired from
+// a dead owner, 2 timed out. The contended path only: JS tries the CAS first.
+Napi::Value Addon::lock_acquire(const Napi::CallbackInfo& info) {
+  LockState* lock = lock_at(info);
+  uint32_t tid = info[2].ToNumber().Uint32Value();
+  LockResult r = mp::lock_acquire(lock, tid, arg_timeout_ns(info, 3));
+  return Napi::Number::New(info.Env(), r == LockResult::kAcquired ? 0 : r == LockResult::kOwnerDied ? 1 : 2);
+}
+
+// lockTakeIfOwnerDead(segment, offset, owner, tid) -> true if taken over.
+Napi::Value Addon::lock_take_if_owner_dead(const Napi::CallbackInfo& info) {
+  LockState* lock = lock_at(info);
+  uint32_t owner = info[2].ToNumber().Uint32Value();
+  uint32_t tid = info[3].ToNumber().Uint32Value();
+  return Napi::Boolean::New(info.Env(), mp::lock_take_if_owner_dead(lock, owner, tid));
+}
+
+Napi::Value Addon::thread_id(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), current_thread_id());
 }
 
 // storeAndWake(segment, offset, value, count?) -> number woken

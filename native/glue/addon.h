@@ -30,6 +30,9 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value wait_async(const Napi::CallbackInfo& info);
   Napi::Value cancel_wait(const Napi::CallbackInfo& info);
   Napi::Value wake(const Napi::CallbackInfo& info);
+  Napi::Value lock_acquire(const Napi::CallbackInfo& info);
+  Napi::Value lock_take_if_owner_dead(const Napi::CallbackInfo& info);
+  Napi::Value thread_id(const Napi::CallbackInfo& info);
   Napi::Value store_and_wake(const Napi::CallbackInfo& info);
   Napi::Value get_spin_policy(const Napi::CallbackInfo& info);
   Napi::Value set_spin_policy(const Napi::CallbackInfo& info);

@@ -1,0 +1,98 @@
+// Event: a flag in one shared wait cell. set() stores 1 and wakes every
+// sleeper (only if one announced itself); wait() sleeps while the flag is 0.
+import { addon } from '../addon';
+import { describe } from '../names';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
+import { wait } from '../wait';
+import { EVENT, Kind } from './layout';
+import { deadlineAfter, msArgument, remaining } from './options';
+import { SharedState, remember, reuseOrOpen } from './shared_state';
+
+export interface EventOptions {
+  /** Open-or-create an event shared by name (see LockOptions.name). */
+  name?: string;
+}
+
+let revived: SharedState | undefined;
+
+export class Event implements Shareable {
+  readonly #state: SharedState;
+  readonly #i32: Int32Array;
+  readonly #flag: number;
+  readonly #offset: number;
+
+  constructor(options?: EventOptions) {
+    if (revived) {
+      this.#state = revived;
+      revived = undefined;
+    } else {
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw new TypeError(`Event options must be an object, got ${describe(options)}`);
+      }
+      for (const key of Object.keys(options ?? {})) {
+        if (key !== 'name') throw new TypeError(`unknown Event option ${JSON.stringify(key)}`);
+      }
+      this.#state = SharedState.createOrOpen(Kind.Event, EVENT.words, options?.name, () => {});
+    }
+    this.#i32 = this.#state.i32;
+    this.#flag = this.#state.at(EVENT.flag);
+    this.#offset = this.#state.offset(EVENT.flag);
+    remember(this.#state.name, this);
+  }
+
+  isSet(): boolean {
+    return Atomics.load(this.#i32, this.#flag) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter, in every process. */
+  set(): void {
+    Atomics.store(this.#i32, this.#flag, 1);
+    if (Atomics.load(this.#i32, this.#flag + 1) !== 0) addon().wake(this.#state.segment, this.#offset);
+  }
+
+  clear(): void {
+    Atomics.store(this.#i32, this.#flag, 0);
+  }
+
+  /** Resolves true once set, false if timeoutMs passed first (the event loop stays free). */
+  async wait(timeoutMs?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
+    const deadline = deadlineAfter(msArgument(timeoutMs));
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    while (!this.isSet()) {
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      await wait(this.#state.segment, this.#offset, 0, { timeout: left, signal });
+    }
+    return true;
+  }
+
+  /** Blocks the thread until set; false if timeoutMs passed first. */
+  waitSync(timeoutMs?: number): boolean {
+    const deadline = deadlineAfter(msArgument(timeoutMs));
+    const native = addon();
+    while (!this.isSet()) {
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      native.waitSync(this.#state.segment, this.#offset, 0, left);
+    }
+    return true;
+  }
+
+  unlink(): void {
+    this.#state.unlink();
+  }
+
+  [toHandle](): HandleData {
+    return { kind: 'Event', name: this.#state.name, userName: this.#state.userName };
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Event';
+  }
+}
+
+registerHandleKind('Event', (data) => reuseOrOpen(String(data.name), () => {
+  revived = SharedState.open(String(data.name), Kind.Event, data.userName as string | undefined);
+  return new Event();
+}));
