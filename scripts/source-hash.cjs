@@ -14,7 +14,8 @@ function nativeSources() {
   const walk = (dir) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
+      // native/tests/ is not compiled into the addon.
+      if (entry.isDirectory()) { if (full !== path.join(root, 'native', 'tests')) walk(full); }
       else if (/\.(cc|h)$/.test(entry.name)) files.push(full);
     }
   };

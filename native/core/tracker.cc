@@ -55,11 +55,11 @@ void close_fds_from(int first) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Move the pipe to fd 3 before touching 0-2: in a process started with
+  // stdin closed, the pipe itself may be fd 0.
+  if (rfd != 3) dup2(rfd, 3);
   int devnull = open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; fd++) dup2(devnull, fd);
-  if (rfd != 3) {
-    dup2(rfd, 3);
-  }
   close_fds_from(4);  // above all, every inherited write end of our own pipe
 
   std::set<std::pair<char, std::string>> live;

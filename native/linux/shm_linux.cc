@@ -47,7 +47,12 @@ Mapping shm_create(const std::string& name, size_t size) {
     unlink(path.c_str());
     throw SysError(err, "ftruncate", "'" + name + "' to " + std::to_string(size) + " bytes");
   }
-  return map_fd(fd, size, name);
+  try {
+    return map_fd(fd, size, name);
+  } catch (...) {
+    unlink(path.c_str());  // nothing may outlive a failed create
+    throw;
+  }
 }
 
 Mapping shm_open_existing(const std::string& name) {

@@ -289,13 +289,12 @@ TEST(remove_object_unlinks_by_kind_and_ignores_missing) {
   CHECK(!exists(sem_path(sem)));
 }
 
-// Known bug (opt-in, see README.md): a process whose stdin is closed gets
-// the tracker pipe's read end as fd 0, and tracker_main() overwrites fd 0
-// with /dev/null before moving the read end to fd 3; the tracker then reads
-// EOF at once and exits, and nothing is ever cleaned up. (Node reopens fds
+// Regression: a process whose stdin is closed gets the tracker pipe's read
+// end as fd 0, and tracker_main() used to overwrite fd 0 with /dev/null
+// before moving the read end to fd 3; the tracker then read EOF at once and
+// exited, and nothing was ever cleaned up. (Node reopens fds
 // 0-2 at startup, so node programs do not hit it; other users of the core do.)
 TEST(a_process_started_with_stdin_closed_is_tracked_too) {
-  if (!std::getenv("MP_CTEST_KNOWN_BUGS")) skip("known core bug, see native/tests/README.md (MP_CTEST_KNOWN_BUGS=1)");
   std::string a = unique_name();
   Cleanup c{{shm_path(a)}};
   Gate report;
