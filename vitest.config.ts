@@ -6,6 +6,9 @@ export default defineConfig({
     // Each test file in its own process: the addon, its waiter threads and
     // the resource tracker are per process, as in real programs.
     pool: 'forks',
+    // gc() lets the per-file leak check collect what tests dropped: objects
+    // that own shared memory unlink it when they are collected.
+    execArgv: ['--expose-gc'],
     maxWorkers: 2,
     // A loaded 2-core machine: tests wait on events with generous limits.
     testTimeout: 120_000,

@@ -6,6 +6,7 @@
 // around them: `await v.getLock().withLock(() => { v.value += 1; })`.
 import { describe } from './names';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from './handles';
+import { unlinkWhenCollected } from './lifetime';
 import { SharedMemory } from './shared_memory';
 import { Lock, RLock, type AnyLock } from './sync/lock';
 import { fromStored, toStored, typeInfo, type TypeInfo, type TypedArray } from './typecodes';
@@ -40,6 +41,7 @@ abstract class SharedData implements Shareable {
     this.info = typeInfo(typecode);
     this.#typecode = typecode;
     this.shm = shm ?? new SharedMemory({ create: true, size: Math.max(1, length * this.info.bytes) });
+    if (!shm) unlinkWhenCollected(this, this.shm.name);
     this.#view = new this.info.array(this.shm.buf.buffer as ArrayBuffer, this.shm.buf.byteOffset, length) as TypedArray;
     this.#lock = lock;
   }

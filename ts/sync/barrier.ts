@@ -83,7 +83,7 @@ export class Barrier implements Shareable {
       });
     }
     this.#i32 = this.#state.i32;
-    remember(this.#state.name, this);
+    remember(this.#state, this);
   }
 
   #get(field: number): number {

@@ -42,7 +42,7 @@ export class Condition implements Shareable {
     this.#i32 = this.#state.i32;
     this.#seq = this.#state.at(CONDITION.seq);
     this.#offset = this.#state.offset(CONDITION.seq);
-    remember(this.#state.name, this);
+    remember(this.#state, this);
   }
 
   /** The underlying lock. */

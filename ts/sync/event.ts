@@ -37,7 +37,7 @@ export class Event implements Shareable {
     this.#i32 = this.#state.i32;
     this.#flag = this.#state.at(EVENT.flag);
     this.#offset = this.#state.offset(EVENT.flag);
-    remember(this.#state.name, this);
+    remember(this.#state, this);
   }
 
   isSet(): boolean {

@@ -55,7 +55,7 @@ abstract class LockBase implements Shareable {
     this.#count = state.at(LOCK.count);
     this.#offset = state.offset(LOCK.owner);
     this.#reentrant = kind === Kind.RLock;
-    remember(state.name, this);
+    remember(state, this);
   }
 
   /**

@@ -51,7 +51,7 @@ export class Semaphore implements Shareable {
     this.#value = this.#state.at(SEMAPHORE.value);
     this.#max = this.#state.at(SEMAPHORE.max);
     this.#offset = this.#state.offset(SEMAPHORE.value);
-    remember(this.#state.name, this);
+    remember(this.#state, this);
   }
 
   #tryTake(): boolean {

@@ -3,6 +3,7 @@
 import { addon } from '../addon';
 import { isSystemError, rethrowWith } from '../errors';
 import { generateName, posixName, validateName } from '../names';
+import { unlinkWhenCollected } from '../lifetime';
 import type { NativeSegment } from '../native';
 import { HEADER, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
 
@@ -19,6 +20,8 @@ export class SharedState {
   readonly kind: Kind;
   /** User-given name for named primitives, else undefined. */
   readonly userName: string | undefined;
+  /** This process created it, unnamed: its name goes when the owning object is collected. */
+  createdHere = false;
 
   private constructor(segment: NativeSegment, name: string, kind: Kind, userName: string | undefined) {
     this.segment = segment;
@@ -52,6 +55,7 @@ export class SharedState {
       const name = generateName();
       const s = new SharedState(addon().Segment.create(posixName(name), size, true), name, kind, undefined);
       s.#initialize(init);
+      s.createdHere = true;
       return s;
     }
     validateName(userName, 'options.name');
@@ -143,12 +147,12 @@ const forget = new FinalizationRegistry<string>((name) => {
 export function reuseOrOpen<T extends object>(name: string, open: () => T): T {
   const existing = openByName.get(name)?.deref() as T | undefined;
   if (existing) return existing;
-  const made = open();
-  remember(name, made);
-  return made;
+  return open(); // its constructor remembers it
 }
 
-export function remember(name: string, obj: object): void {
-  openByName.set(name, new WeakRef(obj));
-  forget.register(obj, name);
+/** Registers the object for `state` (and, if it created it, unlinks the name when it is collected). */
+export function remember(state: SharedState, obj: object): void {
+  openByName.set(state.name, new WeakRef(obj));
+  forget.register(obj, state.name);
+  if (state.createdHere) unlinkWhenCollected(obj, state.name);
 }
