@@ -20,7 +20,7 @@ const gone = (pid: number) => {
   }
 };
 
-describe('examples (PyMOTW multiprocessing basics)', () => {
+describe('examples (PyMOTW multiprocessing)', () => {
   it('simple', async () => {
     const r = await run('simple.mjs');
     expect(r).toEqual({ code: 0, out: Array(5).fill('Worker'), err: [] });
@@ -112,6 +112,55 @@ describe('examples (PyMOTW multiprocessing basics)', () => {
     const r = await run('subclass.mjs');
     expect(r.code).toBe(0);
     expect(sorted(r.out)).toEqual([1, 2, 3, 4, 5].map((i) => `In Worker-${i}`));
+  });
+
+  it('event', async () => {
+    const r = await run('event.mjs');
+    expect(r.code).toBe(0);
+    // The timed-out waiter reports before main sets the event (the woken one
+    // may print before or after main's own line, as in Python).
+    expect(r.out.indexOf('wait_for_event_timeout: e.isSet()-> false')).toBeLessThan(r.out.indexOf('main: event is set'));
+    expect(sorted(r.out)).toEqual(sorted(['main: waiting before calling Event.set()', 'wait_for_event: starting',
+      'wait_for_event_timeout: starting', 'wait_for_event_timeout: e.isSet()-> false', 'main: event is set',
+      'wait_for_event: e.isSet()-> true']));
+  });
+
+  it('lock', async () => {
+    const r = await run('lock.mjs');
+    expect(r.code).toBe(0);
+    expect(sorted(r.out)).toEqual(['Lock acquired directly', 'Lock acquired via withLock']);
+  });
+
+  it('condition', async () => {
+    const r = await run('condition.mjs');
+    expect(r.code).toBe(0);
+    const done = r.out.indexOf('s1 done and ready for stage 2');
+    expect(done).toBeGreaterThanOrEqual(0);
+    expect(r.out.indexOf('stage_2[1] running')).toBeGreaterThan(done);
+    expect(r.out.indexOf('stage_2[2] running')).toBeGreaterThan(done);
+  });
+
+  it('semaphore: never more than three active', async () => {
+    const r = await run('semaphore.mjs');
+    expect(r.code).toBe(0);
+    const activations = r.out.filter((l) => l.startsWith('Activating'));
+    expect(activations).toHaveLength(10);
+    for (const line of r.out) {
+      const list = line.match(/running \[(.*)\]$/)![1]!;
+      expect(list ? list.split(', ').length : 0).toBeLessThanOrEqual(3);
+    }
+    expect(r.out.at(-1)).toBe('Now running []');
+  });
+
+  it('sharedctypes', async () => {
+    const r = await run('sharedctypes.mjs');
+    expect(r).toEqual({ code: 0, err: [], out: ['49', '0.1111111111111111', 'HELLO WORLD',
+      '[[3.515625,39.0625],[33.0625,4],[5.640625,90.25]]'] });
+  });
+
+  it('shared_state', async () => {
+    const r = await run('shared_state.mjs');
+    expect(r).toEqual({ code: 0, err: [], out: ['Results: {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 10, 6: 12, 7: 14, 8: 16, 9: 18}'] });
   });
 
   it('demo', async () => {

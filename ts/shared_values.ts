@@ -132,7 +132,7 @@ export class SharedArray extends SharedData {
       if (!Number.isInteger(sizeOrItems)) throw new TypeError(`size must be an integer, got ${sizeOrItems}`);
       if (sizeOrItems < 0) throw new RangeError(`size must not be negative, got ${sizeOrItems}`);
       length = sizeOrItems;
-    } else if (sizeOrItems !== null && typeof sizeOrItems === 'object' && Symbol.iterator in sizeOrItems) {
+    } else if (typeof sizeOrItems === 'string' || (sizeOrItems !== null && typeof sizeOrItems === 'object' && Symbol.iterator in sizeOrItems)) {
       items = [...sizeOrItems];
       length = items.length;
     } else {
