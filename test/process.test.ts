@@ -158,6 +158,24 @@ describe('Process', () => {
     expect(facts).toMatchObject({ envFd: null, envPid: null });
   });
 
+  it('hands working objects to a target whose module never imports multiproc', async () => {
+    const mp = await import('../dist/index.js');
+    const plain = fixture('plain-targets.mjs');
+    const { useHandles } = await import(plain);
+    const lock = new mp.Lock();
+    const sem = new mp.Semaphore(0);
+    const event = new mp.Event();
+    const value = new mp.Value('i', 0);
+    const arr = new mp.SharedArray('d', 2);
+    const s = shm();
+    const p = new Process({ target: useHandles, args: [lock, sem, event, value, arr, s], module: plain });
+    started.push(p);
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect([value.value, arr.get(0), s.buf[0], sem.getValue(), event.isSet(), lock.locked()]).toEqual([42, 7, 9, 1, true, false]);
+  });
+
   it('reports a non-cloneable argument at start(), naming where it was', () => {
     const p = proc({ target: t.withArgs, args: [1, { cb: () => 1 }] });
     expect(() => p.start()).toThrow(/^args\[1\]\.cb is a function/);

@@ -123,7 +123,20 @@ function isRecord(value: object): value is { [HANDLE_KEY]: HandleData } {
   return typeof data === 'object' && data !== null && typeof (data as HandleData).kind === 'string';
 }
 
+// Where each kind is defined: a process whose code never imported it (a
+// child whose target module does not import multiproc) loads it on demand.
+const DEFINED_IN: Record<string, string> = {
+  SharedMemory: './shared_memory',
+  Lock: './sync/lock', RLock: './sync/lock',
+  Semaphore: './sync/semaphore', BoundedSemaphore: './sync/semaphore',
+  Event: './sync/event', Condition: './sync/condition', Barrier: './sync/barrier',
+  Value: './shared_values', SharedArray: './shared_values',
+};
+
 export function reopenHandle(data: HandleData): object {
+  const module = DEFINED_IN[data.kind];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!kinds.has(data.kind) && module) require(module);
   const reopen = kinds.get(data.kind);
   if (!reopen) {
     throw new TypeError(`received a handle of unknown kind ${JSON.stringify(data.kind)}: ` +
