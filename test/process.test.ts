@@ -176,6 +176,22 @@ describe('Process', () => {
     expect([value.value, arr.get(0), s.buf[0], sem.getValue(), event.isSet(), lock.locked()]).toEqual([42, 7, 9, 1, true, false]);
   });
 
+  // Regression: the payload went through a libuv pipe that was flushed and
+  // closed only when the event loop turned, so a parent that blocked right
+  // after start() left the child waiting for it forever.
+  it('a parent that blocks right after start() does not starve the child of its payload', async () => {
+    const mp = await import('../dist/index.js');
+    const plain = fixture('plain-targets.mjs');
+    const { releaseOnce } = await import(plain);
+    const sem = new mp.Semaphore(0);
+    const p = new Process({ target: releaseOnce, args: [sem], module: plain });
+    started.push(p);
+    p.start();
+    expect(sem.acquireSync({ timeout: 60_000 })).toBe(true);
+    p.joinSync();
+    expect(p.exitCode).toBe(0);
+  });
+
   it('reports a non-cloneable argument at start(), naming where it was', () => {
     const p = proc({ target: t.withArgs, args: [1, { cb: () => 1 }] });
     expect(() => p.start()).toThrow(/^args\[1\]\.cb is a function/);

@@ -3,7 +3,9 @@
 // arrives on fd 3 as one serialized payload; fd 4 is the resource tracker's
 // pipe, so the whole program shares one tracker.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { addon } from './addon';
 import { trackerInheritance } from './tracker';
 
 export const PAYLOAD_FD = 3;
@@ -34,26 +36,42 @@ export interface Launched {
   pid: number;
 }
 
-/** Spawns the bootstrap and hands it `payload`. Daemons do not keep the event loop alive. */
+/**
+ * Spawns the bootstrap and hands it `payload` before returning: written with
+ * blocking calls, so a parent that blocks right after start() (an
+ * acquireSync, a joinSync) cannot leave the child waiting for it, as a
+ * libuv pipe (flushed and closed only when the event loop turns) would.
+ * Daemons do not keep the event loop alive.
+ */
 export function launch(payload: Buffer, daemon: boolean): Launched {
   const tracker = trackerInheritance(TRACKER_FD);
-  const child = spawn(process.execPath, [...childExecArgv(), BOOTSTRAP], {
-    // stdin is not shared, as in Python's children; stdout and stderr are.
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe', tracker.fd],
-    env: { ...process.env, ...tracker.env },
-  });
+  const [readEnd, writeEnd] = addon().pipe();
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...childExecArgv(), BOOTSTRAP], {
+      // stdin is not shared, as in Python's children; stdout and stderr are.
+      stdio: ['ignore', 'inherit', 'inherit', readEnd, tracker.fd],
+      env: { ...process.env, ...tracker.env },
+    });
+  } catch (e) {
+    fs.closeSync(writeEnd);
+    throw e;
+  } finally {
+    fs.closeSync(readEnd);
+  }
+  try {
+    // Up to the pipe's capacity (64 KiB) this returns at once; a larger
+    // payload waits for the child to read it, as Python's spawn does.
+    for (let at = 0; at < payload.length;) at += fs.writeSync(writeEnd, payload, at);
+  } catch {
+    // EPIPE: the child died before reading its payload; its exit code tells.
+  } finally {
+    fs.closeSync(writeEnd);
+  }
   if (child.pid === undefined) {
     // spawn reports failures asynchronously; an undefined pid means it failed.
     throw new Error(`could not start ${process.execPath}: spawn failed`);
   }
-  const pipe = child.stdio[PAYLOAD_FD] as NodeJS.WritableStream & { unref?(): void };
-  pipe.on('error', () => {
-    // The child died before reading its payload: its exit code tells.
-  });
-  pipe.end(payload);
-  if (daemon) {
-    child.unref();
-    pipe.unref?.();
-  }
+  if (daemon) child.unref();
   return { child, pid: child.pid };
 }

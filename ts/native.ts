@@ -70,6 +70,8 @@ export interface NativeBinding {
   setParentDeathSignal(signal: number): number;
   /** Blocks up to timeoutMs (0: peek) for a child's exit without reaping it; null while running. */
   waitChildExit(pid: number, timeoutMs?: number): { code: number; signal: number } | null;
+  /** A blocking pipe, both ends close-on-exec: [readFd, writeFd]. */
+  pipe(): [number, number];
   trackerInfo(): { pid: number; fd: number };
   /** Adopts the tracker pipe inherited from the parent (false if `fd` is not a pipe). */
   trackerAdopt(fd: number, pid: number): boolean;

@@ -20,4 +20,9 @@ struct ChildStatus {
 // already reaped).
 ChildStatus wait_child_exit(pid_t pid, int64_t timeout_ns);
 
+// A blocking pipe, both ends close-on-exec, for handing a child its start
+// payload: written synchronously, so a parent that blocks right after
+// start() cannot starve the child of it. Throws SysError.
+void make_pipe(int fds[2]);
+
 }  // namespace mp

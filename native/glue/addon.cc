@@ -70,6 +70,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::send_signal>("kill"),
                   InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
                   InstanceMethod<&Addon::wait_child_exit>("waitChildExit"),
+                  InstanceMethod<&Addon::make_pipe>("pipe"),
                   InstanceMethod<&Addon::tracker_info>("trackerInfo"),
                   InstanceMethod<&Addon::tracker_adopt>("trackerAdopt"),
                   InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
@@ -287,6 +288,18 @@ Napi::Value Addon::wait_child_exit(const Napi::CallbackInfo& info) {
     o.Set("code", Napi::Number::New(env, s.code));
     o.Set("signal", Napi::Number::New(env, s.signal));
     return o;
+  });
+}
+
+// pipe() -> [readFd, writeFd], blocking, close-on-exec.
+Napi::Value Addon::make_pipe(const Napi::CallbackInfo& info) {
+  return guard(info, [&] {
+    int fds[2];
+    mp::make_pipe(fds);
+    Napi::Array out = Napi::Array::New(info.Env(), 2);
+    out.Set(uint32_t(0), Napi::Number::New(info.Env(), fds[0]));
+    out.Set(uint32_t(1), Napi::Number::New(info.Env(), fds[1]));
+    return out;
   });
 }
 

@@ -39,6 +39,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value send_signal(const Napi::CallbackInfo& info);
   Napi::Value set_parent_death_signal(const Napi::CallbackInfo& info);
   Napi::Value wait_child_exit(const Napi::CallbackInfo& info);
+  Napi::Value make_pipe(const Napi::CallbackInfo& info);
   Napi::Value tracker_info(const Napi::CallbackInfo& info);
   Napi::Value tracker_adopt(const Napi::CallbackInfo& info);
   Napi::Value tracker_remove(const Napi::CallbackInfo& info);

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,6 +29,10 @@ ChildStatus peek(pid_t pid) {
 }
 
 }  // namespace
+
+void make_pipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", "for a child's start payload");
+}
 
 ChildStatus wait_child_exit(pid_t pid, int64_t timeout_ns) {
   ChildStatus now = peek(pid);
