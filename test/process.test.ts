@@ -271,3 +271,47 @@ describe('daemons', () => {
     expect(child.stdout()).toBe('main done\nchild done\n');
   });
 });
+
+describe('spare processes', () => {
+  function processesMarked(mark: string): number[] {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (fs.readFileSync(`/proc/${entry}/environ`, 'utf8').includes(mark) && !gone(Number(entry))) pids.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  }
+
+  it('run targets with the same semantics, do not keep the parent alive, and do not outlive it', async () => {
+    const mark = `MP_TEST_MARK=spares-${process.pid}-${Date.now()}`;
+    const [key, value] = mark.split('=') as [string, string];
+    const child = startNode([fixture('spares-main.mjs')], { [key]: value });
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).toContain('first alpha false false');
+    expect(child.stdout()).toContain('codes 0 3');
+    // Idle spares and the daemon die with the parent.
+    await waitUntil(() => processesMarked(mark).length === 0, 'no spare or daemon outlives the parent');
+  });
+
+  it('a daemon started from a spare dies when its parent is SIGKILLed', async () => {
+    const mark = `MP_TEST_MARK=spares-kill-${process.pid}-${Date.now()}`;
+    const [key, value] = mark.split('=') as [string, string];
+    const child = startNode([fixture('spares-main.mjs'), 'wait-kill'], { [key]: value });
+    const daemonPid = Number((await child.line(/^daemon (\d+)/))[1]);
+    await child.line(/^codes/);
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    await waitUntil(() => gone(daemonPid) && processesMarked(mark).length === 0, 'the daemon and the spares are gone');
+  });
+
+  it('validates its arguments', async () => {
+    const { setSpareProcesses } = await import('../dist/index.js');
+    expect(() => setSpareProcesses(-1)).toThrow(RangeError);
+    expect(() => setSpareProcesses(1.5)).toThrow(TypeError);
+    expect(() => setSpareProcesses(1, { module: 5 as never })).toThrow(TypeError);
+  });
+});

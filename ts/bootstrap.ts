@@ -23,10 +23,33 @@ function takeTrackerFromEnv(): void {
   if (Number.isInteger(fd) && fd > 2 && Number.isInteger(pid) && pid > 0) inheritTracker(fd, pid);
 }
 
-function readPayload(): StartPayload {
+function readPayload(): StartPayload | undefined {
   const data = fs.readFileSync(3);
   fs.closeSync(3);
-  return decodePayload(data);
+  // EOF with nothing: a spare that was never used (its parent retired it or exited).
+  return data.length === 0 ? undefined : decodePayload(data);
+}
+
+// A spare (spares.ts) gets ready before it knows what it will run: it
+// imports the module most targets live in and dies with its parent until
+// it is claimed. The blocking read of its payload then waits idle.
+async function prepareSpare(): Promise<void> {
+  const parentPid = Number(process.env.MULTIPROC_PARENT_PID);
+  const preload = process.env.MULTIPROC_PRELOAD;
+  delete process.env.MULTIPROC_SPARE;
+  delete process.env.MULTIPROC_PARENT_PID;
+  delete process.env.MULTIPROC_PRELOAD;
+  state.name = 'SpareProcess';
+  state.parent = { name: 'MainProcess', pid: parentPid }; // isMainProcess() is false from here on
+  if (addon().setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
+  if (preload) {
+    state.bootstrapping = true;
+    try {
+      state.loadedModules.set(preload, (await import(preload)) as Record<string, unknown>);
+    } finally {
+      state.bootstrapping = false;
+    }
+  }
 }
 
 function fail(name: string, error: unknown): never {
@@ -42,13 +65,15 @@ function becomeDaemon(parentPid: number): void {
 }
 
 async function findExport(p: StartPayload): Promise<unknown> {
-  let ns: Record<string, unknown>;
-  state.bootstrapping = true;
-  try {
-    ns = (await import(p.module)) as Record<string, unknown>;
-    state.loadedModules.set(p.module, ns);
-  } finally {
-    state.bootstrapping = false;
+  let ns = state.loadedModules.get(p.module);
+  if (!ns) {
+    state.bootstrapping = true;
+    try {
+      ns = (await import(p.module)) as Record<string, unknown>;
+      state.loadedModules.set(p.module, ns);
+    } finally {
+      state.bootstrapping = false;
+    }
   }
   if (p.exportName in ns) return ns[p.exportName];
   // A CommonJS module seen through import(): its exports are the default.
@@ -61,7 +86,12 @@ async function findExport(p: StartPayload): Promise<unknown> {
 
 async function main(): Promise<void> {
   takeTrackerFromEnv();
+  const spare = process.env.MULTIPROC_SPARE === '1';
+  if (spare) await prepareSpare();
   const p = readPayload();
+  if (!p) process.exit(0);
+  // A claimed spare that is not a daemon must outlive its parent like any child.
+  if (spare && !p.daemon) addon().setParentDeathSignal(0);
   Object.assign(state, {
     name: p.name, daemon: p.daemon, identity: p.identity, parent: p.parent, mainModule: p.mainModule, childCounter: 0,
   });

@@ -2,6 +2,7 @@
 export { Process, type ProcessOptions, type Target } from './process';
 export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './state';
 export { activeChildren } from './children';
+export { setSpareProcesses, type SpareOptions } from './spares';
 export { getLogger, logToStderr, Logger, type LogLevel, type LogHandler } from './logging';
 export { Lock, RLock, type LockOptions } from './sync/lock';
 export { Semaphore, BoundedSemaphore, type SemaphoreOptions } from './sync/semaphore';

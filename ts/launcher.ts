@@ -36,14 +36,17 @@ export interface Launched {
   pid: number;
 }
 
+export interface Booted extends Launched {
+  /** The write end of the child's payload pipe (close-on-exec, blocking). */
+  payloadFd: number;
+}
+
 /**
- * Spawns the bootstrap and hands it `payload` before returning: written with
- * blocking calls, so a parent that blocks right after start() (an
- * acquireSync, a joinSync) cannot leave the child waiting for it, as a
- * libuv pipe (flushed and closed only when the event loop turns) would.
- * Daemons do not keep the event loop alive.
+ * Spawns the bootstrap with its payload pipe; the caller writes the payload
+ * (sendPayload) now, or later for a spare. `env` adds variables for the
+ * bootstrap (a spare's preload hints).
  */
-export function launch(payload: Buffer, daemon: boolean): Launched {
+export function spawnBootstrap(env: Record<string, string> = {}): Booted {
   const tracker = trackerInheritance(TRACKER_FD);
   const [readEnd, writeEnd] = addon().pipe();
   let child: ChildProcess;
@@ -51,7 +54,7 @@ export function launch(payload: Buffer, daemon: boolean): Launched {
     child = spawn(process.execPath, [...childExecArgv(), BOOTSTRAP], {
       // stdin is not shared, as in Python's children; stdout and stderr are.
       stdio: ['ignore', 'inherit', 'inherit', readEnd, tracker.fd],
-      env: { ...process.env, ...tracker.env },
+      env: { ...process.env, ...tracker.env, ...env },
     });
   } catch (e) {
     fs.closeSync(writeEnd);
@@ -59,19 +62,40 @@ export function launch(payload: Buffer, daemon: boolean): Launched {
   } finally {
     fs.closeSync(readEnd);
   }
-  try {
-    // Up to the pipe's capacity (64 KiB) this returns at once; a larger
-    // payload waits for the child to read it, as Python's spawn does.
-    for (let at = 0; at < payload.length;) at += fs.writeSync(writeEnd, payload, at);
-  } catch {
-    // EPIPE: the child died before reading its payload; its exit code tells.
-  } finally {
-    fs.closeSync(writeEnd);
-  }
   if (child.pid === undefined) {
+    fs.closeSync(writeEnd);
     // spawn reports failures asynchronously; an undefined pid means it failed.
     throw new Error(`could not start ${process.execPath}: spawn failed`);
   }
-  if (daemon) child.unref();
-  return { child, pid: child.pid };
+  return { child, pid: child.pid, payloadFd: writeEnd };
+}
+
+/**
+ * Writes the payload with blocking calls and closes the pipe before
+ * returning, so a parent that blocks right after start() (an acquireSync, a
+ * joinSync) cannot leave the child waiting for it, as a libuv pipe (flushed
+ * and closed only when the event loop turns) would. Up to the pipe's
+ * capacity (64 KiB) this returns at once; a larger payload waits for the
+ * child to read it, as Python's spawn does.
+ */
+export function sendPayload(fd: number, payload: Buffer): void {
+  try {
+    for (let at = 0; at < payload.length;) at += fs.writeSync(fd, payload, at);
+  } catch {
+    // EPIPE: the child died before reading its payload; its exit code tells.
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Starts a child (a pre-started spare if one is ready) and hands it `payload`. */
+export function launch(payload: Buffer, daemon: boolean): Launched {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { takeSpare } = require('./spares') as typeof import('./spares');
+  const booted = takeSpare() ?? spawnBootstrap();
+  sendPayload(booted.payloadFd, payload);
+  // Daemons do not keep the event loop alive; others do, until they exit.
+  if (daemon) booted.child.unref();
+  else booted.child.ref();
+  return { child: booted.child, pid: booted.pid };
 }

@@ -1,0 +1,34 @@
+// Targets and partners for the Process and lock benchmarks (run in children).
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export function noop() {}
+
+export function signal(sem) {
+  sem.release();
+}
+
+// Signals readiness through a semaphore, then idles until killed: for RSS.
+export async function idle(ready) {
+  ready.release();
+  await sleep(600_000);
+}
+
+// Hand-off partner: answers every release of `ping` with a release of `pong`
+// until `stop` is set. Blocks in acquireSync, as a worker would.
+export function semEcho(ping, pong, stop) {
+  for (;;) {
+    ping.acquireSync();
+    if (stop.view[0] === 1) return;
+    pong.release();
+  }
+}
+
+// The same through two Events (set, then wait for the answer and clear it).
+export function eventEcho(ping, pong, stop) {
+  for (;;) {
+    ping.waitSync();
+    ping.clear();
+    if (stop.view[0] === 1) return;
+    pong.set();
+  }
+}

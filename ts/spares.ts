@@ -1,0 +1,103 @@
+// Spare processes: children started ahead of time, so that start() skips
+// Node's own boot (~50-100 ms) and runs its target within a few ms -- what
+// CPython's fork and forkserver give Python programs. A spare is a bootstrap
+// that has already imported the module most targets live in (the main script
+// by default) and blocks reading its payload pipe; start() claims one,
+// writes the payload, and a replacement is started in the background.
+//
+// Spares are opt-in (setSpareProcesses). Idle ones do not keep the event loop
+// alive, die with their parent however it dies (parent-death signal), and
+// exit quietly when their pipe closes at the parent's exit. A spare runs with
+// the environment the parent had when the spare was started.
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { addon } from './addon';
+import { spawnBootstrap, type Booted } from './launcher';
+import { describe } from './names';
+import { state } from './state';
+
+export interface SpareOptions {
+  /** The module to import ahead of time (path, file URL or import.meta.url). Default: the main script. */
+  module?: string | URL;
+}
+
+let wanted = 0;
+let preload: string | undefined;
+const idle: Booted[] = [];
+let refilling = false;
+
+function preloadUrl(module: string | URL | undefined): string | undefined {
+  if (module === undefined) return state.mainModule ? pathToFileURL(state.mainModule).href : undefined;
+  if (module instanceof URL) return module.href;
+  if (typeof module === 'string' && module !== '') return module.startsWith('file:') ? module : pathToFileURL(module).href;
+  throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
+}
+
+function retire(spare: Booted): void {
+  try {
+    // EOF on its pipe: the spare exits quietly.
+    fs.closeSync(spare.payloadFd);
+  } catch {
+    // already closed
+  }
+}
+
+function startSpare(): void {
+  const spare = spawnBootstrap({
+    MULTIPROC_SPARE: '1',
+    MULTIPROC_PARENT_PID: String(process.pid),
+    ...(preload ? { MULTIPROC_PRELOAD: preload } : {}),
+  });
+  spare.child.unref();
+  spare.child.once('exit', () => {
+    const i = idle.indexOf(spare);
+    if (i >= 0) {
+      idle.splice(i, 1);
+      retire(spare);
+    }
+  });
+  idle.push(spare);
+}
+
+function refillSoon(): void {
+  if (refilling) return;
+  refilling = true;
+  setImmediate(() => {
+    refilling = false;
+    while (idle.length < wanted) startSpare();
+  }).unref();
+}
+
+/**
+ * Keeps `count` processes started ahead of time (0 retires them), so that
+ * Process.start() runs its target within milliseconds instead of after a
+ * Node start-up.
+ */
+export function setSpareProcesses(count: number, options: SpareOptions = {}): void {
+  if (typeof count !== 'number' || !Number.isInteger(count)) throw new TypeError(`count must be an integer, got ${describe(count)}`);
+  if (count < 0 || count > 256) throw new RangeError(`count must be from 0 to 256, got ${count}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const url = preloadUrl(options.module);
+  if (url !== preload) {
+    for (const spare of idle.splice(0)) retire(spare);
+    preload = url;
+  }
+  wanted = count;
+  while (idle.length > wanted) retire(idle.pop()!);
+  while (idle.length < wanted) startSpare();
+}
+
+/** A live spare for start(), if one is ready; a replacement follows in the background. */
+export function takeSpare(): Booted | undefined {
+  while (idle.length > 0) {
+    const spare = idle.shift()!;
+    // A spare that died while idle ('exit' not yet delivered) is skipped.
+    if (spare.child.exitCode === null && spare.child.signalCode === null && addon().waitChildExit(spare.pid, 0) === null) {
+      refillSoon();
+      return spare;
+    }
+    retire(spare);
+  }
+  if (wanted > 0) refillSoon();
+  return undefined;
+}
