@@ -8,6 +8,7 @@
         "native/core/async_waiter.cc",
         "native/core/tracker.cc",
         "native/core/lock.cc",
+        "native/core/ring.cc",
         "native/glue/errors.cc",
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",
