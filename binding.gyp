@@ -12,6 +12,7 @@
         "native/glue/errors.cc",
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",
+        "native/glue/ring.cc",
         "native/glue/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

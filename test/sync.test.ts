@@ -131,7 +131,7 @@ describe('RLock', () => {
   it('is re-entrant; only its owner releases it; too many releases throw', async () => {
     const lock = new RLock();
     expect(lock.acquireSync()).toBe(true);
-    expect(await lock.acquire()).toBe(true);
+    expect(lock.acquireSync()).toBe(true); // sync: re-entrant by thread
     const flags = flagsArray();
     const p = run(t.tryRelease, lock, flags);
     await p.join();
@@ -141,6 +141,9 @@ describe('RLock', () => {
     lock.release();
     expect(lock.locked()).toBe(false);
     expect(() => lock.release()).toThrow('cannot release an RLock that is not acquired');
+    // async: re-entrant inside its own withLock (tasks of one thread exclude each other)
+    expect(await lock.withLock(() => lock.withLock(async () => (await lock.acquire()) && (lock.release(), 'nested')))).toBe('nested');
+    expect(lock.locked()).toBe(false);
   });
 
   it('owner death: taken over from a SIGKILLed holder, with the depth reset', async () => {
@@ -319,6 +322,80 @@ describe('named primitives', () => {
     }
     expect(() => unlinkNamed(`${name}-sem`)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => new Lock({ name: 'a/b' })).toThrow(TypeError);
+  });
+});
+
+// Regressions for findings of a review (each failed before its fix).
+describe('review regressions', () => {
+  it('a holder whose /proc entry cannot be read (no free fds) is presumed alive, not robbed', async () => {
+    const child = startNode(nodeCode(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const name = 'test-emfile-' + process.pid;
+      const lock = new mp.Lock({ name });
+      const w = new Worker(\`
+        const mp = require(\${JSON.stringify(require.resolve('./dist/index.js'))});
+        const { parentPort } = require('node:worker_threads');
+        const lock = new mp.Lock({ name: \${JSON.stringify(name)} });
+        lock.acquireSync();
+        parentPort.postMessage('held');
+        setInterval(() => {}, 1000);\`, { eval: true });
+      w.once('message', () => {
+        const fds = [];
+        try { for (;;) fds.push(fs.openSync('/dev/null', 'r')); } catch {}
+        const got = lock.acquireSync({ timeout: 200 });
+        for (const fd of fds) fs.closeSync(fd);
+        console.log('acquired', got, lock.ownerDied);
+        lock.unlink();
+        process.exit(0);
+      });`));
+    expect((await child.line(/^acquired .*/))[0]).toBe('acquired false false');
+  });
+
+  it('RLock: two async tasks of one thread exclude each other; withLock re-enters', async () => {
+    const r = new RLock();
+    let inside = 0;
+    let most = 0;
+    await Promise.all([1, 2, 3].map(() => r.withLock(async () => {
+      most = Math.max(most, ++inside);
+      await new Promise((z) => setTimeout(z, 5));
+      await r.withLock(() => {}); // re-entrant inside its own withLock
+      inside--;
+    })));
+    expect(most).toBe(1);
+    expect(r.locked()).toBe(false);
+  });
+
+  it('Condition.notify(1) wakes exactly one of three waiters', async () => {
+    const c = new Condition();
+    const results: boolean[] = [];
+    const ready = RawArray('i', 1);
+    const waiters = [1, 2, 3].map(async () => {
+      await c.acquire();
+      ready.view[0]! += 1;
+      results.push(await c.wait(300));
+      c.release();
+    });
+    await waitUntil(() => ready.view[0] === 3, 'three waiters');
+    await c.acquire();
+    c.notify(1);
+    c.release();
+    await Promise.all(waiters);
+    expect(results.sort()).toEqual([false, false, true]);
+  });
+
+  it('a Barrier whose action throws is broken, and counts no one as waiting', () => {
+    const b = new Barrier(1, { action: function failing() { throw new Error('action failed'); } });
+    expect(() => b.waitSync()).toThrow('action failed');
+    expect(b.broken).toBe(true);
+    expect(b.nWaiting).toBe(0);
+    expect(() => b.waitSync(10)).toThrow(BrokenBarrierError);
+  });
+
+  it('an empty SharedArray travels with its length', async () => {
+    const { SharedArray, serialize, deserialize } = await import('../dist/index.js');
+    const empty = new SharedArray('b', 0);
+    expect((deserialize(serialize(empty)) as typeof empty).length).toBe(0);
   });
 });
 

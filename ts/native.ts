@@ -63,6 +63,13 @@ export interface NativeBinding {
   /** This thread's kernel id (the pid on the main thread). */
   threadId(): number;
   storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;
+  // The ring of native/core/ring.h at `offset` (a multiple of 64) of `seg`.
+  // Statuses: 0 ok, 1 full, 2 empty, 3 too big, 4 closed, 5 timed out. timeoutMs 0: try once.
+  ringInit(seg: NativeSegment, offset: number, capacity: number, maxsize: number): void;
+  ringPut(seg: NativeSegment, offset: number, bytes: Uint8Array, tid: number, timeoutMs?: number): number;
+  ringGet(seg: NativeSegment, offset: number, tid: number, timeoutMs?: number): Buffer | number;
+  ringClose(seg: NativeSegment, offset: number, tid: number): void;
+  ringMaxPayload(seg: NativeSegment, offset: number): number;
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
   kill(pid: number, signal: number): void;

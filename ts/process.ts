@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { addChild, removeChild } from './children';
 import { getLogger } from './logging';
 import { addon } from './addon';
+import { isSystemError } from './errors';
 import { describe } from './names';
 import { encodePayload, type StartPayload } from './payload';
 import { serialize } from './handles';
@@ -220,8 +221,11 @@ export class Process {
     let status: { code: number; signal: number } | null;
     try {
       status = addon().waitChildExit(this.#pid!, timeoutMs);
-    } catch {
-      // ECHILD: libuv reaped it already; its 'exit' has recorded (or will record) the status.
+    } catch (e) {
+      // ECHILD: libuv reaped it already; its 'exit' has recorded (or will
+      // record) the status. Anything else (EMFILE for the pidfd...) is a
+      // real failure: do not pretend the wait happened.
+      if (!isSystemError(e, 'ECHILD')) throw e;
       const child = this.#child!;
       if (child.exitCode !== null || child.signalCode !== null) {
         this.#recordExit(child.exitCode, child.signalCode ? constants.signals[child.signalCode] : undefined);

@@ -82,7 +82,7 @@ abstract class SharedData implements Shareable {
   abstract [toHandle](): HandleData;
 }
 
-let revived: { shm: SharedMemory; lock: AnyLock | undefined } | undefined;
+let revived: { shm: SharedMemory; lock: AnyLock | undefined; length: number } | undefined;
 
 export class Value<T = number> extends SharedData {
   constructor(typecode: string, initial?: T, options?: { lock?: LockOption }) {
@@ -123,11 +123,11 @@ export class SharedArray extends SharedData {
     const opts = checkOptions(options, 'SharedArray');
     const from = revived;
     revived = undefined;
-    const info = typeInfo(typecode);
+    typeInfo(typecode); // an unknown typecode fails before anything is allocated
     let items: unknown[] | undefined;
     let length: number;
     if (from) {
-      length = from.shm.size / info.bytes;
+      length = from.length;
     } else if (typeof sizeOrItems === 'number') {
       if (!Number.isInteger(sizeOrItems)) throw new TypeError(`size must be an integer, got ${sizeOrItems}`);
       if (sizeOrItems < 0) throw new RangeError(`size must not be negative, got ${sizeOrItems}`);
@@ -192,6 +192,7 @@ function revive<T>(data: HandleData, make: () => T): T {
   revived = {
     shm: reopenHandle(data.shm as HandleData) as SharedMemory,
     lock: data.lock ? (reopenHandle(data.lock as HandleData) as AnyLock) : undefined,
+    length: Number(data.length),
   };
   return make();
 }

@@ -180,6 +180,10 @@ void AsyncWaiter::run(size_t index) {
         notified_ = true;
         must_notify = true;
       }
+      // Woken for waits that were cancelled meanwhile: the wake was meant
+      // for someone (a semaphore's release(1) wakes one sleeper), so pass it
+      // on rather than drop it.
+      if (!any) futex_wake(reinterpret_cast<uint32_t*>(&cells[size_t(r)]->value), 1);
     } else if (r == -ENOSYS || r == -EINVAL || r == -EFAULT) {
       std::lock_guard<std::mutex> lock(mutex_);
       for (auto it = waits_.begin(); it != waits_.end();) {

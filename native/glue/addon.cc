@@ -51,6 +51,11 @@ int count_arg(const Napi::CallbackInfo& info, size_t i) {
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   segment_ctor = Napi::Persistent(Segment::define(env));
   semaphore_ctor = Napi::Persistent(Semaphore::define(env));
+  exports.Set("ringInit", Napi::Function::New<ring_init_js>(env, "ringInit"));
+  exports.Set("ringPut", Napi::Function::New<ring_put_js>(env, "ringPut"));
+  exports.Set("ringGet", Napi::Function::New<ring_get_js>(env, "ringGet"));
+  exports.Set("ringClose", Napi::Function::New<ring_close_js>(env, "ringClose"));
+  exports.Set("ringMaxPayload", Napi::Function::New<ring_max_payload_js>(env, "ringMaxPayload"));
   DefineAddon(exports,
               {
                   InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),

@@ -11,6 +11,13 @@
 
 namespace mp::glue {
 
+// native/glue/ring.cc
+Napi::Value ring_init_js(const Napi::CallbackInfo& info);
+Napi::Value ring_put_js(const Napi::CallbackInfo& info);
+Napi::Value ring_get_js(const Napi::CallbackInfo& info);
+Napi::Value ring_close_js(const Napi::CallbackInfo& info);
+Napi::Value ring_max_payload_js(const Napi::CallbackInfo& info);
+
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports);

@@ -159,31 +159,47 @@ export class Barrier implements Shareable {
     await this.#cond.acquire();
     try {
       const steps = this.#steps(timeout);
-      let sent: unknown;
-      for (;;) {
-        const next = steps.next(sent);
-        if (next.done) return next.value;
+      let next = steps.next();
+      while (!next.done) {
         const step = next.value;
-        sent = 'action' in step ? await step.action() : await this.#cond.waitFor(step.waitFor, step.timeout);
+        let failed = false;
+        let result: unknown;
+        try {
+          result = 'action' in step ? await step.action() : await this.#cond.waitFor(step.waitFor, step.timeout);
+        } catch (e) {
+          failed = true;
+          result = e;
+        }
+        // A failure goes back into the generator, so its catch (break the
+        // barrier) and finally (leave the count right) run.
+        next = failed ? steps.throw(result) : steps.next(result);
       }
+      return next.value;
     } finally {
       this.#cond.release();
     }
   }
 
-  /** wait() that blocks the thread. */
+  /** wait() that blocks the thread. An async action's promise is not awaited: give waitSync() a synchronous action. */
   waitSync(timeoutMs?: number): number {
     const timeout = timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs);
     this.#cond.acquireSync();
     try {
       const steps = this.#steps(timeout);
-      let sent: unknown;
-      for (;;) {
-        const next = steps.next(sent);
-        if (next.done) return next.value;
+      let next = steps.next();
+      while (!next.done) {
         const step = next.value;
-        sent = 'action' in step ? step.action() : this.#cond.waitForSync(step.waitFor, step.timeout);
+        let failed = false;
+        let result: unknown;
+        try {
+          result = 'action' in step ? step.action() : this.#cond.waitForSync(step.waitFor, step.timeout);
+        } catch (e) {
+          failed = true;
+          result = e;
+        }
+        next = failed ? steps.throw(result) : steps.next(result);
       }
+      return next.value;
     } finally {
       this.#cond.release();
     }

@@ -1,11 +1,9 @@
 // Condition: Python's multiprocessing.Condition over a Lock or RLock (an RLock
-// by default) and a shared notification sequence number. wait() records the
-// sequence, releases the lock, and sleeps until notify() bumps it.
-//
-// Like pthread condition variables (and unlike Python's, which use a
-// semaphore per waiter), a waiter that was just about to sleep when notify(n)
-// ran may wake as well, so more than n can return: re-check your condition
-// after waking, or use waitFor(), as with any condition variable.
+// by default). Shared state: a notification sequence number (the word
+// waiters sleep on), the number of waiters, and the signals granted by
+// notify() and not yet taken. notify(n) grants min(n, waiters without a
+// signal) signals and bumps the sequence; a waiter that sees the sequence
+// move returns notified only if it takes a signal, so at most n return.
 //
 // Owner death: while it sleeps, a waiter checks every 20 ms whether the
 // lock's holder died holding it; if so it takes the lock over (the lock's
@@ -30,6 +28,8 @@ export class Condition implements Shareable {
   readonly #state: SharedState;
   readonly #i32: Int32Array;
   readonly #seq: number;
+  readonly #waiters: number;
+  readonly #signals: number;
   readonly #offset: number;
 
   constructor(lock?: Lock | RLock) {
@@ -41,6 +41,8 @@ export class Condition implements Shareable {
     revived = undefined;
     this.#i32 = this.#state.i32;
     this.#seq = this.#state.at(CONDITION.seq);
+    this.#waiters = this.#state.at(CONDITION.waiters);
+    this.#signals = this.#state.at(CONDITION.signals);
     this.#offset = this.#state.offset(CONDITION.seq);
     remember(this.#state, this);
   }
@@ -69,13 +71,17 @@ export class Condition implements Shareable {
    */
   async wait(timeoutMs?: number): Promise<boolean> {
     const deadline = deadlineAfter(msArgument(timeoutMs));
-    const { seq, depth } = this.#beginWait();
+    let { seq, depth } = this.#beginWait();
     let outcome: 'notified' | 'timeout' | 'took-over' = 'timeout';
     try {
       for (;;) {
-        if (Atomics.load(this.#i32, this.#seq) !== seq) {
-          outcome = 'notified';
-          break;
+        const now = Atomics.load(this.#i32, this.#seq);
+        if (now !== seq) {
+          if (this.#takeSignal()) {
+            outcome = 'notified';
+            break;
+          }
+          seq = now; // notified, but the signals went to others: wait on
         }
         const left = remaining(deadline);
         if (left === 0) break;
@@ -86,6 +92,7 @@ export class Condition implements Shareable {
         }
       }
     } finally {
+      this.#endWait(outcome === 'notified');
       if (outcome !== 'took-over') await this.#lock.acquire();
       this.#lock._restore(depth);
     }
@@ -95,14 +102,18 @@ export class Condition implements Shareable {
   /** wait() that blocks the thread. */
   waitSync(timeoutMs?: number): boolean {
     const deadline = deadlineAfter(msArgument(timeoutMs));
-    const { seq, depth } = this.#beginWait();
+    let { seq, depth } = this.#beginWait();
     const native = addon();
     let outcome: 'notified' | 'timeout' | 'took-over' = 'timeout';
     try {
       for (;;) {
-        if (Atomics.load(this.#i32, this.#seq) !== seq) {
-          outcome = 'notified';
-          break;
+        const now = Atomics.load(this.#i32, this.#seq);
+        if (now !== seq) {
+          if (this.#takeSignal()) {
+            outcome = 'notified';
+            break;
+          }
+          seq = now;
         }
         const left = remaining(deadline);
         if (left === 0) break;
@@ -113,6 +124,7 @@ export class Condition implements Shareable {
         }
       }
     } finally {
+      this.#endWait(outcome === 'notified');
       if (outcome !== 'took-over') this.#lock.acquireSync();
       this.#lock._restore(depth);
     }
@@ -147,20 +159,43 @@ export class Condition implements Shareable {
     return result;
   }
 
-  /** Wakes up to n waiters (see the note above). The caller must hold the lock. */
+  /** Wakes up to n waiters. The caller must hold the lock. */
   notify(n = 1): void {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${describe(n)}`);
+    if (typeof n !== 'number' || !(Number.isInteger(n) || n === Infinity) || n < 0) {
+      throw new RangeError(`n must be a non-negative integer, got ${describe(n)}`);
+    }
     this.#requireOwned('notify');
-    if (n === 0) return;
+    const unsignalled = Atomics.load(this.#i32, this.#waiters) - Atomics.load(this.#i32, this.#signals);
+    const k = Math.min(n, unsignalled);
+    if (k <= 0) return;
+    Atomics.add(this.#i32, this.#signals, k);
     Atomics.add(this.#i32, this.#seq, 1);
-    if (Atomics.load(this.#i32, this.#seq + 1) !== 0) addon().wake(this.#state.segment, this.#offset, n);
+    if (Atomics.load(this.#i32, this.#seq + 1) !== 0) addon().wake(this.#state.segment, this.#offset, k);
   }
 
   /** Wakes every waiter. The caller must hold the lock. */
   notifyAll(): void {
-    this.#requireOwned('notifyAll');
-    Atomics.add(this.#i32, this.#seq, 1);
-    if (Atomics.load(this.#i32, this.#seq + 1) !== 0) addon().wake(this.#state.segment, this.#offset);
+    this.notify(Infinity);
+  }
+
+  #takeSignal(): boolean {
+    for (;;) {
+      const s = Atomics.load(this.#i32, this.#signals);
+      if (s === 0) return false;
+      if (Atomics.compareExchange(this.#i32, this.#signals, s, s - 1) === s) return true;
+    }
+  }
+
+  // A waiter leaves. One that leaves without a signal (timeout, takeover)
+  // drops a signal no remaining waiter could take, so it cannot linger and
+  // wake a later waiter that was never notified.
+  #endWait(notified: boolean): void {
+    const left = Atomics.sub(this.#i32, this.#waiters, 1) - 1;
+    if (notified) return;
+    for (;;) {
+      const s = Atomics.load(this.#i32, this.#signals);
+      if (s <= left || Atomics.compareExchange(this.#i32, this.#signals, s, s - 1) === s) return;
+    }
   }
 
   #requireOwned(what: string): void {
@@ -169,7 +204,9 @@ export class Condition implements Shareable {
 
   #beginWait(): { seq: number; depth: number } {
     this.#requireOwned('wait');
-    // Read before releasing: a notify after the release bumps it past this.
+    // Counted and read before releasing: a notify after the release sees
+    // this waiter and bumps the sequence past this value.
+    Atomics.add(this.#i32, this.#waiters, 1);
     const seq = Atomics.load(this.#i32, this.#seq);
     return { seq, depth: this.#lock._releaseAll() };
   }

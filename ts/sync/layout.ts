@@ -38,8 +38,12 @@ export const SEMAPHORE = { value: 0, sleepers: 1, max: 2, words: 4 } as const;
 /** Event: a wait cell on the flag. */
 export const EVENT = { flag: 0, sleepers: 1, words: 2 } as const;
 
-/** Condition: a wait cell on a notification sequence number (its lock is another object). */
-export const CONDITION = { seq: 0, sleepers: 1, words: 2 } as const;
+/**
+ * Condition: a wait cell on a notification sequence number, the number of
+ * waiters, and the signals notify() granted and no waiter has taken yet (its
+ * lock is another object).
+ */
+export const CONDITION = { seq: 0, sleepers: 1, waiters: 2, signals: 3, words: 4 } as const;
 
 /**
  * Barrier: Python's threading.Barrier state machine, shared: an internal lock

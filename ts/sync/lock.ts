@@ -7,6 +7,7 @@
 // spin and sleep -- and to take over the lock of a holder that died
 // (native/core/lock.h): the next acquirer gets a dead holder's lock within
 // ~20 ms and finds `ownerDied` true. Python deadlocks there.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { addon } from '../addon';
 import { getLogger } from '../logging';
 import { describe } from '../names';
@@ -25,6 +26,11 @@ export interface LockOptions {
    */
   name?: string;
 }
+
+// The RLocks held by the current async context (inside withLock): an async
+// acquire() re-enters only there. Ownership is per thread, and two async
+// tasks of one thread must still exclude each other.
+const heldHere = new AsyncLocalStorage<ReadonlySet<LockBase>>();
 
 /** How long a contended async acquire waits before it checks the holder is alive. */
 const LIVENESS_SLICE_MS = 20;
@@ -83,11 +89,15 @@ abstract class LockBase implements Shareable {
     return this.#took(r === 1, 0);
   }
 
-  /** Resolves true once acquired, false on timeout; never blocks the event loop. */
+  /**
+   * Resolves true once acquired, false on timeout; never blocks the event
+   * loop. An RLock re-enters here only inside its own withLock() callback:
+   * elsewhere another task of this thread holding it must release it first.
+   */
   async acquire(options?: AsyncOptions): Promise<boolean> {
     const { timeout, signal } = asyncOptions(options, 'acquire');
     const me = threadId();
-    if (this.#reentered(me) || this.#tryTake(me)) return true;
+    if ((heldHere.getStore()?.has(this) && this.#reentered(me)) || this.#tryTake(me)) return true;
     const deadline = deadlineAfter(timeout);
     for (;;) {
       const owner = Atomics.load(this.#i32, this.#owner);
@@ -129,12 +139,14 @@ abstract class LockBase implements Shareable {
     return Atomics.load(this.#i32, this.#owner) !== 0;
   }
 
-  /** acquire(), run fn, release() -- also when fn throws. */
+  /** acquire(), run fn, release() -- also when fn throws. An RLock may be re-acquired inside fn. */
   async withLock<R>(fn: () => R | Promise<R>): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError('withLock() takes a function');
     await this.acquire();
     try {
-      return await fn();
+      const held = new Set(heldHere.getStore());
+      held.add(this);
+      return await heldHere.run(held, fn);
     } finally {
       this.release();
     }

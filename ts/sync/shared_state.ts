@@ -59,6 +59,9 @@ export class SharedState {
       return s;
     }
     validateName(userName, 'options.name');
+    if (Buffer.byteLength(userName) > 243) {
+      throw new RangeError(`options.name must be at most 243 bytes long (it is stored as "${NAMED_PREFIX}<name>"), got ${Buffer.byteLength(userName)}`);
+    }
     const name = NAMED_PREFIX + userName;
     try {
       const s = new SharedState(addon().Segment.create(posixName(name), size, false), name, kind, userName);
@@ -74,7 +77,7 @@ export class SharedState {
   static open(name: string, kind: Kind, userName?: string): SharedState {
     let segment: NativeSegment;
     try {
-      segment = addon().Segment.open(posixName(name));
+      segment = SharedState.#openSegment(name);
     } catch (e) {
       if (isSystemError(e, 'ENOENT')) {
         rethrowWith(e, `${Kind[kind]} ${JSON.stringify(userName ?? name)} no longer exists (its program ended, or it was unlinked)`);
@@ -93,6 +96,20 @@ export class SharedState {
       throw new TypeError(`${JSON.stringify(userName ?? name)} is a ${Kind[found] ?? 'different kind of object'}, not a ${Kind[kind]}`);
     }
     return s;
+  }
+
+  // A named primitive opened between its creator's create and resize has
+  // size 0 (EINVAL): wait for the creator, briefly, as for `initialized`.
+  static #openSegment(name: string): NativeSegment {
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      try {
+        return addon().Segment.open(posixName(name));
+      } catch (e) {
+        if (!isSystemError(e, 'EINVAL') || Date.now() > deadline) throw e;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
   }
 
   #initialize(init: (s: SharedState) => void): void {
