@@ -131,6 +131,8 @@ const DEFINED_IN: Record<string, string> = {
   Semaphore: './sync/semaphore', BoundedSemaphore: './sync/semaphore',
   Event: './sync/event', Condition: './sync/condition', Barrier: './sync/barrier',
   Value: './shared_values', SharedArray: './shared_values',
+  Queue: './messaging/queue', JoinableQueue: './messaging/queue', SimpleQueue: './messaging/queue',
+  Connection: './messaging/queue', // queue.ts loads pipe.ts and wires it
 };
 
 export function reopenHandle(data: HandleData): object {

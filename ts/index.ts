@@ -11,6 +11,8 @@ export { Condition } from './sync/condition';
 export { Barrier, type BarrierOptions } from './sync/barrier';
 export { unlinkNamed } from './sync/shared_state';
 export type { SyncOptions, AsyncOptions } from './sync/options';
+export { Queue, JoinableQueue, SimpleQueue, type QueueOptions } from './messaging/queue';
+export { Pipe, Connection } from './messaging/pipe';
 export { Value, RawValue, SharedArray, RawArray } from './shared_values';
 export { TYPECODES, type TypedArray } from './typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shared_memory';

@@ -24,6 +24,7 @@ export enum Kind {
   Event = 5,
   Condition = 6,
   Barrier = 7,
+  Queue = 8,
 }
 
 /** native/core/wait_cell.h: value, then the number of announced sleepers. */

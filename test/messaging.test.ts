@@ -1,0 +1,223 @@
+// Queue, JoinableQueue, SimpleQueue and Pipe across real processes.
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Process, Queue, RawArray, SimpleQueue, Value,
+} from '../dist/index.js';
+import { fixture } from './helpers/child';
+import { waitUntil } from './helpers/shm';
+
+const targets = fixture('queue-targets.mjs');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const t: Record<string, any> = await import(targets);
+
+const procs: Process[] = [];
+function run(target: unknown, ...args: unknown[]): Process {
+  const p = new Process({ target: target as never, args, module: targets });
+  procs.push(p);
+  p.start();
+  return p;
+}
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    if (p.exitCode === null) p.kill();
+    await p.join();
+  }
+});
+
+describe('Queue', () => {
+  it('every method, Full and Empty, qsize/empty/full', async () => {
+    const q = new Queue<unknown>(2);
+    expect(q.empty()).toBe(true);
+    q.putSync(1);
+    await q.put({ two: 2 });
+    expect([q.qsize(), q.full(), q.empty()]).toEqual([2, true, false]);
+    expect(() => q.putNowait(3)).toThrow(Full);
+    expect(() => q.putSync(3, { timeout: 10 })).toThrow(Full);
+    await expect(q.put(3, { timeout: 10 })).rejects.toThrow(Full);
+    expect(q.getNowait()).toBe(1);
+    expect(q.getSync()).toEqual({ two: 2 });
+    expect(() => q.getNowait()).toThrow(Empty);
+    expect(() => q.getSync({ timeout: 10 })).toThrow(Empty);
+    await expect(q.get({ timeout: 10 })).rejects.toThrow(Empty);
+    const ac = new AbortController();
+    const pending = q.get({ signal: ac.signal });
+    ac.abort();
+    await expect(pending).rejects.toThrow(AbortError);
+  });
+
+  it('close(): puts fail, gets drain, iteration ends', async () => {
+    const q = new Queue();
+    q.putSync('a');
+    q.putSync('b');
+    q.close();
+    expect(() => q.putSync('c')).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    const seen = [];
+    for await (const x of q) seen.push(x);
+    expect(seen).toEqual(['a', 'b']);
+    await expect(q.get()).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+  });
+
+  it('rejects bad inputs with typed errors, leaving the queue untouched', () => {
+    expect(() => new Queue(-1)).toThrow(RangeError);
+    expect(() => new Queue(1.5)).toThrow(TypeError);
+    expect(() => new Queue(0, { capacityBytes: 10 })).toThrow(RangeError);
+    expect(() => new Queue(0, { size: 1 } as never)).toThrow(/unknown Queue option "size"/);
+    const q = new Queue();
+    expect(() => q.putSync({ cb: () => 1 })).toThrow(/^item\.cb is a function/);
+    expect(q.qsize()).toBe(0);
+    expect(() => q.getSync({ timeout: -1 })).toThrow(RangeError);
+  });
+
+  it('a get pending in this process leaves the event loop free', async () => {
+    const q = new Queue();
+    const pending = q.get();
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (++ticks === 5) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+    q.putSync('late');
+    expect(await pending).toBe('late');
+  });
+
+  it('a blocked producer resumes when a bounded queue makes room', async () => {
+    const q = new Queue<string>(1);
+    const p = run(t.blockOnFull, q);
+    await waitUntil(() => q.full(), 'the child filled the queue');
+    expect(q.getSync({ timeout: 60_000 })).toBe('a');
+    expect(q.getSync({ timeout: 60_000 })).toBe('b');
+    expect(q.getSync({ timeout: 60_000 })).toBe('c');
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('3 producers x 3 consumers: counts and sums conserved, order kept per producer', async () => {
+    const q = new Queue(64, { capacityBytes: 4096 });
+    const sums = RawArray('d', 9);
+    const N = 3000;
+    const producers = [0, 1, 2].map((p) => run(p === 1 ? t.produceAsync : t.produce, q, p, N));
+    const consumers = [0, 1, 2].map((slot) => run(t.consume, q, null, sums, slot));
+    for (const p of producers) await p.join();
+    q.close();
+    for (const c of consumers) await c.join();
+    const v = [...sums.view];
+    expect(v[0]! + v[3]! + v[6]!).toBe(3 * N);
+    expect(v[1]! + v[4]! + v[7]!).toBe(3 * (N * (N - 1)) / 2);
+    expect(v[2]! + v[5]! + v[8]!).toBe(0);
+  });
+
+  for (const mib of [8, 100]) {
+    it(`carries a ${mib} MiB item to another process and back`, async () => {
+      const inbox = new Queue(1, { capacityBytes: 64 * 1024 });
+      const outbox = new Queue();
+      const big = Buffer.alloc(mib << 20, 1);
+      big[big.length - 1] = 9;
+      const p = run(t.echoBig, inbox, outbox);
+      await inbox.put(big, { timeout: 120_000 });
+      expect(await outbox.get({ timeout: 120_000 })).toEqual({ length: mib << 20, first: 1, last: 9 });
+      await p.join();
+    });
+  }
+
+  it('items carry other shared objects (a Lock and a Value inside an item)', async () => {
+    const q = new Queue();
+    const lock = new Lock();
+    const counter = new Value('i', 41);
+    q.putSync({ lock, counter });
+    const p = run(t.useLockFromQueue, q);
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(counter.value).toBe(42);
+  });
+
+  it('consumers SIGKILLed at random instants: nothing twice, nothing torn, losses only from the killed', async () => {
+    const q = new Queue(32, { capacityBytes: 2048 });
+    const N = 4000;
+    const seen = RawArray('i', 2 * 100000);
+    const sums = RawArray('d', 3 * 32);
+    const producers = [0, 1].map((p) => run(t.produce, q, p, N));
+    let slot = 0;
+    const consumers = new Set([0, 1, 2].map(() => run(t.consume, q, seen, sums, slot++)));
+    let kills = 0;
+    while (kills < 6 && producers.some((p) => p.exitCode === null)) {
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 30));
+      const victim = [...consumers][Math.floor(Math.random() * consumers.size)]!;
+      victim.kill();
+      consumers.delete(victim);
+      kills++;
+      consumers.add(run(t.consume, q, seen, sums, slot++));
+    }
+    for (const p of producers) await p.join();
+    q.close();
+    for (const c of consumers) await c.join();
+    let missing = 0;
+    for (let p = 0; p < 2; p++) {
+      for (let i = 0; i < N; i++) {
+        const n = seen.view[p * 100000 + i]!;
+        expect(n).toBeLessThanOrEqual(1);
+        if (n === 0) missing++;
+      }
+    }
+    expect(missing).toBeLessThanOrEqual(kills);
+  });
+});
+
+describe('JoinableQueue and SimpleQueue', () => {
+  it('join() resolves once every item is marked done by the workers', async () => {
+    const jq = new JoinableQueue<number | null>();
+    const results = RawArray('i', 20);
+    const ws = [0, 1].map(() => run(t.worker, jq, results));
+    for (let i = 0; i < 20; i++) await jq.put(i);
+    await jq.join();
+    expect([...results.view]).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    jq.putSync(null);
+    jq.putSync(null);
+    jq.joinSync();
+    for (const w of ws) await w.join();
+    expect(() => jq.taskDone()).toThrow(/more times than there were items/);
+  });
+
+  it('SimpleQueue has the essentials', async () => {
+    const q = new SimpleQueue<number>();
+    q.putSync(1);
+    await q.put(2);
+    expect([q.getSync(), await q.get(), q.empty()]).toEqual([1, 2, true]);
+    q.close();
+  });
+});
+
+describe('Pipe', () => {
+  it('duplex: both ends send and receive; close() gives the other end EOF', async () => {
+    const [mine, theirs] = Pipe();
+    const p = run(t.pipeEcho, theirs);
+    await mine.send('hello');
+    expect(await mine.recv()).toEqual({ echo: 'hello' });
+    mine.sendSync([1, 2]);
+    expect(mine.recvSync()).toEqual({ echo: [1, 2] });
+    expect(mine.poll()).toBe(false);
+    mine.close();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(() => mine.sendSync('x')).toThrow(/closed/);
+  });
+
+  it('half-duplex: a receive-only and a send-only end; sendBytes/recvBytes', async () => {
+    const [reader, writer] = Pipe(false);
+    expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([true, false, false, true]);
+    expect(() => reader.sendSync(1)).toThrow(/cannot send/);
+    const p = run(t.pipeWriter, writer);
+    expect(await reader.recv()).toBe('one');
+    expect(reader.poll(60_000)).toBe(true);
+    expect(reader.recvSync()).toEqual({ two: 2 });
+    await expect(reader.recv()).rejects.toMatchObject({ code: 'ERR_MP_EOF' });
+    await p.join();
+    const [r2, w2] = Pipe(false);
+    await w2.sendBytes(Buffer.from('raw bytes'));
+    expect((await r2.recvBytes()).toString()).toBe('raw bytes');
+    expect(() => Pipe('yes' as never)).toThrow(TypeError);
+  });
+});
