@@ -1,11 +1,12 @@
-// npm run demo: what multiproc does so far, on real processes.
-// The main process creates one segment of shared memory and starts workers:
-// each names itself, writes into its own slot of that memory (no copying, no
-// messages), and exits with its own code. The segment travels to each worker
-// as a handle -- its name -- and is removed by the resource tracker even if
-// this program is killed half-way.
+// npm run demo: what multiproc does, on real processes.
+// 1. Workers share one segment of memory: each names itself, writes into its
+//    own slot (no copying, no messages) and exits with its own code.
+// 2. A producer/consumer pipeline through queues (PyMOTW's poison-pill
+//    pattern) reports its throughput.
+// Every shared object travels to the workers as a handle -- its name -- and
+// the resource tracker removes them even if this program is killed half-way.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Process, SharedMemory, currentProcess, isMainProcess } from 'multiproc';
+import { Process, Queue, SharedMemory, currentProcess, isMainProcess } from 'multiproc';
 
 const SLOT = 8; // bytes per worker: one float64 counter
 
@@ -24,6 +25,48 @@ export function quit(code) {
 export async function linger() {
   console.log(`  ${currentProcess().name.padEnd(10)} pid ${process.pid}: waiting to be terminated`);
   await sleep(60_000);
+}
+
+// Pipeline stage: squares numbers until the poison pill (null).
+export function square(tasks, results) {
+  let n = 0;
+  for (let x = tasks.getSync(); x !== null; x = tasks.getSync()) {
+    results.putSync(x * x);
+    n++;
+  }
+  results.putSync(null);
+  console.log(`  ${currentProcess().name.padEnd(10)} pid ${process.pid}: squared ${n} numbers`);
+}
+
+async function pipeline() {
+  const ITEMS = 100_000;
+  const WORKERS = 2;
+  const tasks = new Queue(1024);
+  const results = new Queue(1024);
+  const workers = Array.from({ length: WORKERS }, (_, i) => new Process({ target: square, args: [tasks, results], name: `squarer-${i}` }));
+  for (const w of workers) w.start();
+  const started = performance.now();
+  // Async puts: this thread also drains `results`, so it must never block
+  // on a full `tasks` (that would deadlock the pipeline).
+  const producing = (async () => {
+    for (let i = 0; i < ITEMS; i++) await tasks.put(i);
+    for (let i = 0; i < WORKERS; i++) await tasks.put(null); // one poison pill per worker
+  })();
+  let sum = 0;
+  let done = 0;
+  // Consume on this side while producing: both queues are bounded.
+  await Promise.all([producing, (async () => {
+    while (done < WORKERS) {
+      const r = await results.get();
+      if (r === null) done++;
+      else sum += r;
+    }
+  })()]);
+  const seconds = (performance.now() - started) / 1000;
+  for (const w of workers) await w.join();
+  const expected = ((ITEMS - 1) * ITEMS * (2 * ITEMS - 1)) / 6;
+  console.log(`main       pid ${process.pid}: ${ITEMS} items through 2 queues and ${WORKERS} processes in ${(seconds * 1000).toFixed(0)} ms ` +
+    `(${Math.round((2 * ITEMS) / seconds).toLocaleString('en-US')} queue hand-offs/s); sum of squares ${sum === expected ? 'correct' : 'WRONG'}`);
 }
 
 if (isMainProcess()) {
@@ -50,5 +93,7 @@ if (isMainProcess()) {
   console.log(`main       pid ${process.pid}: the counters in shared memory read ${[...counters.slice(0, 3)].join(', ')}`);
   shm.close();
   shm.unlink();
-  console.log(`main       pid ${process.pid}: unlinked ${shm.name}; \`npx multiproc ls\` shows nothing left`);
+  console.log(`main       pid ${process.pid}: unlinked ${shm.name}`);
+  console.log('');
+  await pipeline();
 }

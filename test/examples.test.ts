@@ -163,6 +163,27 @@ describe('examples (PyMOTW multiprocessing)', () => {
     expect(r).toEqual({ code: 0, err: [], out: ['Results: {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 10, 6: 12, 7: 14, 8: 16, 9: 18}'] });
   });
 
+  it('queue', async () => {
+    const r = await run('queue.mjs');
+    expect(r).toEqual({ code: 0, err: [], out: ['Doing something fancy in Process-1 for Fancy Dan!'] });
+  });
+
+  it('producer_consumer: every task done once, every consumer exits, all results', async () => {
+    const r = await run('producer_consumer.mjs');
+    expect(r.code).toBe(0);
+    const n = Number(r.out[0]!.match(/^Creating (\d+) consumers$/)![1]);
+    const tasks = r.out.filter((l) => /^Consumer-\d+: \d+ \* \d+$/.test(l)).map((l) => l.split(': ')[1]);
+    expect(tasks.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `${i} * ${i}`).sort());
+    expect(r.out.filter((l) => /^Consumer-\d+: Exiting$/.test(l))).toHaveLength(n);
+    const results = r.out.filter((l) => l.startsWith('Result: '));
+    expect(results.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `Result: ${i} * ${i} = ${i * i}`).sort());
+  });
+
+  it('pipe', async () => {
+    const r = await run('pipe.mjs');
+    expect(r).toEqual({ code: 0, err: [], out: ["[ 42, null, 'hello' ]"] });
+  });
+
   it('demo', async () => {
     const r = await run('demo.mjs');
     expect(r.err).toEqual([]);

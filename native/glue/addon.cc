@@ -32,11 +32,9 @@ const char* result_name(WaitResult r) {
 }
 
 Segment* segment_arg(const Napi::CallbackInfo& info) {
-  Napi::Value v = info[0];
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Addon::of(info.Env()).segment_ctor.Value())) {
-    throw type_error(info.Env(), "the first argument must be a Segment");
-  }
-  return Segment::Unwrap(v.As<Napi::Object>());
+  Segment* seg = Segment::from(info[0]);
+  if (!seg) throw type_error(info.Env(), "the first argument must be a Segment");
+  return seg;
 }
 
 int count_arg(const Napi::CallbackInfo& info, size_t i) {

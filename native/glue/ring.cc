@@ -28,10 +28,8 @@ int status_of(RingResult r) {
 
 Segment* segment_of(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Addon::of(env).segment_ctor.Value())) {
-    throw type_error(env, "the first argument must be a Segment");
-  }
-  Segment* seg = Segment::Unwrap(info[0].As<Napi::Object>());
+  Segment* seg = Segment::from(info[0]);
+  if (!seg) throw type_error(env, "the first argument must be a Segment");
   if (!seg->mapping().addr) throw coded_error(env, "ERR_MP_CLOSED", "the queue's segment is closed");
   return seg;
 }

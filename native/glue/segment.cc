@@ -24,11 +24,22 @@ Napi::Function Segment::define(Napi::Env env) {
                      });
 }
 
+namespace {
+const napi_type_tag kSegmentTag = {0x6d756c746970726fULL, 0x632d7365676d656eULL};  // "multiproc-segmen"
+}  // namespace
+
+Segment* Segment::from(const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  Napi::Object o = v.As<Napi::Object>();
+  return o.CheckTypeTag(&kSegmentTag) ? Segment::Unwrap(o) : nullptr;
+}
+
 // Constructed only by create()/open(): (External<Mapping>, name).
 Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
   if (info.Length() != 2 || !info[0].IsExternal()) {
     throw type_error(info.Env(), "Segment cannot be constructed directly: use Segment.create() or Segment.open()");
   }
+  info.This().As<Napi::Object>().TypeTag(&kSegmentTag);
   mapping_ = *info[0].As<Napi::External<Mapping>>().Data();
   name_ = info[1].As<Napi::String>().Utf8Value();
 }
