@@ -32,3 +32,30 @@ export function eventEcho(ping, pong, stop) {
     pong.set();
   }
 }
+
+// Queue partners.
+export function queueEcho(inbox, outbox) {
+  for (;;) {
+    const item = inbox.getSync();
+    if (item === null) return;
+    outbox.putSync(item);
+  }
+}
+
+export function queueProduce(q, n, item) {
+  for (let i = 0; i < n; i++) q.putSync(item);
+  q.putSync(null);
+}
+
+export function queueConsume(q, done) {
+  for (let item = q.getSync(); item !== null; item = q.getSync());
+  done.release();
+}
+
+export function pipeEchoBench(conn) {
+  for (;;) {
+    const msg = conn.recvSync();
+    if (msg === null) return;
+    conn.sendSync(msg);
+  }
+}
