@@ -33,7 +33,10 @@ beforeAll(() => {
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
   noCompilerPath = bin;
 
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
+  // --ignore-scripts: `prepare` would rebuild dist/ while other test files'
+  // children load it (a half-written module fails to load); npm test has
+  // built it already.
+  const tarball = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {
     cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
   }).trim().split('\n').pop()!;
   project = path.join(work, 'app');
