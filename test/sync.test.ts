@@ -225,6 +225,17 @@ describe('Condition', () => {
     expect([...flags.view.slice(1, 4)]).toEqual([1, 1, 1]);
   });
 
+  it('an aborted wait rejects with AbortError, holding the lock again', async () => {
+    const cond = new Condition();
+    await cond.acquire();
+    const ac = new AbortController();
+    const pending = cond.wait(undefined, { signal: ac.signal });
+    ac.abort();
+    await expect(pending).rejects.toThrow(AbortError);
+    expect(cond.lock._isMine()).toBe(true);
+    cond.release();
+  });
+
   it('wait/notify need the lock; timeouts return false with the lock held again', async () => {
     const cond = new Condition(new Lock());
     expect(() => cond.notify()).toThrow(/does not hold/);

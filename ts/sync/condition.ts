@@ -69,8 +69,11 @@ export class Condition implements Shareable {
    * lock. Resolves true when notified, false on timeout. The caller must hold
    * the lock.
    */
-  async wait(timeoutMs?: number): Promise<boolean> {
+  async wait(timeoutMs?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
     const deadline = deadlineAfter(msArgument(timeoutMs));
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    // An abort rejects with an AbortError, after the lock is held again.
     let { seq, depth } = this.#beginWait();
     let outcome: 'notified' | 'timeout' | 'took-over' = 'timeout';
     try {
@@ -85,7 +88,7 @@ export class Condition implements Shareable {
         }
         const left = remaining(deadline);
         if (left === 0) break;
-        await wait(this.#state.segment, this.#offset, seq, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        await wait(this.#state.segment, this.#offset, seq, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS), signal });
         if (this.#takeOverFromDeadHolder()) {
           outcome = 'took-over';
           break;
