@@ -60,12 +60,17 @@ void refresh_oversubscription(int64_t now) {
   g_oversubscribed.store(running > g_cores, std::memory_order_relaxed);
 }
 
-void adapt(bool spin_succeeded, int64_t spent_ns) {
+// `changed_after_ns`: how long after the wait began the value changed (< 0:
+// not within the maximum budget). Whether the spin caught it or a sleep did,
+// a budget of about that long would have caught it, so the estimate moves
+// towards twice that; only a change later than the maximum shrinks it.
+// (Shrinking on every failed spin made the budget collapse for good: once one
+// side slept, the other's spins failed too, and neither recovered.)
+void adapt(int64_t changed_after_ns) {
   if (!g_adaptive.load(std::memory_order_relaxed)) return;
   int64_t max = g_max_spin_ns.load(std::memory_order_relaxed);
   int64_t est = g_estimate_ns.load(std::memory_order_relaxed);
-  // Success: move towards twice what it took. Failure: shrink by 1/8.
-  int64_t target = spin_succeeded ? 2 * spent_ns + kMinProbeNs : 0;
+  int64_t target = changed_after_ns >= 0 && changed_after_ns <= max ? 2 * changed_after_ns + kMinProbeNs : 0;
   est += (target - est) / 8;
   if (est > max) est = max;
   if (est < kMinProbeNs) est = kMinProbeNs;
@@ -109,12 +114,11 @@ WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_n
     for (uint32_t i = 1;; i++) {
       cpu_relax();
       if (cell->value.load(std::memory_order_acquire) != expected) {
-        adapt(true, monotonic_ns() - start);
+        adapt(monotonic_ns() - start);
         return WaitResult::kOk;
       }
       if ((i & 63) == 0 && monotonic_ns() - start >= budget) break;
     }
-    adapt(false, budget);
   }
 
   // 2. Announce, 3. re-check, 4. sleep.
@@ -131,6 +135,7 @@ WaitResult wait_while_equal(WaitCell* cell, uint32_t expected, int64_t timeout_n
     // kInterrupted (a signal): sleep again until the same deadline.
   }
   cell->sleepers.fetch_sub(1);
+  if (result == WaitResult::kOk && spin) adapt(monotonic_ns() - start);
   return result;
 }
 
