@@ -112,7 +112,7 @@ async function idleRss(ctx) {
   const samples = [];
   for (let k = 0; k < ctx.samples; k++) {
     const ready = new mp.Semaphore(0);
-    const p = new mp.Process({ target: idle, args: [ready], module: TARGETS });
+    const p = new mp.Process({ target: idle, args: [ready], module: TARGETS, daemon: true });
     p.start();
     await ready.acquire({ timeout: 30_000 });
     samples.push(rssKiB(p.pid));
