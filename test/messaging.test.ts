@@ -1,28 +1,17 @@
 // Queue, JoinableQueue, SimpleQueue and Pipe across real processes.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Process, Queue, RawArray, SimpleQueue, Value,
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SimpleQueue, Value,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
+import { processRunner } from './helpers/processes';
 import { waitUntil } from './helpers/shm';
 
 const targets = fixture('queue-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const t: Record<string, any> = await import(targets);
 
-const procs: Process[] = [];
-function run(target: unknown, ...args: unknown[]): Process {
-  const p = new Process({ target: target as never, args, module: targets });
-  procs.push(p);
-  p.start();
-  return p;
-}
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    if (p.exitCode === null) p.kill();
-    await p.join();
-  }
-});
+const { run, started: procs } = processRunner(targets);
 
 describe('Queue', () => {
   it('every method, Full and Empty, qsize/empty/full', async () => {

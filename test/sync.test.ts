@@ -1,31 +1,20 @@
 // Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier across
 // real processes, including holders killed with SIGKILL.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AbortError, Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Process, RLock, RawArray,
   Semaphore, Value, unlinkNamed,
 } from '../dist/index.js';
 import { LOCK, STATE } from '../dist/sync/layout.js';
 import { fixture, nodeCode, repo, startNode } from './helpers/child';
+import { processRunner } from './helpers/processes';
 import { waitUntil } from './helpers/shm';
 
 const targets = fixture('sync-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const t: Record<string, any> = await import(targets);
 
-const procs: Process[] = [];
-function run(target: unknown, ...args: unknown[]): Process {
-  const p = new Process({ target: target as never, args, module: targets });
-  procs.push(p);
-  p.start();
-  return p;
-}
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    if (p.exitCode === null) p.kill();
-    await p.join();
-  }
-});
+const { run, started: procs } = processRunner(targets);
 
 const flagsArray = (n = 8) => RawArray('i', n);
 

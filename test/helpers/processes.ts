@@ -1,0 +1,22 @@
+// Starting multiproc Processes from a fixture module in tests: `run(target,
+// ...args)` starts one; after each test every one still running is killed
+// and all are reaped, so a failing test cannot leave children behind.
+import { afterEach } from 'vitest';
+import { Process } from '../../dist/index.js';
+
+export function processRunner(module: string): { run: (target: unknown, ...args: unknown[]) => Process; started: Process[] } {
+  const started: Process[] = [];
+  afterEach(async () => {
+    for (const p of started.splice(0)) {
+      if (p.exitCode === null) p.kill();
+      await p.join();
+    }
+  });
+  const run = (target: unknown, ...args: unknown[]): Process => {
+    const p = new Process({ target: target as never, args, module });
+    started.push(p);
+    p.start();
+    return p;
+  };
+  return { run, started };
+}
