@@ -45,7 +45,9 @@ describe('wait cells', () => {
     expect(word(seg, 0)[1]).toBe(0);
   });
 
-  it('wake without sleepers makes no FUTEX_WAKE and wakes nobody', () => {
+  // That no FUTEX_WAKE syscall is made is checked natively, in
+  // native/tests/test_wait_cell.cc (wake_without_sleepers_makes_no_syscall).
+  it('wake and storeAndWake without sleepers wake nobody', () => {
     const seg = segment();
     expect(wait.wake(seg, 0)).toBe(0);
     expect(wait.storeAndWake(seg, 0, 1)).toBe(0);

@@ -7,25 +7,30 @@ import fs from 'node:fs';
 import { addon, inheritTracker } from './addon';
 import { deserialize } from './handles';
 import { getLogger, logToStderr } from './logging';
-import { decodePayload, type StartPayload } from './payload';
+import { CHILD, decodePayload, type StartPayload } from './payload';
 import { Process, reviveProcess } from './process';
 import { activeChildren } from './children';
 import { state } from './state';
+
+/** Reads a variable of ours and removes it from the environment. */
+function takeEnv(name: string): string | undefined {
+  const value = process.env[name];
+  delete process.env[name];
+  return value;
+}
 
 // The tracker pipe arrives as an inherited fd named in the environment. Take
 // it out of process.env at once: a process the user spawns from here would
 // inherit the variable but not the fd.
 function takeTrackerFromEnv(): void {
-  const fd = Number(process.env.MULTIPROC_TRACKER_FD);
-  const pid = Number(process.env.MULTIPROC_TRACKER_PID);
-  delete process.env.MULTIPROC_TRACKER_FD;
-  delete process.env.MULTIPROC_TRACKER_PID;
+  const fd = Number(takeEnv(CHILD.env.trackerFd));
+  const pid = Number(takeEnv(CHILD.env.trackerPid));
   if (Number.isInteger(fd) && fd > 2 && Number.isInteger(pid) && pid > 0) inheritTracker(fd, pid);
 }
 
 function readPayload(): StartPayload | undefined {
-  const data = fs.readFileSync(3);
-  fs.closeSync(3);
+  const data = fs.readFileSync(CHILD.payloadFd);
+  fs.closeSync(CHILD.payloadFd);
   // EOF with nothing: a spare that was never used (its parent retired it or exited).
   return data.length === 0 ? undefined : decodePayload(data);
 }
@@ -34,11 +39,8 @@ function readPayload(): StartPayload | undefined {
 // imports the module most targets live in and dies with its parent until
 // it is claimed. The blocking read of its payload then waits idle.
 async function prepareSpare(): Promise<void> {
-  const parentPid = Number(process.env.MULTIPROC_PARENT_PID);
-  const preload = process.env.MULTIPROC_PRELOAD;
-  delete process.env.MULTIPROC_SPARE;
-  delete process.env.MULTIPROC_PARENT_PID;
-  delete process.env.MULTIPROC_PRELOAD;
+  const parentPid = Number(takeEnv(CHILD.env.parentPid));
+  const preload = takeEnv(CHILD.env.preload);
   state.name = 'SpareProcess';
   state.parent = { name: 'MainProcess', pid: parentPid }; // isMainProcess() is false from here on
   if (addon().setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
@@ -86,7 +88,7 @@ async function findExport(p: StartPayload): Promise<unknown> {
 
 async function main(): Promise<void> {
   takeTrackerFromEnv();
-  const spare = process.env.MULTIPROC_SPARE === '1';
+  const spare = takeEnv(CHILD.env.spare) === '1';
   if (spare) await prepareSpare();
   const p = readPayload();
   if (!p) process.exit(0);

@@ -177,11 +177,13 @@ function revive(value: unknown, seen: Set<object>): unknown {
  */
 export function serialize(value: unknown, where = 'value'): Buffer {
   const hasHandles = scan(value, where, new Set());
-  const payload = v8.serialize(hasHandles ? encode(value, new Map()) : value);
-  const out = Buffer.allocUnsafe(payload.length + 1);
-  out[0] = hasHandles ? FLAG_HANDLES : FLAG_PLAIN;
-  payload.copy(out, 1);
-  return out;
+  // What v8.serialize() does, with the flag written first: one buffer, no
+  // second copy of the payload (a varint 0 or 1 is that single byte).
+  const ser = new v8.DefaultSerializer();
+  ser.writeUint32(hasHandles ? FLAG_HANDLES : FLAG_PLAIN);
+  ser.writeHeader();
+  ser.writeValue(hasHandles ? encode(value, new Map()) : value);
+  return ser.releaseBuffer();
 }
 
 export function deserialize(data: Uint8Array): unknown {

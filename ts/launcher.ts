@@ -6,10 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { addon } from './addon';
+import { CHILD } from './payload';
 import { trackerInheritance } from './tracker';
 
-export const PAYLOAD_FD = 3;
-const TRACKER_FD = 4;
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 
 // Flags a child must not inherit: -e/-p would run the parent's inline code
@@ -47,13 +46,13 @@ export interface Booted extends Launched {
  * bootstrap (a spare's preload hints).
  */
 export function spawnBootstrap(env: Record<string, string> = {}): Booted {
-  const tracker = trackerInheritance(TRACKER_FD);
+  const tracker = trackerInheritance(CHILD.trackerFd);
   const [readEnd, writeEnd] = addon().pipe();
   let child: ChildProcess;
   try {
     child = spawn(process.execPath, [...childExecArgv(), BOOTSTRAP], {
       // stdin is not shared, as in Python's children; stdout and stderr are.
-      stdio: ['ignore', 'inherit', 'inherit', readEnd, tracker.fd],
+      stdio: ['ignore', 'inherit', 'inherit', readEnd, tracker.fd], // fds 3 and 4: CHILD.payloadFd, CHILD.trackerFd
       env: { ...process.env, ...tracker.env, ...env },
     });
   } catch (e) {

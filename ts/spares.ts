@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { addon } from './addon';
 import { spawnBootstrap, type Booted } from './launcher';
 import { describe } from './names';
+import { CHILD } from './payload';
 import { state } from './state';
 
 export interface SpareOptions {
@@ -44,9 +45,9 @@ function retire(spare: Booted): void {
 
 function startSpare(): void {
   const spare = spawnBootstrap({
-    MULTIPROC_SPARE: '1',
-    MULTIPROC_PARENT_PID: String(process.pid),
-    ...(preload ? { MULTIPROC_PRELOAD: preload } : {}),
+    [CHILD.env.spare]: '1',
+    [CHILD.env.parentPid]: String(process.pid),
+    ...(preload ? { [CHILD.env.preload]: preload } : {}),
   });
   spare.child.unref();
   spare.child.once('exit', () => {

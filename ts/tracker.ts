@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { addon } from './addon';
 import { GENERATED_NAME } from './names';
+import { CHILD } from './payload';
 
 /**
  * What makes a spawned child share this program's tracker: put `fd` at
@@ -11,7 +12,7 @@ import { GENERATED_NAME } from './names';
  */
 export function trackerInheritance(slot: number): { env: Record<string, string>; fd: number } {
   const { pid, fd } = addon().trackerInfo();
-  return { env: { MULTIPROC_TRACKER_PID: String(pid), MULTIPROC_TRACKER_FD: String(slot) }, fd };
+  return { env: { [CHILD.env.trackerPid]: String(pid), [CHILD.env.trackerFd]: String(slot) }, fd };
 }
 
 export interface SharedObjectInfo {

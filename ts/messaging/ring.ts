@@ -5,7 +5,7 @@
 //   bytes  0..15   SharedState header (ts/sync/layout.ts)
 //          16..23  a wait cell: JoinableQueue's count of unfinished tasks
 //          64..    the ring: RingHeader (64 bytes), then its data
-import { AbortError, Empty, Full } from '../errors';
+import { Empty, Full } from '../errors';
 import { addon } from '../addon';
 import { deserialize, serialize } from '../handles';
 import { SharedMemory } from '../shared_memory';
@@ -138,7 +138,6 @@ export class Ring {
       this.#status(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Full();
-      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await wait(this.#state.segment, FREED, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     }
   }
@@ -161,7 +160,6 @@ export class Ring {
       if (r !== EMPTY) this.#status(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
-      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await wait(this.#state.segment, WRITTEN, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     }
   }
