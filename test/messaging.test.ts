@@ -1,7 +1,7 @@
 // Queue, JoinableQueue, SimpleQueue and Pipe across real processes.
 import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SimpleQueue, Value,
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SimpleQueue, Value, deserialize,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
@@ -112,6 +112,39 @@ describe('Queue', () => {
     });
   }
 
+  it('every kind of item comes back exactly as it went, through the ring and through side segments', async () => {
+    // Each encoding (ts/messaging/encoding.ts) and its edge cases: what JSON
+    // alone would get wrong must take another path.
+    const sparse: unknown[] = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    const nullProto = Object.assign(Object.create(null), { a: 1 });
+    const deep = JSON.parse('['.repeat(200) + ']'.repeat(200));
+    const small = [
+      0, -0, NaN, Infinity, 1.5, 'text', '', 'caf\u00e9 \u{1f600}', 'lone \ud800 surrogate', true, false, null, undefined,
+      { id: 1, name: 'small object', ok: true, list: [1, 'two', null, { three: 3 }] }, [], {}, nullProto,
+      { n: -0 }, { n: NaN }, { u: undefined }, sparse, cyclic, deep, Array.from({ length: 1000 }, (_, i) => i / 3),
+      new Date(5), new Map([[1, { a: 2 }]]), new Set(['s']), 10n ** 20n, /re/g,
+      Buffer.from('a buffer'), new Uint8Array([1, 2, 3]), new Float64Array([1.5, -0]), Buffer.alloc(0),
+    ];
+    const big = ['x'.repeat(100_000), 'caf\u00e9'.repeat(30_000), { text: 'y'.repeat(100_000) },
+      Buffer.alloc(100_000, 7), new Uint8Array(100_000).fill(8), new Float64Array(20_000).fill(0.5),
+      Array.from({ length: 5000 }, (_, i) => ({ i }))];
+    const inbox = new Queue(0, { capacityBytes: 64 * 1024 }); // the big ones do not fit a record
+    const outbox = new Queue(0, { capacityBytes: 64 * 1024 });
+    const p = run(t.echoAll, inbox, outbox);
+    for (const item of [...small, ...big]) {
+      inbox.putSync(item);
+      const back = await outbox.get({ timeout: 60_000 });
+      // Structured clone gives a null-prototype object an ordinary one.
+      expect(back).toStrictEqual(item === nullProto ? { a: 1 } : item);
+      if (Object.is(item, -0)) expect(Object.is(back, -0)).toBe(true);
+    }
+    inbox.close();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
   it('items carry other shared objects (a Lock and a Value inside an item)', async () => {
     const q = new Queue();
     const lock = new Lock();
@@ -207,6 +240,13 @@ describe('Pipe', () => {
     const [r2, w2] = Pipe(false);
     await w2.sendBytes(Buffer.from('raw bytes'));
     expect((await r2.recvBytes()).toString()).toBe('raw bytes');
+    // Anything else comes as serialize() writes it, whatever path it took.
+    for (const item of [{ plain: [1, 'two'] }, 3.5, 'text', new Date(7), 'z'.repeat(300_000)]) {
+      w2.sendSync(item);
+      expect(deserialize(await r2.recvBytes())).toStrictEqual(item);
+    }
+    await w2.sendBytes(Buffer.alloc(300_000, 3)); // larger than the ring: a side segment
+    expect((await r2.recvBytes()).equals(Buffer.alloc(300_000, 3))).toBe(true);
     expect(() => Pipe('yes' as never)).toThrow(TypeError);
   });
 });

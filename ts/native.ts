@@ -3,6 +3,10 @@
 import path from 'node:path';
 
 /** One mapping of a shared-memory segment (native/glue/segment.h). */
+/** An opaque handle on a ring (a Node-API External). */
+declare const ringHandle: unique symbol;
+export type RingHandle = { readonly [ringHandle]: true };
+
 export interface NativeSegment {
   readonly name: string;
   readonly size: number;
@@ -63,13 +67,18 @@ export interface NativeBinding {
   /** This thread's kernel id (the pid on the main thread). */
   threadId(): number;
   storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;
-  // The ring of native/core/ring.h at `offset` (a multiple of 64) of `seg`.
+  // The ring of native/core/ring.h at `offset` (a multiple of 64) of `seg`,
+  // reached through the handle ringOpen returns (native/glue/ring.cc).
   // Statuses: 0 ok, 1 full, 2 empty, 3 too big, 4 closed, 5 timed out. timeoutMs 0: try once.
+  // A tag's low two bits say what the value is: 0 bytes, 1 a string (UTF-8), 2 a number.
   ringInit(seg: NativeSegment, offset: number, capacity: number, maxsize: number): void;
-  ringPut(seg: NativeSegment, offset: number, bytes: Uint8Array, tid: number, timeoutMs?: number): number;
-  ringGet(seg: NativeSegment, offset: number, tid: number, timeoutMs?: number): Buffer | number;
-  ringClose(seg: NativeSegment, offset: number, tid: number): void;
-  ringMaxPayload(seg: NativeSegment, offset: number): number;
+  /** result: where each get leaves [status, tag]. */
+  ringOpen(seg: NativeSegment, offset: number, result: Int32Array): RingHandle;
+  ringPut(ring: RingHandle, tag: number, value: Uint8Array | string | number, timeoutMs?: number): number;
+  /** The record's value (see result for its tag), or undefined when status is not ok. */
+  ringGet(ring: RingHandle, timeoutMs?: number): Buffer | string | number | undefined;
+  ringClose(ring: RingHandle): void;
+  ringMaxPayload(ring: RingHandle): number;
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
   kill(pid: number, signal: number): void;

@@ -9,8 +9,6 @@ namespace mp {
 
 namespace {
 
-constexpr uint32_t kData = 0;
-constexpr uint32_t kWrap = 1;
 // Waiters re-check at least this often: a process that died between its
 // commit and its wake-up must not strand them.
 constexpr int64_t kRetrySliceNs = 20'000'000;
@@ -34,7 +32,7 @@ void repair(RingHeader* ring) {
   for (uint64_t pos = head; pos < tail;) {
     uint32_t header[2];
     std::memcpy(header, base + pos % cap, sizeof header);
-    if (header[1] == kWrap) {
+    if (header[1] == kRingWrapTag) {
       pos += cap - pos % cap;
     } else {
       n++;
@@ -75,7 +73,7 @@ size_t ring_max_payload(const RingHeader* ring) { return ring->capacity - kRingR
 
 uint32_t ring_items(const RingHeader* ring) { return ring->items.load(); }
 
-RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t tid) {
+RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid) {
   const uint64_t cap = ring->capacity;
   const uint64_t size = kRingRecordHeader + padded(len);
   if (size > cap) return RingResult::kTooBig;
@@ -108,13 +106,19 @@ RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t
   }
   char* base = data_of(ring);
   if (skip) {
-    uint32_t marker[2] = {0, kWrap};
+    uint32_t marker[2] = {0, kRingWrapTag};
     std::memcpy(base + offset, marker, sizeof marker);
     offset = 0;
   }
-  uint32_t header[2] = {uint32_t(len), kData};
+  uint32_t header[2] = {uint32_t(len), tag};
   std::memcpy(base + offset, header, sizeof header);
-  std::memcpy(base + offset + kRingRecordHeader, data, len);
+  // A writer that throws leaves nothing behind: the commit below is skipped.
+  try {
+    write(base + offset + kRingRecordHeader);
+  } catch (...) {
+    unlock(ring);
+    throw;
+  }
   ring->items.fetch_add(1);
   ring->tail.store(tail + skip + size);  // the commit
   unlock(ring);
@@ -122,7 +126,7 @@ RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t
   return RingResult::kOk;
 }
 
-RingResult ring_try_get(RingHeader* ring, const std::function<void*(size_t)>& alloc, uint32_t tid) {
+RingResult ring_try_get(RingHeader* ring, RecordReader read, uint32_t tid) {
   const uint64_t cap = ring->capacity;
   lock(ring, tid);
   uint64_t head = ring->head;
@@ -134,19 +138,17 @@ RingResult ring_try_get(RingHeader* ring, const std::function<void*(size_t)>& al
   char* base = data_of(ring);
   uint32_t header[2];
   std::memcpy(header, base + head % cap, sizeof header);
-  if (header[1] == kWrap) {
+  if (header[1] == kRingWrapTag) {
     head += cap - head % cap;
     std::memcpy(header, base, sizeof header);
   }
   const size_t len = header[0];
-  void* out;
   try {
-    out = alloc(len);
+    read(base + head % cap + kRingRecordHeader, len, header[1]);
   } catch (...) {
     unlock(ring);
     throw;
   }
-  std::memcpy(out, base + head % cap + kRingRecordHeader, len);
   ring->items.fetch_sub(1);
   ring->head.store(head + kRingRecordHeader + padded(len));  // the commit
   unlock(ring);
@@ -179,12 +181,20 @@ RingResult blocking(WaitCell* cell, RingResult busy, int64_t timeout_ns, Op try_
 
 }  // namespace
 
-RingResult ring_put(RingHeader* ring, const void* data, size_t len, uint32_t tid, int64_t timeout_ns) {
-  return blocking(&ring->freed, RingResult::kFull, timeout_ns, [&] { return ring_try_put(ring, data, len, tid); });
+RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid, int64_t timeout_ns) {
+  return blocking(&ring->freed, RingResult::kFull, timeout_ns, [&] { return ring_try_put(ring, tag, len, write, tid); });
 }
 
-RingResult ring_get(RingHeader* ring, const std::function<void*(size_t)>& alloc, uint32_t tid, int64_t timeout_ns) {
-  return blocking(&ring->written, RingResult::kEmpty, timeout_ns, [&] { return ring_try_get(ring, alloc, tid); });
+RingResult ring_get(RingHeader* ring, RecordReader read, uint32_t tid, int64_t timeout_ns) {
+  return blocking(&ring->written, RingResult::kEmpty, timeout_ns, [&] { return ring_try_get(ring, read, tid); });
+}
+
+RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t tid) {
+  return ring_try_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, tid);
+}
+
+RingResult ring_put(RingHeader* ring, const void* data, size_t len, uint32_t tid, int64_t timeout_ns) {
+  return ring_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, tid, timeout_ns);
 }
 
 void ring_close(RingHeader* ring, uint32_t tid) {

@@ -13,13 +13,15 @@
 //          56 | u32 capacity          (4)  |  data bytes, a multiple of 8
 //          60 | u32 closed            (4)  |
 //          64 +----------------------------+
-//             | data[capacity]             |  records: [u32 length][u32 kind][payload][pad to 8]
+//             | data[capacity]             |  records: [u32 length][u32 tag][payload][pad to 8]
 //             +----------------------------+
 //
 // head and tail only grow; a record's offset is position % capacity. A
-// record never wraps: when it does not fit before the end, a kWrap marker
-// fills the rest and the record starts at offset 0 (an empty ring simply
-// restarts at the next multiple of capacity).
+// record never wraps: when it does not fit before the end, a wrap marker
+// (tag kRingWrapTag) fills the rest and the record starts at offset 0 (an
+// empty ring simply restarts at the next multiple of capacity). A record's
+// tag is the caller's: JS keeps its encoding there (a string, bytes, a
+// number...), so the payload stays 8-byte aligned and needs no prefix.
 //
 // Crash consistency: a process may be SIGKILLed at any instant. Each put
 // writes its record beyond `tail` and then commits with one store of
@@ -34,8 +36,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 
+#include "function_ref.h"
 #include "lock.h"
 #include "wait_cell.h"
 
@@ -56,6 +58,14 @@ static_assert(sizeof(RingHeader) == 64, "RingHeader layout is shared with other 
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "cross-process atomics must be lock-free");
 
 constexpr size_t kRingRecordHeader = 8;
+constexpr uint32_t kRingWrapTag = 0xFFFFFFFF;  // reserved: every other tag is the caller's
+
+// Fills a record's payload: called under the ring's lock with where its
+// `len` bytes go (the ring's own memory: no intermediate copy).
+using RecordWriter = FunctionRef<void(char* payload)>;
+// Takes a record's payload out: called under the lock; the record is removed
+// when it returns, and stays if it throws.
+using RecordReader = FunctionRef<void(const char* payload, size_t len, uint32_t tag)>;
 
 enum class RingResult { kOk, kFull, kEmpty, kTooBig, kClosed, kTimedOut };
 
@@ -68,18 +78,23 @@ void ring_init(void* segment, size_t capacity, uint32_t maxsize);
 // The largest payload one record can hold (larger items need another path).
 size_t ring_max_payload(const RingHeader* ring);
 
-// Appends one record, or says why not (kFull, kTooBig, kClosed). tid: this
+// Appends one record of `len` payload bytes written by `write`, or says why
+// not (kFull, kTooBig, kClosed). tag: anything but kRingWrapTag. tid: this
 // thread's id, for the lock.
-RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t tid);
+RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid);
 
-// Removes the oldest record: alloc(len) must return where to copy its
-// payload (called under the lock). kEmpty, or kClosed once closed and empty.
-RingResult ring_try_get(RingHeader* ring, const std::function<void*(size_t)>& alloc, uint32_t tid);
+// Removes the oldest record, handing it to `read` first. kEmpty, or kClosed
+// once closed and empty.
+RingResult ring_try_get(RingHeader* ring, RecordReader read, uint32_t tid);
 
 // Blocking forms: wait (spin, then sleep) up to timeout_ns (< 0: forever)
 // for room or for a record; kTimedOut when it ran out.
+RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid, int64_t timeout_ns);
+RingResult ring_get(RingHeader* ring, RecordReader read, uint32_t tid, int64_t timeout_ns);
+
+// Byte-copying forms of the above (tag 0 on put).
+RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t tid);
 RingResult ring_put(RingHeader* ring, const void* data, size_t len, uint32_t tid, int64_t timeout_ns);
-RingResult ring_get(RingHeader* ring, const std::function<void*(size_t)>& alloc, uint32_t tid, int64_t timeout_ns);
 
 // Refuses further puts and wakes every waiter; gets drain what is left.
 void ring_close(RingHeader* ring, uint32_t tid);

@@ -50,6 +50,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   segment_ctor = Napi::Persistent(Segment::define(env));
   semaphore_ctor = Napi::Persistent(Semaphore::define(env));
   exports.Set("ringInit", Napi::Function::New<ring_init_js>(env, "ringInit"));
+  exports.Set("ringOpen", Napi::Function::New<ring_open_js>(env, "ringOpen"));
   exports.Set("ringPut", Napi::Function::New<ring_put_js>(env, "ringPut"));
   exports.Set("ringGet", Napi::Function::New<ring_get_js>(env, "ringGet"));
   exports.Set("ringClose", Napi::Function::New<ring_close_js>(env, "ringClose"));

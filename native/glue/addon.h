@@ -13,6 +13,7 @@ namespace mp::glue {
 
 // native/glue/ring.cc
 Napi::Value ring_init_js(const Napi::CallbackInfo& info);
+Napi::Value ring_open_js(const Napi::CallbackInfo& info);
 Napi::Value ring_put_js(const Napi::CallbackInfo& info);
 Napi::Value ring_get_js(const Napi::CallbackInfo& info);
 Napi::Value ring_close_js(const Napi::CallbackInfo& info);

@@ -1,6 +1,17 @@
 // JS functions over native/core/ring.h: a ring lives at a byte offset inside
 // a Segment (after the queue's own header).
+//
+// These are the hottest calls in the addon (one per queue put or get), so
+// they avoid what costs most in Node-API: the ring is reached through an
+// External made once by ringOpen (napi_unwrap and the type-tag check cost
+// ~60 % of a call), the payload goes straight between JS values and the ring
+// (a string is encoded into the ring and decoded out of it; no Buffer in
+// between), and a get reports its status and tag through a small Int32Array
+// instead of allocating a result object.
 #include <napi.h>
+
+#include <cmath>
+#include <cstring>
 
 #include "../core/ring.h"
 #include "addon.h"
@@ -26,35 +37,91 @@ int status_of(RingResult r) {
   return kOk;
 }
 
-Segment* segment_of(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// The low two bits of a record's tag say how its payload becomes a JS value;
+// the rest is the TS layer's (ts/messaging/ring.ts: what the value means).
+enum Representation : uint32_t { kBytes = 0, kUtf8 = 1, kFloat64 = 2 };
+constexpr uint32_t kRepresentationMask = 3;
+constexpr uint32_t kMaxTag = 0xFFFF;
+
+// What ringOpen hands to JS. The references keep the mapping (through its
+// Segment) and the result words alive as long as the handle.
+struct RingRef {
+  Napi::ObjectReference segment_ref;
+  Segment* segment;
+  size_t offset;
+  Napi::Reference<Napi::Int32Array> result_ref;
+  int32_t* result;  // [status, tag] of the last get
+};
+
+Segment* segment_arg(const Napi::CallbackInfo& info) {
   Segment* seg = Segment::from(info[0]);
-  if (!seg) throw type_error(env, "the first argument must be a Segment");
-  if (!seg->mapping().addr) throw coded_error(env, "ERR_MP_CLOSED", "the queue's segment is closed");
+  if (!seg) throw type_error(info.Env(), "the first argument must be a Segment");
+  if (!seg->mapping().addr) throw coded_error(info.Env(), "ERR_MP_CLOSED", "the queue's segment is closed");
   return seg;
 }
 
-RingHeader* ring_at(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const Mapping& m = segment_of(info)->mapping();
-  double off = arg_number(info, 1, "offset");
-  if (!(off >= 0) || uint64_t(off) % 64 != 0 || uint64_t(off) + sizeof(RingHeader) > m.size) {
-    throw range_error(env, "ring offset must be a multiple of 64 inside the segment");
+RingRef& ref_of(const Napi::CallbackInfo& info) {
+  napi_value v = info[0];
+  void* data = nullptr;
+  if (napi_get_value_external(info.Env(), v, &data) != napi_ok || data == nullptr) {
+    throw type_error(info.Env(), "the first argument must be a ring handle from ringOpen");
   }
-  auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(m.addr) + uint64_t(off));
-  // The capacity lives in shared memory: never trust it beyond the mapping.
-  if (ring->capacity == 0 || uint64_t(off) + ring_segment_size(ring->capacity) > m.size) {
-    throw coded_error(env, "ERR_MP_CORRUPT", "the queue's ring header does not fit its segment");
-  }
-  return ring;
+  return *static_cast<RingRef*>(data);
 }
 
-std::function<void*(size_t)> allocator(Napi::Env env, Napi::Value* out) {
-  return [env, out](size_t len) {
-    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(env, len);
-    *out = b;
-    return static_cast<void*>(b.Data());
-  };
+RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
+  void* base = ref.segment->mapping().addr;
+  if (!base) throw coded_error(info.Env(), "ERR_MP_CLOSED", "the queue's segment is closed");
+  return reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
+}
+
+RingHeader* ring_of(const Napi::CallbackInfo& info) { return ring_of(info, ref_of(info)); }
+
+// The lock records its owner's kernel thread id. Node never forks without
+// exec, so a per-thread cache stays right (and saves a syscall per call).
+uint32_t this_thread() {
+  thread_local uint32_t tid = current_thread_id();
+  return tid;
+}
+
+// A put's payload, seen before the lock is taken: its length and how to write it.
+struct Payload {
+  size_t len = 0;
+  const void* bytes = nullptr;  // kBytes
+  napi_value string = nullptr;  // kUtf8: encoded straight into the ring
+  double number = 0;            // kFloat64
+};
+
+Payload payload_of(const Napi::CallbackInfo& info, uint32_t representation) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[2];
+  Payload p;
+  switch (representation) {
+    case kUtf8: {
+      if (!v.IsString()) throw type_error(env, "the value of a string record must be a string");
+      p.string = v;
+      size_t len = 0;
+      NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len), Payload());
+      // napi_get_value_string_utf8 always writes a terminating NUL: the
+      // record keeps room for it, and get drops it.
+      p.len = len + 1;
+      return p;
+    }
+    case kFloat64:
+      if (!v.IsNumber()) throw type_error(env, "the value of a number record must be a number");
+      p.number = v.As<Napi::Number>().DoubleValue();
+      p.len = sizeof(double);
+      return p;
+    case kBytes:
+      if (!v.IsTypedArray()) throw type_error(env, "the value of a bytes record must be a Buffer or Uint8Array");
+      {
+        Napi::Uint8Array bytes = v.As<Napi::Uint8Array>();
+        p.bytes = bytes.Data();
+        p.len = bytes.ByteLength();
+      }
+      return p;
+  }
+  throw range_error(env, "unknown record representation");
 }
 
 }  // namespace
@@ -62,7 +129,7 @@ std::function<void*(size_t)> allocator(Napi::Env env, Napi::Value* out) {
 // ringInit(segment, offset, capacity, maxsize)
 Napi::Value ring_init_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Segment* seg = segment_of(info);
+  Segment* seg = segment_arg(info);
   double off = arg_number(info, 1, "offset");
   if (!(off >= 0) || uint64_t(off) % 64 != 0) throw range_error(env, "ring offset must be a multiple of 64");
   double capacity = arg_number(info, 2, "capacity");
@@ -74,41 +141,93 @@ Napi::Value ring_init_js(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// ringPut(segment, offset, bytes, tid, timeoutMs) -> status; timeoutMs 0: try once.
-Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
-  RingHeader* ring = ring_at(info);
-  if (!info[2].IsTypedArray()) throw type_error(info.Env(), "bytes must be a Buffer or Uint8Array");
-  Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
-  uint32_t tid = info[3].ToNumber().Uint32Value();
-  int64_t timeout = arg_timeout_ns(info, 4);
-  RingResult r = timeout == 0 ? ring_try_put(ring, bytes.Data(), bytes.ByteLength(), tid)
-                              : ring_put(ring, bytes.Data(), bytes.ByteLength(), tid, timeout);
-  return Napi::Number::New(info.Env(), status_of(r));
+// ringOpen(segment, offset, result: Int32Array(2)) -> ring handle
+Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment* seg = segment_arg(info);
+  const Mapping& m = seg->mapping();
+  double off = arg_number(info, 1, "offset");
+  if (!(off >= 0) || uint64_t(off) % 64 != 0 || uint64_t(off) + sizeof(RingHeader) > m.size) {
+    throw range_error(env, "ring offset must be a multiple of 64 inside the segment");
+  }
+  auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(m.addr) + uint64_t(off));
+  // The capacity lives in shared memory: checked against the mapping once
+  // here; it is written once, before the ring is shared, and never again.
+  if (ring->capacity == 0 || ring->capacity % 8 != 0 || uint64_t(off) + ring_segment_size(ring->capacity) > m.size) {
+    throw coded_error(env, "ERR_MP_CORRUPT", "the queue's ring header does not fit its segment");
+  }
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[2].As<Napi::Int32Array>().ElementLength() < 2) {
+    throw type_error(env, "result must be an Int32Array of 2 elements");
+  }
+  Napi::Int32Array result = info[2].As<Napi::Int32Array>();
+  auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()), seg, size_t(off),
+                          Napi::Persistent(result), result.Data()};
+  return Napi::External<RingRef>::New(env, ref, [](Napi::Env, RingRef* r) { delete r; });
 }
 
-// ringGet(segment, offset, tid, timeoutMs) -> Buffer | status; timeoutMs 0: try once.
-Napi::Value ring_get_js(const Napi::CallbackInfo& info) {
+// ringPut(ring, tag, value, timeoutMs) -> status; timeoutMs 0: try once.
+// The tag's representation bits say what value is (see Representation).
+Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RingHeader* ring = ring_at(info);
-  uint32_t tid = info[2].ToNumber().Uint32Value();
+  RingHeader* ring = ring_of(info);
+  if (!info[1].IsNumber()) throw type_error(env, "tag must be a number");
+  uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
+  if (tag > kMaxTag) throw range_error(env, "tag must be an integer from 0 to 65535");
+  const Payload p = payload_of(info, tag & kRepresentationMask);
   int64_t timeout = arg_timeout_ns(info, 3);
-  Napi::Value out = env.Undefined();
-  RingResult r = timeout == 0 ? ring_try_get(ring, allocator(env, &out), tid)
-                              : ring_get(ring, allocator(env, &out), tid, timeout);
-  if (r == RingResult::kOk) return out;
+  auto write = [&](char* dst) {
+    if (p.string) {
+      size_t written = 0;
+      NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, p.string, dst, p.len, &written));
+    } else {
+      std::memcpy(dst, p.bytes ? p.bytes : &p.number, p.len);
+    }
+  };
+  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, this_thread())
+                              : ring_put(ring, tag, p.len, write, this_thread(), timeout);
   return Napi::Number::New(env, status_of(r));
 }
 
-// ringClose(segment, offset, tid)
+// ringGet(ring, timeoutMs) -> value, with [status, tag] in the handle's
+// result words; undefined when status is not kOk. timeoutMs 0: try once.
+Napi::Value ring_get_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RingRef& ref = ref_of(info);
+  RingHeader* ring = ring_of(info, ref);
+  int64_t timeout = arg_timeout_ns(info, 1);
+  napi_value out = nullptr;
+  auto read = [&](const char* src, size_t len, uint32_t tag) {
+    switch (tag & kRepresentationMask) {
+      case kUtf8:
+        NAPI_THROW_IF_FAILED_VOID(env, napi_create_string_utf8(env, src, len > 0 ? len - 1 : 0, &out));
+        break;
+      case kFloat64: {
+        double d = NAN;
+        if (len == sizeof d) std::memcpy(&d, src, sizeof d);
+        out = Napi::Number::New(env, d);
+        break;
+      }
+      default:
+        out = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(src), len);
+    }
+    ref.result[1] = int32_t(tag);
+  };
+  RingResult r = timeout == 0 ? ring_try_get(ring, read, this_thread())
+                              : ring_get(ring, read, this_thread(), timeout);
+  ref.result[0] = status_of(r);
+  return r == RingResult::kOk ? Napi::Value(env, out) : env.Undefined();
+}
+
+// ringClose(ring)
 Napi::Value ring_close_js(const Napi::CallbackInfo& info) {
-  RingHeader* ring = ring_at(info);
-  ring_close(ring, info[2].ToNumber().Uint32Value());
+  ring_close(ring_of(info), this_thread());
   return info.Env().Undefined();
 }
 
-// ringMaxPayload(segment, offset) -> bytes one record can hold
+// ringMaxPayload(ring) -> bytes one record can hold
 Napi::Value ring_max_payload_js(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(ring_max_payload(ring_at(info))));
+  return Napi::Number::New(info.Env(), double(ring_max_payload(ring_of(info))));
 }
 
 }  // namespace mp::glue

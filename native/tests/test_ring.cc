@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <random>
+#include <vector>
 
 #include "core/lock.h"
 #include "core/ring.h"
@@ -49,11 +50,11 @@ bool item_whole(const std::string& s, uint32_t* producer, uint32_t* seq) {
 }
 
 RingResult get_string(RingHeader* ring, std::string* out, int64_t timeout_ns = -1) {
-  return mp::ring_get(ring, [&](size_t len) { out->resize(len); return static_cast<void*>(&(*out)[0]); }, me(), timeout_ns);
+  return mp::ring_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); }, me(), timeout_ns);
 }
 
 RingResult try_get_string(RingHeader* ring, std::string* out) {
-  return mp::ring_try_get(ring, [&](size_t len) { out->resize(len); return static_cast<void*>(&(*out)[0]); }, me());
+  return mp::ring_try_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); }, me());
 }
 
 }  // namespace
@@ -110,6 +111,44 @@ TEST(limits_full_too_big_closed) {
   CHECK_EQ(got.size(), size_t(200));
   CHECK(try_get_string(ring, &got) == RingResult::kClosed);
   CHECK(get_string(ring, &got, 5 * kMs) == RingResult::kClosed);
+}
+
+TEST(tags_travel_with_records_and_a_throwing_callback_changes_nothing) {
+  Segment seg(mp::ring_segment_size(256));
+  RingHeader* ring = make_ring(seg, 256);
+  auto put = [&](uint32_t tag, const std::string& s) {
+    return mp::ring_try_put(ring, tag, s.size(), [&](char* p) { std::memcpy(p, s.data(), s.size()); }, me());
+  };
+  // A writer that throws (JS: a failed string conversion) commits nothing.
+  bool threw = false;
+  try {
+    mp::ring_try_put(ring, 9, 16, [](char*) { throw 1; }, me());
+  } catch (int) {
+    threw = true;
+  }
+  CHECK(threw);
+  CHECK_EQ(mp::ring_items(ring), 0u);
+  CHECK(put(7, "seven") == RingResult::kOk);
+  CHECK(put(200, "two hundred") == RingResult::kOk);
+  // A reader that throws (JS: out of memory) leaves the record in place.
+  threw = false;
+  try {
+    mp::ring_try_get(ring, [](const char*, size_t, uint32_t) { throw 2; }, me());
+  } catch (int) {
+    threw = true;
+  }
+  CHECK(threw);
+  CHECK_EQ(mp::ring_items(ring), 2u);
+  std::vector<std::pair<uint32_t, std::string>> got;
+  auto read = [&](const char* p, size_t len, uint32_t tag) { got.emplace_back(tag, std::string(p, len)); };
+  while (mp::ring_try_get(ring, read, me()) == RingResult::kOk) {
+  }
+  CHECK_EQ(got.size(), size_t(2));
+  CHECK_EQ(got[0].first, 7u);
+  CHECK(got[0].second == "seven");
+  CHECK_EQ(got[1].first, 200u);
+  CHECK(got[1].second == "two hundred");
+  CHECK(ring->lock.cell.value.load() == 0u);  // never left locked
 }
 
 TEST(an_empty_ring_takes_a_record_as_large_as_its_capacity_at_any_offset) {

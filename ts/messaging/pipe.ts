@@ -72,8 +72,7 @@ export class Connection implements Shareable {
   async sendBytes(buf: Uint8Array): Promise<void> {
     if (!(buf instanceof Uint8Array)) throw new TypeError(`sendBytes() takes a Buffer or Uint8Array, got ${describe(buf)}`);
     const q = this.#out();
-    const ring = ringOf!(q);
-    await ring.put(ring.encode(buf, true), Infinity, undefined, 'the pipe');
+    await ringOf!(q).put(buf, true, Infinity, undefined, 'the pipe');
   }
 
   async recv(): Promise<unknown> {
@@ -96,7 +95,7 @@ export class Connection implements Shareable {
   async recvBytes(): Promise<Buffer> {
     const ring = ringOf!(this.#in());
     try {
-      return ring.decode(await ring.get(Infinity, undefined, 'the pipe'), true) as Buffer;
+      return await ring.get(true, Infinity, undefined, 'the pipe') as Buffer;
     } catch (e) {
       throw (e as { code?: string }).code === 'ERR_MP_CLOSED' ? eofError() : e;
     }

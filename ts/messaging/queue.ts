@@ -1,9 +1,11 @@
 // Queue, JoinableQueue and SimpleQueue: Python's multiprocessing queues over
-// one shared-memory ring (ring.ts, native/core/ring.h). A put is one
-// serialization and one addon call that copies the record in; a get one addon
-// call that copies it out into a Buffer, and one deserialization. Items that
-// do not fit the ring travel through a side segment, so any size works and a
-// bounded queue never deadlocks on a large item.
+// one shared-memory ring (ring.ts, native/core/ring.h). A put is one encoding
+// (encoding.ts: numbers, strings and Buffers as they are, small plain data as
+// JSON, anything else by structured clone) and one addon call that writes the
+// record into the ring; a get one addon call that makes the JS value straight
+// from the ring, and one decoding. Items that do not fit the ring travel
+// through a side segment, so any size works and a bounded queue never
+// deadlocks on a large item.
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { addon } from '../addon';
@@ -53,13 +55,13 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Resolves once the item is in (rejects Full after options.timeout, or an AbortError). */
   async put(item: T, options?: AsyncOptions): Promise<void> {
     const { timeout, signal } = asyncOptions(options, 'put');
-    await this.#ring.put(this.#ring.encode(item), timeout, signal, 'the queue');
+    await this.#ring.put(item, false, timeout, signal, 'the queue');
   }
 
   /** Blocks the thread until the item is in; throws Full on timeout or with `block: false`. */
   putSync(item: T, options?: SyncOptions): void {
     const timeout = syncTimeout(options, 'putSync');
-    this.#ring.putSync(this.#ring.encode(item), timeout, 'the queue');
+    this.#ring.putSync(item, false, timeout, 'the queue');
   }
 
   putNowait(item: T): void {
@@ -69,13 +71,13 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Resolves with the oldest item (rejects Empty after options.timeout; an error with code ERR_MP_CLOSED once closed and drained). */
   async get(options?: AsyncOptions): Promise<T> {
     const { timeout, signal } = asyncOptions(options, 'get');
-    return this.#ring.decode(await this.#ring.get(timeout, signal, 'the queue')) as T;
+    return await this.#ring.get(false, timeout, signal, 'the queue') as T;
   }
 
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */
   getSync(options?: SyncOptions): T {
     const timeout = syncTimeout(options, 'getSync');
-    return this.#ring.decode(this.#ring.getSync(timeout, 'the queue')) as T;
+    return this.#ring.getSync(false, timeout, 'the queue') as T;
   }
 
   getNowait(): T {

@@ -7,11 +7,10 @@
 //          64..    the ring: RingHeader (64 bytes), then its data
 import { Empty, Full } from '../errors';
 import { addon } from '../addon';
-import { deserialize, serialize } from '../handles';
-import { SharedMemory } from '../shared_memory';
+import type { RingHandle } from '../native';
 import type { SharedState } from '../sync/shared_state';
-import { threadId } from '../sync/thread';
-import { wait } from '../wait';
+import { eventLoopSpinMs, wait } from '../wait';
+import { decode, decodeBytes, encode, toSide, type Encoded, type RecordValue } from './encoding';
 
 export const RING_OFFSET = 64;
 const WRITTEN = RING_OFFSET + 16; // bumped after each put
@@ -30,14 +29,6 @@ const TOO_BIG = 3;
 const CLOSED_STATUS = 4;
 const TIMED_OUT = 5;
 
-// Record flags (byte 0). serialize() writes 0 or 1; these are ours.
-const SIDE = 2; // the item is in a side segment, named by the rest of the record
-const RAW = 3; // raw bytes (Connection.sendBytes)
-// Fast paths: v8.serialize costs microseconds even for a number; these cost
-// a few dozen nanoseconds.
-const NUMBER = 4; // a float64 follows
-const STRING = 5; // UTF-8 follows
-
 /** Segment bytes for a queue whose ring holds `capacity` data bytes. */
 export const queueBytes = (capacity: number): number => RING_OFFSET + RING_HEADER + Math.ceil(capacity / 8) * 8;
 
@@ -47,11 +38,15 @@ export function closedError(what: string): Error {
 
 export class Ring {
   readonly #state: SharedState;
-  readonly #maxPayload: number;
+  readonly #handle: RingHandle;
+  // Where the addon leaves each get's [status, tag]: no result object per call.
+  readonly #result = new Int32Array(new ArrayBuffer(8));
+  // Async waits that need not spin: set after a spin that did not pay.
+  #spinSkips = 0;
 
   constructor(state: SharedState) {
     this.#state = state;
-    this.#maxPayload = addon().ringMaxPayload(state.segment, RING_OFFSET);
+    this.#handle = addon().ringOpen(state.segment, RING_OFFSET, this.#result);
   }
 
   static init(state: SharedState, capacity: number, maxsize: number): void {
@@ -70,98 +65,89 @@ export class Ring {
     return Atomics.load(this.#state.i32, CLOSED) !== 0;
   }
 
-  /** Serializes an item; one too large for a record goes into a side segment. */
-  encode(item: unknown, raw = false): Buffer {
-    let bytes: Buffer;
-    if (typeof item === 'number' && !raw) {
-      bytes = Buffer.allocUnsafe(9);
-      bytes[0] = NUMBER;
-      bytes.writeDoubleLE(item, 1);
-    } else if (typeof item === 'string' && !raw && item.length < 4096) {
-      bytes = Buffer.allocUnsafe(1 + Buffer.byteLength(item));
-      bytes[0] = STRING;
-      bytes.write(item, 1);
-    } else if (raw) {
-      const view = item as Uint8Array;
-      bytes = Buffer.allocUnsafe(view.byteLength + 1);
-      bytes[0] = RAW;
-      bytes.set(view, 1);
-    } else {
-      bytes = serialize(item, 'item');
-    }
-    if (bytes.length <= this.#maxPayload) return bytes;
-    // Larger than the ring: one copy into a segment of its own, which the
-    // receiver unlinks (and the tracker, if the receiver dies first).
-    const side = new SharedMemory({ create: true, size: bytes.length });
-    bytes.copy(side.buf);
-    side.close();
-    return Buffer.concat([Buffer.from([SIDE]), Buffer.from(side.name)]);
-  }
-
-  decode(record: Buffer, raw = false): unknown {
-    if (record[0] === SIDE) {
-      // Not copied out: v8.deserialize hands typed arrays and Buffers over as
-      // views of its input, here the side segment itself. Its name goes now;
-      // the mapping goes when the last view of it is collected.
-      const side = new SharedMemory({ name: record.toString('latin1', 1) });
-      side.unlink();
-      return this.decode(side.buf, raw);
-    }
-    if (record[0] === NUMBER && !raw) return record.readDoubleLE(1);
-    if (record[0] === STRING && !raw) return record.toString('utf8', 1);
-    if (record[0] === RAW) return record.subarray(1);
-    return raw ? record : deserialize(record);
-  }
-
-  #status(r: number, what: string): void {
+  #check(r: number, what: string): void {
     if (r === CLOSED_STATUS) throw closedError(what);
-    if (r === TOO_BIG) throw new Error('internal error: a record larger than the ring');
+    if (r !== FULL && r !== TIMED_OUT && r !== EMPTY) throw new Error(`internal error: ring status ${r}`);
   }
 
-  /** Puts a record; timeoutMs 0: do not wait. Throws Full. */
-  putSync(record: Buffer, timeoutMs: number, what: string): void {
-    const r = addon().ringPut(this.#state.segment, RING_OFFSET, record, threadId(), timeoutMs === Infinity ? undefined : timeoutMs);
+  // One try; an item too large for a record goes again, through a side segment.
+  #tryPut(record: Encoded, timeoutMs: number | undefined): number {
+    const native = addon();
+    const r = native.ringPut(this.#handle, record.tag, record.value, timeoutMs);
+    return r === TOO_BIG ? native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeoutMs) : r;
+  }
+
+  /** Puts an item (raw: bytes as they are); timeoutMs 0: do not wait. Throws Full. */
+  putSync(item: unknown, raw: boolean, timeoutMs: number, what: string): void {
+    const r = this.#tryPut(encode(item, raw), timeoutMs === Infinity ? undefined : timeoutMs);
     if (r === OK) return;
-    this.#status(r, what);
-    // FULL when not waiting; TIMED_OUT after waiting: both mean no room.
-    if (r !== FULL && r !== TIMED_OUT) throw new Error(`internal error: ring status ${r}`);
-    throw new Full();
+    this.#check(r, what);
+    throw new Full(); // FULL when not waiting, TIMED_OUT after waiting: no room either way
   }
 
-  async put(record: Buffer, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  async put(item: unknown, raw: boolean, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+    let record = encode(item, raw);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     for (;;) {
       const seen = Atomics.load(this.#state.i32, FREED / 4);
-      const r = native.ringPut(this.#state.segment, RING_OFFSET, record, threadId(), 0);
+      let r = native.ringPut(this.#handle, record.tag, record.value, 0);
+      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0);
       if (r === OK) return;
-      this.#status(r, what);
+      this.#check(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Full();
+      if (this.#spinUntilMoved(FREED / 4, seen)) continue;
       await wait(this.#state.segment, FREED, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     }
   }
 
-  /** Takes a record; timeoutMs 0: do not wait. Throws Empty, or the closed error once closed and drained. */
-  getSync(timeoutMs: number, what: string): Buffer {
-    const r = addon().ringGet(this.#state.segment, RING_OFFSET, threadId(), timeoutMs === Infinity ? undefined : timeoutMs);
-    if (typeof r !== 'number') return r;
-    this.#status(r, what);
+  /** Takes the oldest item; timeoutMs 0: do not wait. Throws Empty, or the closed error once closed and drained. */
+  getSync(raw: boolean, timeoutMs: number, what: string): unknown {
+    const value = addon().ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
+    const [r, tag] = this.#result as unknown as [number, number];
+    if (r === OK) return this.#item(tag, value!, raw);
+    this.#check(r, what);
     throw new Empty();
   }
 
-  async get(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<Buffer> {
+  async get(raw: boolean, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     for (;;) {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
-      const r = native.ringGet(this.#state.segment, RING_OFFSET, threadId(), 0);
-      if (typeof r !== 'number') return r;
-      if (r !== EMPTY) this.#status(r, what);
+      const value = native.ringGet(this.#handle, 0);
+      const [r, tag] = this.#result as unknown as [number, number];
+      if (r === OK) return this.#item(tag, value!, raw);
+      this.#check(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
+      if (this.#spinUntilMoved(WRITTEN / 4, seen)) continue;
       await wait(this.#state.segment, WRITTEN, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     }
+  }
+
+  // Before an async wait: spin on the event loop for a few microseconds
+  // (eventLoopSpinMs) in case the other side is about to answer. A miss makes
+  // the next 8 waits skip it, so an idle queue costs the loop nothing.
+  #spinUntilMoved(word: number, seen: number): boolean {
+    if (this.#spinSkips > 0) {
+      this.#spinSkips--;
+      return false;
+    }
+    const limit = eventLoopSpinMs();
+    if (limit === 0) return false;
+    const i32 = this.#state.i32;
+    const until = performance.now() + limit;
+    do {
+      if (Atomics.load(i32, word) !== seen) return true;
+    } while (performance.now() < until);
+    this.#spinSkips = 8;
+    return false;
+  }
+
+  #item(tag: number, value: RecordValue, raw: boolean): unknown {
+    return raw ? decodeBytes(tag, value) : decode(tag, value);
   }
 
   /** Blocks until a record is there or the ring is closed, for at most timeoutMs; whether one is. */
@@ -179,6 +165,6 @@ export class Ring {
   }
 
   close(): void {
-    addon().ringClose(this.#state.segment, RING_OFFSET, threadId());
+    addon().ringClose(this.#handle);
   }
 }
