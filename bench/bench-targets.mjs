@@ -42,7 +42,11 @@ export function queueEcho(inbox, outbox) {
   }
 }
 
-export function queueProduce(q, n, item) {
+// Says it is up (ready), waits for the start (go), then puts n items and
+// one null (the poison pill: one per consumer).
+export function queueProduce(q, n, item, ready, go) {
+  ready.release();
+  go.waitSync();
   for (let i = 0; i < n; i++) q.putSync(item);
   q.putSync(null);
 }
