@@ -105,8 +105,8 @@ export class Ring {
   /** Takes the oldest item; timeoutMs 0: do not wait. Throws Empty, or the closed error once closed and drained. */
   getSync(raw: boolean, timeoutMs: number, what: string): unknown {
     const value = addon().ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
-    const [r, tag] = this.#result as unknown as [number, number];
-    if (r === OK) return this.#item(tag, value!, raw);
+    const r = this.#result[0];
+    if (r === OK) return this.#item(this.#result[1]!, value!, raw);
     this.#check(r, what);
     throw new Empty();
   }
@@ -117,8 +117,8 @@ export class Ring {
     for (;;) {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
       const value = native.ringGet(this.#handle, 0);
-      const [r, tag] = this.#result as unknown as [number, number];
-      if (r === OK) return this.#item(tag, value!, raw);
+      const r = this.#result[0];
+      if (r === OK) return this.#item(this.#result[1]!, value!, raw);
       this.#check(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
