@@ -1,11 +1,11 @@
 // Queue, JoinableQueue, SimpleQueue and Pipe across real processes.
 import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SimpleQueue, Value, deserialize,
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
-import { waitUntil } from './helpers/shm';
+import { ourObjects, waitUntil } from './helpers/shm';
 
 const targets = fixture('queue-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,6 +32,29 @@ describe('Queue', () => {
     const pending = q.get({ signal: ac.signal });
     ac.abort();
     await expect(pending).rejects.toThrow(AbortError);
+  });
+
+  it('a put that fails leaves no side segment behind (items larger than the ring)', async () => {
+    const q = new Queue(1, { capacityBytes: 4096 });
+    q.putSync('fills the only slot');
+    // Names carry this process tree's tracker (mp-<tracker>-<random>): other
+    // test files may be creating objects meanwhile.
+    const probe = new SharedMemory({ create: true, size: 1 });
+    const mine = (): string[] => ourObjects().filter((n) => n.startsWith(probe.name.slice(0, probe.name.lastIndexOf('-'))));
+    probe.unlink();
+    probe.close();
+    const before = mine().length;
+    const big = Buffer.alloc(100_000);
+    expect(() => q.putNowait(big)).toThrow(Full);
+    expect(() => q.putSync(big, { timeout: 10 })).toThrow(Full);
+    await expect(q.put(big, { timeout: 10 })).rejects.toThrow(Full);
+    const ac = new AbortController();
+    const pending = q.put(big, { signal: ac.signal });
+    ac.abort();
+    await expect(pending).rejects.toThrow(AbortError);
+    q.close();
+    expect(() => q.putSync(big)).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    expect(mine().length).toBe(before);
   });
 
   it('close(): puts fail, gets drain, iteration ends', async () => {
@@ -123,7 +146,7 @@ describe('Queue', () => {
     const small = [
       0, -0, NaN, Infinity, 1.5, 'text', '', 'caf\u00e9 \u{1f600}', 'lone \ud800 surrogate', true, false, null, undefined,
       { id: 1, name: 'small object', ok: true, list: [1, 'two', null, { three: 3 }] }, [], {}, nullProto,
-      { n: -0 }, { n: NaN }, { u: undefined }, sparse, cyclic, deep, Array.from({ length: 1000 }, (_, i) => i / 3),
+      { n: -0 }, { n: NaN }, { u: undefined }, { s: 'lone \udc00 in JSON' }, sparse, cyclic, deep, Array.from({ length: 1000 }, (_, i) => i / 3),
       new Date(5), new Map([[1, { a: 2 }]]), new Set(['s']), 10n ** 20n, /re/g,
       Buffer.from('a buffer'), new Uint8Array([1, 2, 3]), new Float64Array([1.5, -0]), Buffer.alloc(0),
     ];

@@ -78,7 +78,6 @@ export interface NativeBinding {
   /** The record's value (see result for its tag), or undefined when status is not ok. */
   ringGet(ring: RingHandle, timeoutMs?: number): Buffer | string | number | undefined;
   ringClose(ring: RingHandle): void;
-  ringMaxPayload(ring: RingHandle): number;
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
   kill(pid: number, signal: number): void;

@@ -54,7 +54,6 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ringPut", Napi::Function::New<ring_put_js>(env, "ringPut"));
   exports.Set("ringGet", Napi::Function::New<ring_get_js>(env, "ringGet"));
   exports.Set("ringClose", Napi::Function::New<ring_close_js>(env, "ringClose"));
-  exports.Set("ringMaxPayload", Napi::Function::New<ring_max_payload_js>(env, "ringMaxPayload"));
   DefineAddon(exports,
               {
                   InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),

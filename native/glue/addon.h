@@ -17,7 +17,6 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info);
 Napi::Value ring_put_js(const Napi::CallbackInfo& info);
 Napi::Value ring_get_js(const Napi::CallbackInfo& info);
 Napi::Value ring_close_js(const Napi::CallbackInfo& info);
-Napi::Value ring_max_payload_js(const Napi::CallbackInfo& info);
 
 class Addon : public Napi::Addon<Addon> {
  public:

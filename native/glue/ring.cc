@@ -225,9 +225,4 @@ Napi::Value ring_close_js(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ringMaxPayload(ring) -> bytes one record can hold
-Napi::Value ring_max_payload_js(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(ring_max_payload(ring_of(info))));
-}
-
 }  // namespace mp::glue

@@ -10,7 +10,7 @@ import { addon } from '../addon';
 import type { RingHandle } from '../native';
 import type { SharedState } from '../sync/shared_state';
 import { eventLoopSpinMs, wait } from '../wait';
-import { decode, decodeBytes, encode, toSide, type Encoded, type RecordValue } from './encoding';
+import { decode, decodeBytes, discard, encode, toSide, type RecordValue } from './encoding';
 
 export const RING_OFFSET = 64;
 const WRITTEN = RING_OFFSET + 16; // bumped after each put
@@ -41,8 +41,9 @@ export class Ring {
   readonly #handle: RingHandle;
   // Where the addon leaves each get's [status, tag]: no result object per call.
   readonly #result = new Int32Array(new ArrayBuffer(8));
-  // Async waits that need not spin: set after a spin that did not pay.
+  // Async waits that go straight to sleep, after spins that did not pay.
   #spinSkips = 0;
+  #spinMisses = 0; // in a row
 
   constructor(state: SharedState) {
     this.#state = state;
@@ -70,35 +71,43 @@ export class Ring {
     if (r !== FULL && r !== TIMED_OUT && r !== EMPTY) throw new Error(`internal error: ring status ${r}`);
   }
 
-  // One try; an item too large for a record goes again, through a side segment.
-  #tryPut(record: Encoded, timeoutMs: number | undefined): number {
-    const native = addon();
-    const r = native.ringPut(this.#handle, record.tag, record.value, timeoutMs);
-    return r === TOO_BIG ? native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeoutMs) : r;
-  }
-
   /** Puts an item (raw: bytes as they are); timeoutMs 0: do not wait. Throws Full. */
   putSync(item: unknown, raw: boolean, timeoutMs: number, what: string): void {
-    const r = this.#tryPut(encode(item, raw), timeoutMs === Infinity ? undefined : timeoutMs);
-    if (r === OK) return;
-    this.#check(r, what);
-    throw new Full(); // FULL when not waiting, TIMED_OUT after waiting: no room either way
+    const native = addon();
+    const timeout = timeoutMs === Infinity ? undefined : timeoutMs;
+    let record = encode(item, raw);
+    try {
+      let r = native.ringPut(this.#handle, record.tag, record.value, timeout);
+      // Too large for a record: again, through a side segment.
+      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeout);
+      if (r === OK) return;
+      this.#check(r, what);
+      throw new Full(); // FULL when not waiting, TIMED_OUT after waiting: no room either way
+    } catch (e) {
+      discard(record);
+      throw e;
+    }
   }
 
   async put(item: unknown, raw: boolean, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
     let record = encode(item, raw);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
-    for (;;) {
-      const seen = Atomics.load(this.#state.i32, FREED / 4);
-      let r = native.ringPut(this.#handle, record.tag, record.value, 0);
-      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0);
-      if (r === OK) return;
-      this.#check(r, what);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Full();
-      if (this.#spinUntilMoved(FREED / 4, seen)) continue;
-      await wait(this.#state.segment, FREED, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+    try {
+      for (;;) {
+        const seen = Atomics.load(this.#state.i32, FREED / 4);
+        let r = native.ringPut(this.#handle, record.tag, record.value, 0);
+        if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0);
+        if (r === OK) return;
+        this.#check(r, what);
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Full();
+        if (this.#spinUntilMoved(FREED / 4, seen)) continue;
+        await wait(this.#state.segment, FREED, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+      }
+    } catch (e) {
+      discard(record);
+      throw e;
     }
   }
 
@@ -128,8 +137,10 @@ export class Ring {
   }
 
   // Before an async wait: spin on the event loop for a few microseconds
-  // (eventLoopSpinMs) in case the other side is about to answer. A miss makes
-  // the next 8 waits skip it, so an idle queue costs the loop nothing.
+  // (eventLoopSpinMs) in case the other side is about to answer. After n
+  // misses in a row the next 2^(n-1) waits (at most 64) skip the spin: a
+  // one-off miss (the partner was descheduled) costs one slow wait, and an
+  // idle queue costs the loop next to nothing.
   #spinUntilMoved(word: number, seen: number): boolean {
     if (this.#spinSkips > 0) {
       this.#spinSkips--;
@@ -140,9 +151,12 @@ export class Ring {
     const i32 = this.#state.i32;
     const until = performance.now() + limit;
     do {
-      if (Atomics.load(i32, word) !== seen) return true;
+      if (Atomics.load(i32, word) !== seen) {
+        this.#spinMisses = 0;
+        return true;
+      }
     } while (performance.now() < until);
-    this.#spinSkips = 8;
+    this.#spinSkips = Math.min(2 ** this.#spinMisses++, 64);
     return false;
   }
 
