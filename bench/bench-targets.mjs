@@ -51,7 +51,8 @@ export function queueProduce(q, n, item, ready, go) {
   q.putSync(null);
 }
 
-export function queueConsume(q, done) {
+export function queueConsume(q, done, ready) {
+  ready.release();
   for (let item = q.getSync(); item !== null; item = q.getSync());
   done.release();
 }

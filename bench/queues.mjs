@@ -46,11 +46,12 @@ async function pipeRoundTrip(ctx) {
   }
 }
 
-// One-way: producers in children, consumers in children (or this process
-// for 1x1); ns per item over the whole transfer. Timing starts once every
-// producer process is up and waiting (a process start is ~100 ms, which is
-// not what this measures).
+// One-way: producers in children, consumers in children (or this process);
+// ns per item over the whole transfer. Timing starts once every producer and
+// consumer process is up (a process start is ~100 ms, which is not what this
+// measures). Each producer ends with one null: one per consumer.
 async function throughput(ctx, producers, consumers, item, perProducer, capacityBytes = 1 << 20, consumerEnv = {}) {
+  if (consumers !== 0 && consumers !== producers) throw new Error('each consumer stops at a null, and each producer sends one');
   const mp = await lib();
   const t = await import(TARGETS);
   const samples = [];
@@ -60,7 +61,7 @@ async function throughput(ctx, producers, consumers, item, perProducer, capacity
     const ready = new mp.Semaphore(0);
     const go = new mp.Event();
     const cons = Array.from({ length: consumers }, () =>
-      new mp.Process({ target: t.queueConsume, args: [q, done], module: TARGETS, daemon: true }));
+      new mp.Process({ target: t.queueConsume, args: [q, done, ready], module: TARGETS, daemon: true }));
     const prods = Array.from({ length: producers }, () =>
       new mp.Process({ target: t.queueProduce, args: [q, perProducer, item, ready, go], module: TARGETS, daemon: true }));
     const saved = { ...process.env };
@@ -71,7 +72,7 @@ async function throughput(ctx, producers, consumers, item, perProducer, capacity
       for (const key of Object.keys(consumerEnv)) if (saved[key] === undefined) delete process.env[key]; else process.env[key] = saved[key];
     }
     for (const p of prods) p.start();
-    for (let i = 0; i < producers; i++) await ready.acquire();
+    for (let i = 0; i < producers + consumers; i++) await ready.acquire();
     const started = performance.now();
     go.set();
     if (consumers === 0) {

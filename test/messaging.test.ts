@@ -264,7 +264,7 @@ describe('Pipe', () => {
     await w2.sendBytes(Buffer.from('raw bytes'));
     expect((await r2.recvBytes()).toString()).toBe('raw bytes');
     // Anything else comes as serialize() writes it, whatever path it took.
-    for (const item of [{ plain: [1, 'two'] }, 3.5, 'text', new Date(7), 'z'.repeat(300_000)]) {
+    for (const item of [{ plain: [1, 'two'] }, 3.5, 'text', new Date(7), 'z'.repeat(300_000), Buffer.from('sent'), new Uint8Array([1, 2])]) {
       w2.sendSync(item);
       expect(deserialize(await r2.recvBytes())).toStrictEqual(item);
     }

@@ -2,11 +2,11 @@
 // touches node-gyp-build or untyped native values.
 import path from 'node:path';
 
-/** One mapping of a shared-memory segment (native/glue/segment.h). */
 /** An opaque handle on a ring (a Node-API External). */
 declare const ringHandle: unique symbol;
 export type RingHandle = { readonly [ringHandle]: true };
 
+/** One mapping of a shared-memory segment (native/glue/segment.h). */
 export interface NativeSegment {
   readonly name: string;
   readonly size: number;

@@ -49,6 +49,7 @@ struct RingRef {
   Napi::ObjectReference segment_ref;
   Segment* segment;
   size_t offset;
+  uint32_t capacity;  // as checked against the mapping by ringOpen
   Napi::Reference<Napi::Int32Array> result_ref;
   int32_t* result;  // [status, tag] of the last get
 };
@@ -72,7 +73,11 @@ RingRef& ref_of(const Napi::CallbackInfo& info) {
 RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   void* base = ref.segment->mapping().addr;
   if (!base) throw coded_error(info.Env(), "ERR_MP_CLOSED", "the queue's segment is closed");
-  return reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
+  auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
+  // The capacity lives in shared memory, where any process could scribble:
+  // never trust it beyond what ringOpen checked against the mapping.
+  if (ring->capacity != ref.capacity) throw coded_error(info.Env(), "ERR_MP_CORRUPT", "the queue's ring header changed");
+  return ring;
 }
 
 RingHeader* ring_of(const Napi::CallbackInfo& info) { return ring_of(info, ref_of(info)); }
@@ -151,8 +156,8 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
     throw range_error(env, "ring offset must be a multiple of 64 inside the segment");
   }
   auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(m.addr) + uint64_t(off));
-  // The capacity lives in shared memory: checked against the mapping once
-  // here; it is written once, before the ring is shared, and never again.
+  // The capacity lives in shared memory: checked against the mapping here,
+  // and on every call against what was checked here.
   if (ring->capacity == 0 || ring->capacity % 8 != 0 || uint64_t(off) + ring_segment_size(ring->capacity) > m.size) {
     throw coded_error(env, "ERR_MP_CORRUPT", "the queue's ring header does not fit its segment");
   }
@@ -161,7 +166,7 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
     throw type_error(env, "result must be an Int32Array of 2 elements");
   }
   Napi::Int32Array result = info[2].As<Napi::Int32Array>();
-  auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()), seg, size_t(off),
+  auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()), seg, size_t(off), ring->capacity,
                           Napi::Persistent(result), result.Data()};
   return Napi::External<RingRef>::New(env, ref, [](Napi::Env, RingRef* r) { delete r; });
 }

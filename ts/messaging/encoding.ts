@@ -4,6 +4,7 @@
 // (bytes, a UTF-8 string or a float64). The common items then cost no more
 // than a string conversion: v8.serialize + deserialize cost ~4 us for a
 // three-key object here, JSON.stringify + parse ~0.8 us, a number ~0.
+import { types } from 'node:util';
 import { deserialize, serialize } from '../handles';
 import { SharedMemory } from '../shared_memory';
 
@@ -20,7 +21,7 @@ export const BUFFER = tag(2, BYTES); // a Buffer, copied as is
 export const UINT8ARRAY = tag(3, BYTES); // a plain Uint8Array, likewise
 export const NUMBER = tag(4, FLOAT64);
 export const STRING = tag(5, UTF8); // a well-formed string (UTF-8 cannot carry lone surrogates)
-export const JSON_TEXT = tag(6, UTF8); // small plain data, as JSON (see jsonSafe)
+export const JSON_TEXT = tag(6, UTF8); // small plain data, as JSON (see jsonCopy)
 const SIDE = tag(7, UTF8); // an item in a segment of its own: "<tag>:<bytes>:<segment name>"
 
 declare global {
@@ -42,37 +43,60 @@ export interface Encoded {
 // stringify), so only items of at most this many values take the JSON path.
 const JSON_BUDGET = 100;
 let budget = 0;
+const NOT_JSON = Symbol('not JSON');
+const objectTag = Object.prototype.toString;
+const isRawJSON = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false);
 
-// Whether JSON.parse(JSON.stringify(value)) is exactly what structured clone
-// would give: plain objects and arrays of strings, booleans, null and finite
-// numbers other than -0 (JSON turns NaN to null and -0 to 0). Arrays with
-// holes fail (a hole reads as undefined); their extra non-index properties,
-// which structured clone would keep, are not looked for. Cycles run into the
-// budget and take the v8 path, which keeps them.
-function jsonSafe(value: unknown): boolean {
-  if (--budget < 0) return false;
+/**
+ * A copy of `value` that JSON.stringify then JSON.parse turn into exactly what
+ * structured clone would give, or NOT_JSON. That is: plain objects and
+ * arrays (no holes, no extra properties, no Proxy) of strings, booleans,
+ * null and finite numbers other than -0 (JSON turns NaN to null and -0 to 0).
+ * Copying reads every property once, as structured clone does (a getter runs
+ * once), and leaves behind anything JSON.stringify would treat specially (an
+ * own toJSON is a function, so the item is not JSON). Cycles and deep items
+ * run into the budget and take the v8 path, which keeps them.
+ */
+function jsonCopy(value: unknown): unknown {
+  if (--budget < 0) return NOT_JSON;
   switch (typeof value) {
     case 'string': // JSON escapes lone surrogates, and parse restores them
     case 'boolean':
-      return true;
+      return value;
     case 'number':
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) ? value : NOT_JSON;
     case 'object': {
-      if (value === null) return true;
+      if (value === null) return null;
+      if (types.isProxy(value)) return NOT_JSON; // structured clone refuses them
       if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-        for (let i = 0; i < value.length; i++) if (!jsonSafe(value[i])) return false;
-        return true;
+        const n = value.length;
+        if (Object.getPrototypeOf(value) !== Array.prototype || Object.keys(value).length !== n) return NOT_JSON;
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) if ((out[i] = jsonCopy(value[i])) === NOT_JSON) return NOT_JSON;
+        return out;
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in value) if (!jsonSafe((value as Record<string, unknown>)[key])) return false;
-      return true;
+      // The tag check leaves out arguments objects, module namespaces and the like.
+      if ((proto !== Object.prototype && proto !== null) || objectTag.call(value) !== '[object Object]' || isRawJSON(value)) {
+        return NOT_JSON;
+      }
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        if (key === '__proto__') return NOT_JSON; // an own property that assignment would not make
+        if ((out[key] = jsonCopy((value as Record<string, unknown>)[key])) === NOT_JSON) return NOT_JSON;
+      }
+      return out;
     }
     default:
-      return false;
+      return NOT_JSON;
   }
 }
+
+// JSON.stringify calls toJSON methods, which a program may have added to the
+// built-in prototypes: then no item takes the JSON path.
+const builtinsHaveToJSON = (): boolean =>
+  'toJSON' in Object.prototype || 'toJSON' in Array.prototype || 'toJSON' in String.prototype ||
+  'toJSON' in Number.prototype || 'toJSON' in Boolean.prototype;
 
 /** The record for an item; raw: bytes as they are (Connection.sendBytes). */
 export function encode(item: unknown, raw: boolean): Encoded {
@@ -87,8 +111,11 @@ export function encode(item: unknown, raw: boolean): Encoded {
       if (item === null) return { tag: JSON_TEXT, value: 'null' };
       if (Buffer.isBuffer(item)) return { tag: BUFFER, value: item };
       if (item instanceof Uint8Array && item.constructor === Uint8Array) return { tag: UINT8ARRAY, value: item };
-      budget = JSON_BUDGET;
-      if (jsonSafe(item)) return { tag: JSON_TEXT, value: JSON.stringify(item) };
+      if (!builtinsHaveToJSON()) {
+        budget = JSON_BUDGET;
+        const copy = jsonCopy(item);
+        if (copy !== NOT_JSON) return { tag: JSON_TEXT, value: JSON.stringify(copy) };
+      }
       break;
     case 'boolean':
       return { tag: JSON_TEXT, value: item ? 'true' : 'false' };
@@ -126,7 +153,7 @@ export function decodeBytes(tag: number, value: RecordValue): Buffer {
     const [inner, bytes] = fromSide(value as string);
     return decodeBytes(inner, bytes);
   }
-  if ((tag & 3) === BYTES) return value as Buffer; // V8 records are serialize() output already
+  if (tag === RAW || tag === V8) return value as Buffer; // V8 records are serialize() output already
   return serialize(decode(tag, value), 'message');
 }
 

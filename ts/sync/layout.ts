@@ -11,7 +11,10 @@
 // opens a named primitive waits for that flag, so it never sees a half-made one.
 
 export const MAGIC = 0x4d505359; // "MPSY"
-export const VERSION = 1;
+// Bumped whenever a layout changes, so that processes running different
+// versions refuse each other's objects instead of misreading them.
+// 2: queue records carry an encoding tag (native/core/ring.h).
+export const VERSION = 2;
 
 export const HEADER = { magic: 0, kind: 1, version: 2, initialized: 3 } as const;
 export const STATE = 4;
