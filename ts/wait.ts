@@ -91,18 +91,23 @@ export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
   if (maxSpinNs < 0) throw new RangeError(`policy.maxSpinNs must not be negative, got ${maxSpinNs}`);
   if (typeof adaptive !== 'boolean') throw new TypeError('policy.adaptive must be a boolean');
   addon().setSpinPolicy(maxSpinNs, adaptive);
+  loopSpinMs = undefined;
 }
 
 // Async waits may spin this long on the event loop before handing the wait
 // to a waiter thread: an answer that comes within it costs ~1 us instead of
-// two thread wake-ups (~30 us each on a VM). Short, so the loop stays free.
-const MAX_LOOP_SPIN_NS = 20_000;
+// two thread wake-ups (~30 us each on a VM). It is the sync waits' bound
+// (50 us by default), because it must outlast a sleeping partner's wake-up:
+// with 20 us, a partner that had fallen asleep answered too late, so this
+// side slept too, so the partner's waits grew and it kept falling asleep --
+// round trips settled at ~75 us instead of ~5 us. Unlike the sync budget it
+// does not stop when the machine looks oversubscribed (on 2 vCPUs two
+// spinning partners and any third thread trip that check); callers back off
+// after misses instead.
+const MAX_LOOP_SPIN_NS = 100_000;
+let loopSpinMs: number | undefined;
 
-/**
- * How long (ms) an async wait may spin on the event loop now: the spin
- * policy's current budget (0 while the machine has more runnable threads
- * than cores), at most 20 us.
- */
+/** How long (ms) an async wait may spin on the event loop: the spin policy's maxSpinNs, at most 100 us. */
 export function eventLoopSpinMs(): number {
-  return Math.min(addon().getSpinPolicy().currentBudgetNs, MAX_LOOP_SPIN_NS) / 1e6;
+  return loopSpinMs ??= Math.min(addon().getSpinPolicy().maxSpinNs, MAX_LOOP_SPIN_NS) / 1e6;
 }

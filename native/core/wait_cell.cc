@@ -31,9 +31,14 @@ std::atomic<bool> g_adaptive{true};
 std::atomic<int64_t> g_estimate_ns{default_max_spin()};
 
 // Oversubscription: /proc/loadavg's 4th field is "runnable/total". Read it at
-// most every 50 ms; the answer is cached in g_oversubscribed.
+// most every 50 ms into a moving average (in 1/16ths); the answer is cached
+// in g_oversubscribed. One reading decided it before, and on 2 vCPUs two
+// spinning partners plus any passing third thread (a GC helper) made every
+// wait sleep for the next 50 ms: queue round trips flipped between 4 and
+// 50 us from one sample to the next.
 std::atomic<int64_t> g_next_load_check_ns{0};
 std::atomic<bool> g_oversubscribed{false};
+std::atomic<long> g_runnable_avg16{0};
 const long g_cores = [] {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? n : 1;
@@ -56,8 +61,12 @@ void refresh_oversubscription(int64_t now) {
     if (*p == ' ') spaces++;
   long running = std::strtol(p, nullptr, 10);
   // The reader itself is runnable; a spinning partner counts too. Spinning
-  // only pays while every runnable thread has a core.
-  g_oversubscribed.store(running > g_cores, std::memory_order_relaxed);
+  // only pays while every runnable thread has a core: half a thread more
+  // than cores, on average over the last few readings, says it no longer does.
+  long avg = g_runnable_avg16.load(std::memory_order_relaxed);
+  avg += (running * 16 - avg) / 4;
+  g_runnable_avg16.store(avg, std::memory_order_relaxed);
+  g_oversubscribed.store(avg > g_cores * 16 + 8, std::memory_order_relaxed);
 }
 
 // `changed_after_ns`: how long after the wait began the value changed (< 0:
