@@ -108,12 +108,7 @@ export class Ring {
         this.#check(r, what);
         const left = deadline - performance.now();
         if (left <= 0) throw new Full();
-        if (this.#spinUntilMoved(FREED / 4, seen)) {
-          if (this.#loopHeldTooLong()) await turnOfTheLoop();
-          continue;
-        }
-        await wait(this.#state.segment, FREED, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
-        this.#loopHeldSince = 0;
+        await this.#moved(FREED, seen, left, signal);
       }
     } catch (e) {
       discard(record);
@@ -141,13 +136,20 @@ export class Ring {
       this.#check(r, what);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
-      if (this.#spinUntilMoved(WRITTEN / 4, seen)) {
-        if (this.#loopHeldTooLong()) await turnOfTheLoop();
-        continue;
-      }
-      await wait(this.#state.segment, WRITTEN, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
-      this.#loopHeldSince = 0;
+      await this.#moved(WRITTEN, seen, left, signal);
     }
+  }
+
+  // Resolves once the counter at byte `offset` has moved from `seen` (or in
+  // at most RETRY_SLICE_MS, or `left`): a short spin on the event loop
+  // first, then a native waiter thread.
+  async #moved(offset: number, seen: number, left: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#spinUntilMoved(offset / 4, seen)) {
+      if (this.#loopHeldTooLong()) await turnOfTheLoop();
+      return;
+    }
+    await wait(this.#state.segment, offset, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+    this.#loopHeldSince = 0;
   }
 
   // Before an async wait: spin on the event loop for a few microseconds
