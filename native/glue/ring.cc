@@ -38,7 +38,7 @@ int status_of(RingResult r) {
 }
 
 // The low two bits of a record's tag say how its payload becomes a JS value;
-// the rest is the TS layer's (ts/messaging/ring.ts: what the value means).
+// the rest is the TS layer's (ts/messaging/encoding.ts: what the value means).
 enum Representation : uint32_t { kBytes = 0, kUtf8 = 1, kFloat64 = 2 };
 constexpr uint32_t kRepresentationMask = 3;
 constexpr uint32_t kMaxTag = 0xFFFF;
