@@ -1,7 +1,8 @@
 // Queue, JoinableQueue, SimpleQueue and Pipe across real processes.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize,
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize, serialize,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
@@ -166,6 +167,24 @@ describe('Queue', () => {
     inbox.close();
     await p.join();
     expect(p.exitCode).toBe(0);
+  });
+
+  it('a worker_thread uses a queue it received, and exits cleanly while holding it', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const q = new Queue();
+    const dist = path.resolve('dist/index.js');
+    const w = new Worker(`
+      const mp = require(${JSON.stringify(dist)});
+      const { workerData } = require('node:worker_threads');
+      const q = mp.deserialize(workerData);
+      for (let i = 0; i < 1000; i++) q.putSync({ i, from: 'worker' });
+      q.putSync('done');`, { eval: true, workerData: serialize(q) });
+    let n = 0;
+    while ((await q.get({ timeout: 60_000 })) !== 'done') n++;
+    expect(n).toBe(1000);
+    expect(await new Promise((resolve) => w.once('exit', resolve))).toBe(0);
+    q.putSync('still usable here');
+    expect(q.getSync()).toBe('still usable here');
   });
 
   it('items carry other shared objects (a Lock and a Value inside an item)', async () => {
