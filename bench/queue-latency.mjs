@@ -18,6 +18,11 @@ const inbox = new mp.Queue();
 const outbox = new mp.Queue();
 const p = new mp.Process({ target: t.queueEcho, args: [inbox, outbox], module: TARGETS, daemon: true });
 p.start();
+// Not timed: the child's start-up, and both sides' JIT and spin budgets settling.
+for (let i = 0; i < 2000; i++) {
+  inbox.putSync(SMALL);
+  outbox.getSync();
+}
 for (let round = 0; round < rounds; round++) {
   const us = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -75,6 +75,7 @@ describe('Queue', () => {
     expect(() => new Queue(1.5)).toThrow(TypeError);
     expect(() => new Queue(0, { capacityBytes: 10 })).toThrow(RangeError);
     expect(() => new Queue(0, { size: 1 } as never)).toThrow(/unknown Queue option "size"/);
+    expect(() => new SimpleQueue(10 as never)).toThrow(/^SimpleQueue options must be an object/);
     const q = new Queue();
     expect(() => q.putSync({ cb: () => 1 })).toThrow(/^item\.cb is a function/);
     expect(q.qsize()).toBe(0);
@@ -179,10 +180,11 @@ describe('Queue', () => {
       const q = mp.deserialize(workerData);
       for (let i = 0; i < 1000; i++) q.putSync({ i, from: 'worker' });
       q.putSync('done');`, { eval: true, workerData: serialize(q) });
+    const exited = new Promise((resolve) => w.once('exit', resolve));
     let n = 0;
     while ((await q.get({ timeout: 60_000 })) !== 'done') n++;
     expect(n).toBe(1000);
-    expect(await new Promise((resolve) => w.once('exit', resolve))).toBe(0);
+    expect(await exited).toBe(0);
     q.putSync('still usable here');
     expect(q.getSync()).toBe('still usable here');
   });
@@ -263,10 +265,31 @@ describe('Pipe', () => {
     mine.sendSync([1, 2]);
     expect(mine.recvSync()).toEqual({ echo: [1, 2] });
     expect(mine.poll()).toBe(false);
+    // Receives and sends take Queue's options.
+    expect(() => mine.recvSync({ timeout: 10 })).toThrow(Empty);
+    await expect(mine.recv({ timeout: 10 })).rejects.toThrow(Empty);
+    await expect(mine.recvBytes({ timeout: 10 })).rejects.toThrow(Empty);
+    const ac = new AbortController();
+    const pending = mine.recv({ signal: ac.signal });
+    ac.abort();
+    await expect(pending).rejects.toThrow(AbortError);
+    expect(() => mine.recvSync({ block: false })).toThrow(Empty);
+    await expect(mine.recv({ timeout: 'soon' } as never)).rejects.toThrow(TypeError);
     mine.close();
     await p.join();
     expect(p.exitCode).toBe(0);
     expect(() => mine.sendSync('x')).toThrow(/closed/);
+  });
+
+  it('poll() is true once the other end has closed: recv() then throws EOF without waiting', async () => {
+    const [a, b] = Pipe();
+    b.sendSync('last');
+    b.close();
+    expect(a.poll()).toBe(true);
+    expect(a.recvSync()).toBe('last');
+    expect(a.poll(60_000)).toBe(true);
+    expect(() => a.recvSync()).toThrow(expect.objectContaining({ code: 'ERR_MP_EOF' }));
+    a.close();
   });
 
   it('half-duplex: a receive-only and a send-only end; sendBytes/recvBytes', async () => {

@@ -5,6 +5,7 @@
 //   waitSync  blocks the thread: spins for an adaptive budget, then sleeps.
 //   wait      never blocks the event loop: a native waiter thread settles it.
 //   wake / storeAndWake  issue a FUTEX_WAKE only if someone announced a sleep.
+import { availableParallelism } from 'node:os';
 import { AbortError } from './errors';
 import { addon } from './addon';
 import type { NativeSegment, WaitOutcome } from './native';
@@ -76,7 +77,7 @@ export interface SpinPolicy {
  * bounded, adaptive budget, then sleep in the kernel. Spinning turns a
  * cross-process hand-off from tens of microseconds (waking a sleeping CPU)
  * into ~100 ns when the other side answers quickly; it is skipped while the
- * machine has more runnable threads than cores.
+ * machine has had more runnable threads than cores for a while.
  */
 export function getSpinPolicy(): SpinPolicy & { currentBudgetNs: number } {
   return addon().getSpinPolicy();
@@ -91,7 +92,6 @@ export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
   if (maxSpinNs < 0) throw new RangeError(`policy.maxSpinNs must not be negative, got ${maxSpinNs}`);
   if (typeof adaptive !== 'boolean') throw new TypeError('policy.adaptive must be a boolean');
   addon().setSpinPolicy(maxSpinNs, adaptive);
-  loopSpinMs = undefined;
 }
 
 // Async waits may spin this long on the event loop before handing the wait
@@ -104,10 +104,14 @@ export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
 // does not stop when the machine looks oversubscribed (on 2 vCPUs two
 // spinning partners and any third thread trip that check); callers back off
 // after misses instead.
-const MAX_LOOP_SPIN_NS = 100_000;
-let loopSpinMs: number | undefined;
+// On one core a spin only keeps the partner from running: never spin there.
+const MAX_LOOP_SPIN_NS = availableParallelism() > 1 ? 100_000 : 0;
 
-/** How long (ms) an async wait may spin on the event loop: the spin policy's maxSpinNs, at most 100 us. */
+/**
+ * How long (ms) an async wait may spin on the event loop: the spin policy's
+ * maxSpinNs, at most 100 us. Read each time (the policy is the process's,
+ * and any thread may change it); only a wait that found nothing asks.
+ */
 export function eventLoopSpinMs(): number {
-  return loopSpinMs ??= Math.min(addon().getSpinPolicy().maxSpinNs, MAX_LOOP_SPIN_NS) / 1e6;
+  return Math.min(addon().getSpinPolicy().maxSpinNs, MAX_LOOP_SPIN_NS) / 1e6;
 }

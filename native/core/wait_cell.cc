@@ -38,7 +38,7 @@ std::atomic<int64_t> g_estimate_ns{default_max_spin()};
 // 50 us from one sample to the next.
 std::atomic<int64_t> g_next_load_check_ns{0};
 std::atomic<bool> g_oversubscribed{false};
-std::atomic<long> g_runnable_avg16{0};
+std::atomic<long> g_runnable_avg16{-1};  // -1: no reading yet
 const long g_cores = [] {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? n : 1;
@@ -64,7 +64,7 @@ void refresh_oversubscription(int64_t now) {
   // only pays while every runnable thread has a core: half a thread more
   // than cores, on average over the last few readings, says it no longer does.
   long avg = g_runnable_avg16.load(std::memory_order_relaxed);
-  avg += (running * 16 - avg) / 4;
+  avg = avg < 0 ? running * 16 : avg + (running * 16 - avg) / 4;  // the first reading seeds it
   g_runnable_avg16.store(avg, std::memory_order_relaxed);
   g_oversubscribed.store(avg > g_cores * 16 + 8, std::memory_order_relaxed);
 }

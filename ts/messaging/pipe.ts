@@ -4,7 +4,7 @@
 // code ERR_MP_EOF.
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
 import { describe } from '../names';
-import { msArgument } from '../sync/options';
+import { asyncOptions, msArgument, type AsyncOptions, type SyncOptions } from '../sync/options';
 import { Queue } from './queue';
 
 // Connection reaches the rings of its queues through this accessor, which
@@ -61,47 +61,60 @@ export class Connection implements Shareable {
     return this.#incoming;
   }
 
-  async send(obj: unknown): Promise<void> {
-    await this.#out().put(obj);
+  // Every send and receive takes the options of Queue's forms: async ones a
+  // timeout (Full/Empty when it runs out) and an AbortSignal, sync ones
+  // block/timeout. The pipe's queues are unbounded, so sends wait only when
+  // the ring's bytes are all in use.
+
+  async send(obj: unknown, options?: AsyncOptions): Promise<void> {
+    await this.#out().put(obj, options);
   }
 
-  sendSync(obj: unknown): void {
-    this.#out().putSync(obj);
+  sendSync(obj: unknown, options?: SyncOptions): void {
+    this.#out().putSync(obj, options);
   }
 
-  async sendBytes(buf: Uint8Array): Promise<void> {
+  async sendBytes(buf: Uint8Array, options?: AsyncOptions): Promise<void> {
     if (!(buf instanceof Uint8Array)) throw new TypeError(`sendBytes() takes a Buffer or Uint8Array, got ${describe(buf)}`);
-    const q = this.#out();
-    await ringOf!(q).put(buf, true, Infinity, undefined, 'the pipe');
+    const { timeout, signal } = asyncOptions(options, 'sendBytes');
+    await ringOf!(this.#out()).put(buf, true, timeout, signal, 'the pipe');
   }
 
-  async recv(): Promise<unknown> {
+  async recv(options?: AsyncOptions): Promise<unknown> {
     try {
-      return await this.#in().get();
+      return await this.#in().get(options);
     } catch (e) {
       throw (e as { code?: string }).code === 'ERR_MP_CLOSED' && !this.#closed ? eofError() : e;
     }
   }
 
-  recvSync(): unknown {
+  recvSync(options?: SyncOptions): unknown {
     try {
-      return this.#in().getSync();
+      return this.#in().getSync(options);
     } catch (e) {
       throw (e as { code?: string }).code === 'ERR_MP_CLOSED' && !this.#closed ? eofError() : e;
     }
   }
 
-  /** The next message as bytes (what sendBytes sent; a serialized object otherwise). */
-  async recvBytes(): Promise<Buffer> {
+  /**
+   * The next message as bytes: what sendBytes sent, or for anything sent
+   * with send(), what serialize() writes (read it with deserialize()).
+   */
+  async recvBytes(options?: AsyncOptions): Promise<Buffer> {
+    const { timeout, signal } = asyncOptions(options, 'recvBytes');
     const ring = ringOf!(this.#in());
     try {
-      return await ring.get(true, Infinity, undefined, 'the pipe') as Buffer;
+      return await ring.get(true, timeout, signal, 'the pipe') as Buffer;
     } catch (e) {
       throw (e as { code?: string }).code === 'ERR_MP_CLOSED' ? eofError() : e;
     }
   }
 
-  /** Whether a message can be received now, waiting up to timeoutMs (default 0) for one. Blocks the thread. */
+  /**
+   * Whether recv() would return now, without waiting: a message is there, or
+   * the other end has closed (recv then throws EOF). Waits up to timeoutMs
+   * (default 0) for that, blocking the thread.
+   */
   poll(timeoutMs = 0): boolean {
     return ringOf!(this.#in()).pollSync(msArgument(timeoutMs));
   }

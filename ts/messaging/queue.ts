@@ -209,6 +209,9 @@ export class SimpleQueue<T = unknown> implements Shareable {
   readonly #queue: Queue<T>;
 
   constructor(options?: QueueOptions, queue?: Queue<T>) {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new TypeError(`SimpleQueue options must be an object, got ${describe(options)}`);
+    }
     this.#queue = queue ?? new Queue<T>(0, options);
   }
 

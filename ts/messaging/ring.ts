@@ -192,14 +192,13 @@ export class Ring {
     return raw ? decodeBytes(tag, value) : decode(tag, value);
   }
 
-  /** Blocks until a record is there or the ring is closed, for at most timeoutMs; whether one is. */
+  /** Blocks until a record is there or the ring is closed, for at most timeoutMs; whether either is. */
   pollSync(timeoutMs: number): boolean {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     for (;;) {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
-      if (this.items > 0) return true;
-      if (this.closed) return false;
+      if (this.items > 0 || this.closed) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
       native.waitSync(this.#state.segment, WRITTEN, seen, Math.min(left, RETRY_SLICE_MS));
