@@ -24,6 +24,9 @@ const RETRY_SLICE_MS = 20;
 // Longest an async caller goes on through successful spins (which settle its
 // promises as microtasks) before letting the event loop turn once.
 const MAX_LOOP_HOLD_MS = 1;
+// An async wait longer than this found the queue quiet rather than the
+// partner busy: then spinning before the next waits is not worth it.
+const QUIET_MS = 1;
 const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // Statuses of native/glue/ring.cc.
@@ -46,9 +49,9 @@ export class Ring {
   readonly #handle: RingHandle;
   // Where the addon leaves each get's [status, tag]: no result object per call.
   readonly #result = new Int32Array(new ArrayBuffer(8));
-  // Async waits that go straight to sleep, after spins that did not pay.
+  // Async waits that skip the spin, after waits that found the queue quiet.
   #spinSkips = 0;
-  #spinMisses = 0; // in a row
+  #quietWaits = 0; // in a row
   #loopHeldSince = 0; // when spins began to stand in for turns of the loop
 
   constructor(state: SharedState) {
@@ -141,38 +144,41 @@ export class Ring {
   }
 
   // Resolves once the counter at byte `offset` has moved from `seen` (or in
-  // at most RETRY_SLICE_MS, or `left`): a short spin on the event loop
-  // first, then a native waiter thread.
+  // at most RETRY_SLICE_MS, or `left`): a spin on the event loop first (see
+  // eventLoopSpinMs), then a native waiter thread.
   async #moved(offset: number, seen: number, left: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#spinUntilMoved(offset / 4, seen)) {
+    const start = performance.now();
+    if (this.#spinSkips > 0) {
+      this.#spinSkips--;
+    } else if (this.#spin(offset / 4, seen, start)) {
       if (this.#loopHeldTooLong()) await turnOfTheLoop();
       return;
     }
     await wait(this.#state.segment, offset, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     this.#loopHeldSince = 0;
+    // A partner that answered within QUIET_MS is busy: keep spinning, for
+    // once both sides spin again the next answer is caught. (Backing off after
+    // every missed spin instead kept two awaiting partners asleep, at
+    // 110-140 us a round trip, for seconds.) A queue quiet for longer backs
+    // off: the next 1, 2, 4 ... 64 waits skip the spin.
+    if (performance.now() - start < QUIET_MS) {
+      this.#quietWaits = 0;
+      this.#spinSkips = 0;
+    } else {
+      this.#spinSkips = Math.min(2 ** this.#quietWaits++, 64);
+    }
   }
 
-  // Before an async wait: spin on the event loop for a few microseconds
-  // (eventLoopSpinMs) in case the other side is about to answer. After n
-  // misses in a row the next 2^(n-1) waits (at most 64) skip the spin: a
-  // one-off miss (the partner was descheduled) costs one slow wait, and an
-  // idle queue costs the loop next to nothing.
-  #spinUntilMoved(word: number, seen: number): boolean {
-    if (this.#spinSkips > 0) {
-      this.#spinSkips--;
-      return false;
-    }
+  // Spins on the event loop until the word moves from `seen`; false if it did
+  // not within eventLoopSpinMs of `start`.
+  #spin(word: number, seen: number, start: number): boolean {
     const limit = eventLoopSpinMs();
     if (limit === 0) return false;
     const i32 = this.#state.i32;
-    const until = performance.now() + limit;
+    const until = start + limit;
     do {
-      if (Atomics.load(i32, word) !== seen) {
-        this.#spinMisses = 0;
-        return true;
-      }
+      if (Atomics.load(i32, word) !== seen) return true;
     } while (performance.now() < until);
-    this.#spinSkips = Math.min(2 ** this.#spinMisses++, 64);
     return false;
   }
 
