@@ -6,6 +6,8 @@
 // three-key object here, JSON.stringify + parse ~0.8 us, a number ~0.
 import { types } from 'node:util';
 import { deserialize, serialize } from '../handles';
+import { addon } from '../addon';
+import { posixName } from '../names';
 import { SharedMemory } from '../shared_memory';
 
 const BYTES = 0;
@@ -171,13 +173,17 @@ export function toSide(encoded: Encoded): Encoded {
   return { tag: SIDE, value: `${inner}:${bytes.byteLength}:${side.name}` };
 }
 
-/** Removes the side segment of a record that never went into the ring (the put failed). */
+/**
+ * Removes the side segment of a record that never went into the ring (the
+ * put failed). By name: opening it would map the whole item again.
+ */
 export function discard(record: Encoded): void {
   if (record.tag !== SIDE) return;
   try {
-    new SharedMemory({ name: (record.value as string).split(':')[2]! }).unlink();
+    addon().Segment.unlink(posixName((record.value as string).split(':')[2]!));
   } catch {
-    // already gone: nothing to do
+    // Gone already, or not removable now: the caller is reporting why the
+    // put failed, which matters more, and the tracker removes it at exit.
   }
 }
 
