@@ -82,7 +82,13 @@ describe('the packed package', () => {
     const loaded = run(process.execPath, ['-e', `
       const { native } = require('multiproc/package.json') && require(require.resolve('multiproc').replace(/index\\.js$/, 'native.js'));
       console.log(native.sourceHash);`], project).trim();
-    expect(loaded, 'prebuilds/ is stale: run `npm run prebuild` and commit prebuilds/').toBe(sourceHash());
+    expect(loaded, 'prebuilds/ is stale: run `npm run build:prebuild` and commit prebuilds/').toBe(sourceHash());
+  });
+
+  it('has no npm pre/post hooks around its own scripts (a `prebuild` script used to rewrite the committed binary on every `npm run build`)', () => {
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const hooks = Object.keys(scripts).filter((k) => /^(pre|post)/.test(k) && k.replace(/^(pre|post)/, '') in scripts);
+    expect(hooks).toEqual([]);
   });
 
   it('has a working CLI', () => {
