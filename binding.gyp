@@ -19,6 +19,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "MP_SOURCE_HASH=\"<!(node scripts/source-hash.cjs)\""
       ],

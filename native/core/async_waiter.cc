@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <system_error>
 
 #include "futex.h"
+#include "sys_error.h"
 
 namespace mp {
 
@@ -26,6 +28,7 @@ void AsyncWaiter::shutdown() {
   }
   for (auto& t : threads_) t->thread.join();
   std::lock_guard<std::mutex> lock(mutex_);
+  // Each wait's keepalive still holds its cell's mapping here.
   for (auto& [id, w] : waits_) w.cell->sleepers.fetch_sub(1);
   waits_.clear();
 }
@@ -35,7 +38,8 @@ void AsyncWaiter::poke(Thread& t) {
   futex_wake(reinterpret_cast<uint32_t*>(&t.control.value), 1);
 }
 
-void AsyncWaiter::add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns) {
+void AsyncWaiter::add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns,
+                      std::shared_ptr<void> keepalive) {
   // Announce first: from here on a waker issues FUTEX_WAKE; the thread
   // re-checks the value before it sleeps.
   cell->sleepers.fetch_add(1);
@@ -54,11 +58,18 @@ void AsyncWaiter::add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t de
   }
   if (index == threads_.size()) {
     threads_.push_back(std::make_unique<Thread>());
-    threads_.back()->thread = std::thread(&AsyncWaiter::run, this, index);
+    try {
+      // The new thread takes mutex_ (held here) before it reads threads_.
+      threads_.back()->thread = std::thread(&AsyncWaiter::run, this, index);
+    } catch (const std::system_error& e) {
+      threads_.pop_back();
+      cell->sleepers.fetch_sub(1);
+      throw SysError(e.code().value() ? e.code().value() : EAGAIN, "pthread_create", "of an async wait's waiter thread");
+    }
   }
   Thread& t = *threads_[index];
   t.cells[cell]++;
-  waits_.emplace(id, Wait{cell, expected, deadline_ns, index});
+  waits_.emplace(id, Wait{cell, expected, deadline_ns, index, std::move(keepalive)});
   poke(t);
 }
 

@@ -45,9 +45,12 @@ class AsyncWaiter {
 
   // Registers a wait while cell->value == expected, until deadline_ns
   // (absolute CLOCK_MONOTONIC, < 0 for none). `id` must be unique among
-  // pending waits. The cell must stay mapped until the wait completes or is
-  // cancelled.
-  void add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns);
+  // pending waits. `keepalive` is held until the wait completes, is
+  // cancelled or is dropped by shutdown(): it must keep the cell mapped (the
+  // waiter threads read it, and shutdown() still updates its sleepers).
+  // Throws SysError (EAGAIN) when a new waiter thread cannot be started;
+  // nothing is registered then.
+  void add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns, std::shared_ptr<void> keepalive = nullptr);
 
   // Removes a pending wait; false if it already completed.
   bool cancel(uint64_t id);
@@ -67,6 +70,7 @@ class AsyncWaiter {
     uint32_t expected;
     int64_t deadline_ns;
     size_t thread;
+    std::shared_ptr<void> keepalive;
   };
   struct Thread {
     std::thread thread;

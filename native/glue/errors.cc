@@ -16,6 +16,11 @@ double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return v;
 }
 
+uint32_t arg_word(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  arg_number(info, i, what);
+  return info[i].As<Napi::Number>().Uint32Value();  // ToUint32: -2 becomes 0xFFFFFFFE
+}
+
 int64_t arg_timeout_ns(const Napi::CallbackInfo& info, size_t i) {
   if (info[i].IsUndefined() || info[i].IsNull()) return -1;
   double ms = arg_number(info, i, "timeout");

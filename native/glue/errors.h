@@ -48,6 +48,8 @@ Napi::Value guard(const Napi::CallbackInfo& info, F body) {
 // call from reaching the core (a wrong offset would be a segfault).
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what);
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what);
+// A 32-bit word's bits from a number (an Int32Array element may be negative).
+uint32_t arg_word(const Napi::CallbackInfo& info, size_t i, const char* what);
 // Milliseconds (undefined, null, negative or Infinity: forever) to ns (-1: forever).
 int64_t arg_timeout_ns(const Napi::CallbackInfo& info, size_t i);
 

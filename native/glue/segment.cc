@@ -18,14 +18,16 @@ Napi::Function Segment::define(Napi::Env env) {
                          StaticMethod<&Segment::unlink>("unlink"),
                          InstanceAccessor<&Segment::buffer>("buffer"),
                          InstanceAccessor<&Segment::size>("size"),
-                         InstanceAccessor<&Segment::name>("name"),
+                         InstanceAccessor<&Segment::name_js>("name"),
                          InstanceAccessor<&Segment::closed>("closed"),
+                         InstanceAccessor<&Segment::truncated>("truncated"),
                          InstanceMethod<&Segment::close>("close"),
                      });
 }
 
 namespace {
 const napi_type_tag kSegmentTag = {0x6d756c746970726fULL, 0x632d7365676d656eULL};  // "multiproc-segmen"
+const Mapping kNoMapping{};
 }  // namespace
 
 Segment* Segment::from(const Napi::Value& v) {
@@ -34,28 +36,30 @@ Segment* Segment::from(const Napi::Value& v) {
   return o.CheckTypeTag(&kSegmentTag) ? Segment::Unwrap(o) : nullptr;
 }
 
-// Constructed only by create()/open(): (External<Mapping>, name).
+// Constructed only by create()/open(): (External<shared_ptr<SharedMapping>>, name).
 Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
   if (info.Length() != 2 || !info[0].IsExternal()) {
     throw type_error(info.Env(), "Segment cannot be constructed directly: use Segment.create() or Segment.open()");
   }
   info.This().As<Napi::Object>().TypeTag(&kSegmentTag);
-  mapping_ = *info[0].As<Napi::External<Mapping>>().Data();
+  mapping_ = *info[0].As<Napi::External<std::shared_ptr<SharedMapping>>>().Data();
   name_ = info[1].As<Napi::String>().Utf8Value();
 }
 
-Segment::~Segment() {
-  if (!buffer_owns_mapping_) shm_unmap(mapping_);
-}
+Segment::~Segment() = default;  // drops this share; the Buffer and pending waits keep theirs
+
+const Mapping& Segment::mapping() const { return mapping_ ? mapping_->mapping : kNoMapping; }
 
 static Napi::Value wrap(Napi::Env env, Mapping m, const std::string& name) {
-  Napi::External<Mapping> ext = Napi::External<Mapping>::New(env, &m);
+  std::shared_ptr<SharedMapping> owned;
   try {
-    return Addon::of(env).segment_ctor.New({ext, Napi::String::New(env, name)});
+    owned = std::make_shared<SharedMapping>(m);
   } catch (...) {
     shm_unmap(m);
     throw;
   }
+  Napi::External<std::shared_ptr<SharedMapping>> ext = Napi::External<std::shared_ptr<SharedMapping>>::New(env, &owned);
+  return Addon::of(env).segment_ctor.New({ext, Napi::String::New(env, name)});
 }
 
 // create(name, size, track)
@@ -79,11 +83,13 @@ Napi::Value Segment::create(const Napi::CallbackInfo& info) {
   });
 }
 
-// open(name)
+// open(name, minSize = 1): refuses a file that is not ours or is smaller.
 Napi::Value Segment::open(const Napi::CallbackInfo& info) {
   return guard(info, [&] {
     std::string name = arg_string(info, 0, "name");
-    return wrap(info.Env(), shm_open_existing(name), name);
+    double min_size = info[1].IsUndefined() ? 1 : arg_number(info, 1, "minSize");
+    if (!(min_size >= 1) || min_size > 9007199254740991.0) throw range_error(info.Env(), "minSize must be a positive integer");
+    return wrap(info.Env(), shm_open_existing(name, size_t(min_size)), name);
   });
 }
 
@@ -99,69 +105,74 @@ Napi::Value Segment::unlink(const Napi::CallbackInfo& info) {
 
 Napi::Value Segment::buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!mapping_.addr) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
+  if (!mapping_) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
   if (!buffer_.IsEmpty()) return buffer_.Value();
-  Mapping* owned = new Mapping(mapping_);
+  auto* share = new std::shared_ptr<SharedMapping>(mapping_);
   napi_value value;
   napi_status status = napi_create_external_buffer(
-      env, mapping_.size, mapping_.addr,
-      [](napi_env, void*, void* hint) {
-        Mapping* m = static_cast<Mapping*>(hint);
-        shm_unmap(*m);
-        delete m;
-      },
-      owned, &value);
+      env, mapping_->mapping.size, mapping_->mapping.addr,
+      [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<SharedMapping>*>(hint); }, share, &value);
   if (status != napi_ok) {
-    delete owned;
+    delete share;
     // Builds with the V8 sandbox (e.g. Electron) refuse memory they did not
     // allocate: say so plainly instead of aborting.
     throw coded_error(env, "ERR_MP_EXTERNAL_BUFFERS_UNSUPPORTED",
                       "this JavaScript runtime does not allow external buffers, so shared memory "
                       "cannot be exposed as a Buffer (napi status " + std::to_string(int(status)) + ")");
   }
-  buffer_owns_mapping_ = true;
   Napi::Buffer<uint8_t> buf(env, value);
   buffer_ = Napi::Persistent(buf);
   return buf;
 }
 
 Napi::Value Segment::size(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(mapping_.size));
+  return Napi::Number::New(info.Env(), double(mapping().size));
 }
 
-Napi::Value Segment::name(const Napi::CallbackInfo& info) {
+Napi::Value Segment::name_js(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), name_);
 }
 
 Napi::Value Segment::closed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), mapping_.addr == nullptr);
+  return Napi::Boolean::New(info.Env(), !mapping_);
+}
+
+Napi::Value Segment::truncated(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), mapping_ && shm_truncated(mapping_->mapping));
 }
 
 Napi::Value Segment::close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!mapping_.addr) return env.Undefined();
-  Addon::of(env).cancel_waits_in(env, mapping_.addr, mapping_.size);
-  if (buffer_owns_mapping_) {
-    // Detaching releases the backing store, whose finalizer unmaps.
+  if (!mapping_) return env.Undefined();
+  Addon::of(env).cancel_waits_in(env, mapping_->mapping.addr, mapping_->mapping.size);
+  if (!buffer_.IsEmpty()) {
+    // Detaching releases the backing store, whose finalizer drops its share.
     buffer_.Value().ArrayBuffer().Detach();
     buffer_.Reset();
-    mapping_ = Mapping{};
-  } else {
-    shm_unmap(mapping_);
   }
+  mapping_.reset();
   return env.Undefined();
 }
 
-WaitCell* Segment::cell_at(Napi::Env env, const Napi::Value& offset) {
-  if (!mapping_.addr) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
-  if (!offset.IsNumber()) throw type_error(env, "offset must be a number");
-  double off = offset.As<Napi::Number>().DoubleValue();
-  if (!(off >= 0) || off != double(uint64_t(off)) || uint64_t(off) % 4 != 0 ||
-      uint64_t(off) + sizeof(WaitCell) > mapping_.size) {
-    throw range_error(env, "offset must be a multiple of 4 with 8 bytes inside the segment (size " +
-                               std::to_string(mapping_.size) + "), got " + std::to_string(off));
+void Segment::check_intact(Napi::Env env) const {
+  if (mapping_ && shm_truncated(mapping_->mapping)) {
+    throw coded_error(env, "ERR_MP_CORRUPT",
+                      "segment '" + name_ + "' was truncated by another process: what it held is lost");
   }
-  return reinterpret_cast<WaitCell*>(static_cast<char*>(mapping_.addr) + uint64_t(off));
+}
+
+WaitCell* Segment::cell_at(Napi::Env env, const Napi::Value& offset, size_t bytes) {
+  if (!mapping_) throw coded_error(env, "ERR_MP_CLOSED", "segment '" + name_ + "' is closed");
+  check_intact(env);
+  if (!offset.IsNumber()) throw type_error(env, "offset must be a number");
+  const Mapping& m = mapping_->mapping;
+  double off = offset.As<Napi::Number>().DoubleValue();
+  if (!(off >= 0) || off != double(uint64_t(off)) || uint64_t(off) % 4 != 0 || uint64_t(off) + bytes > m.size) {
+    throw range_error(env, "offset must be a multiple of 4 with " + std::to_string(bytes) +
+                               " bytes inside the segment (size " + std::to_string(m.size) + "), got " +
+                               std::to_string(off));
+  }
+  return reinterpret_cast<WaitCell*>(static_cast<char*>(m.addr) + uint64_t(off));
 }
 
 }  // namespace mp::glue
