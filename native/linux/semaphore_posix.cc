@@ -3,6 +3,7 @@
 
 #include "../core/futex.h"
 #include "../core/semaphore.h"
+#include "../core/shm.h"
 #include "../core/sys_error.h"
 
 namespace mp {
@@ -18,6 +19,13 @@ NamedSemaphore NamedSemaphore::create(const std::string& name, unsigned value) {
 }
 
 NamedSemaphore NamedSemaphore::open(const std::string& name) {
+  // glibc keeps a named semaphore in /dev/shm/sem.<name>. Check who made it
+  // before using it (shm.h: another user could have planted it); the
+  // directory's sticky bit keeps anyone else from swapping it afterwards.
+  std::string path = "/dev/shm/sem." + (name[0] == '/' ? name.substr(1) : name);
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) throw_errno("sem_open", quoted(name));
+  check_ownership(st, name);
   sem_t* s = sem_open(name.c_str(), 0);
   if (s == SEM_FAILED) throw_errno("sem_open", quoted(name));
   return NamedSemaphore(s, name);
