@@ -1,6 +1,7 @@
 #include "ring.h"
 
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "futex.h"
@@ -13,53 +14,141 @@ namespace {
 // commit and its wake-up must not strand them.
 constexpr int64_t kRetrySliceNs = 20'000'000;
 
+thread_local char g_fault[256];
+
 size_t padded(size_t n) { return (n + 7) & ~size_t(7); }
 
-
 char* data_of(RingHeader* ring) { return reinterpret_cast<char*>(ring) + sizeof(RingHeader); }
+
+// ---- Checks of what shared memory says ---------------------------------------
+
+bool positions_ok(const RingHeader* ring, uint64_t head, uint64_t tail) {
+  const uint64_t cap = ring->capacity;
+  return head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
+}
+
+struct Record {
+  uint64_t start;   // position of the record's header (after any wrap marker)
+  uint64_t next;    // position after it
+  uint32_t len;
+  uint32_t tag;
+};
+
+// The record at `pos` (< tail), checked against the capacity and `tail`.
+// False (with g_fault set) when what the ring says cannot be.
+bool record_at(RingHeader* ring, uint64_t pos, uint64_t tail, Record* r) {
+  const uint64_t cap = ring->capacity;
+  const char* base = data_of(ring);
+  uint32_t header[2];
+  uint64_t off = pos % cap;  // a multiple of 8 below cap: the header fits
+  std::memcpy(header, base + off, sizeof header);
+  if (header[1] == kRingWrapTag) {
+    uint64_t next = pos + (cap - off);
+    if (off == 0 || next >= tail) {
+      std::snprintf(g_fault, sizeof g_fault, "a wrap marker at byte %llu does not lead to a record (tail %llu)",
+                    (unsigned long long)pos, (unsigned long long)tail);
+      return false;
+    }
+    pos = next;
+    off = 0;
+    std::memcpy(header, base, sizeof header);
+    if (header[1] == kRingWrapTag) {
+      std::snprintf(g_fault, sizeof g_fault, "two wrap markers in a row at byte %llu", (unsigned long long)pos);
+      return false;
+    }
+  }
+  uint64_t len = header[0];
+  if (len > cap - off - kRingRecordHeader || pos + kRingRecordHeader + padded(len) > tail) {
+    std::snprintf(g_fault, sizeof g_fault,
+                  "a record at byte %llu says it is %llu bytes long, more than the ring holds there "
+                  "(capacity %llu, tail %llu)",
+                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)cap,
+                  (unsigned long long)tail);
+    return false;
+  }
+  *r = Record{pos, pos + kRingRecordHeader + padded(len), uint32_t(len), header[1]};
+  return true;
+}
+
+// What the ring held cannot be trusted: drop it all and go on empty. Called
+// with the lock held; g_fault says why.
+void drop_everything(RingHeader* ring) {
+  uint64_t tail = ring->tail.load() & ~uint64_t(7);
+  ring->tail.store(tail);
+  ring->head.store(tail);
+  ring->items.store(0);
+}
+
+// Walks the records from head to tail and recounts them. False when the
+// walk finds corruption (then everything was dropped).
+bool recount(RingHeader* ring) {
+  uint64_t head = ring->head.load();
+  const uint64_t tail = ring->tail.load();
+  if (!positions_ok(ring, head, tail)) {
+    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %u bytes",
+                  (unsigned long long)head, (unsigned long long)tail, ring->capacity);
+    drop_everything(ring);
+    return false;
+  }
+  uint32_t n = 0;
+  // Every step advances at least 8 bytes and stays below tail <= head + cap.
+  for (uint64_t pos = head; pos < tail;) {
+    Record r;
+    if (!record_at(ring, pos, tail, &r)) {
+      drop_everything(ring);
+      return false;
+    }
+    n++;
+    pos = r.next;
+  }
+  ring->items.store(n);
+  return true;
+}
 
 // After a holder died mid-operation: the records between head and tail are
 // whole (each became visible only through its commit store), but the holder
 // may have died between two stores of its own -- items updated before the
 // commit, or head moved before tail on an empty ring's restart. Recount.
-void repair(RingHeader* ring) {
-  const uint64_t cap = ring->capacity;
+bool repair(RingHeader* ring) {
   uint64_t head = ring->head.load();
   const uint64_t tail = ring->tail.load();
-  if (head > tail) ring->head.store(head = tail);
-  const char* base = reinterpret_cast<const char*>(ring) + sizeof(RingHeader);
-  uint32_t n = 0;
-  for (uint64_t pos = head; pos < tail;) {
-    uint32_t header[2];
-    std::memcpy(header, base + pos % cap, sizeof header);
-    if (header[1] == kRingWrapTag) {
-      pos += cap - pos % cap;
-    } else {
-      n++;
-      pos += kRingRecordHeader + padded(header[0]);
-    }
+  if (head > tail && head - tail <= ring->capacity) ring->head.store(tail);
+  return recount(ring);
+}
+
+// The ring's lock: the same robust lock as Lock/RLock, held for at most
+// lock_ns of waiting (0: one CAS, < 0: forever). kCorrupt: taken over from a
+// dead holder, and the repair found the ring corrupt (and emptied it).
+enum class Locked { kNo, kYes, kCorrupt };
+
+Locked lock(RingHeader* ring, Owner me, int64_t lock_ns) {
+  if (lock_try(&ring->lock, me)) return Locked::kYes;
+  if (lock_ns == 0) return Locked::kNo;
+  switch (lock_acquire(&ring->lock, me, lock_ns)) {
+    case LockResult::kAcquired: return Locked::kYes;
+    case LockResult::kOwnerDied: return repair(ring) ? Locked::kYes : Locked::kCorrupt;
+    case LockResult::kTimedOut: return Locked::kNo;
   }
-  ring->items.store(n);
+  return Locked::kNo;
 }
 
-// The ring's lock: the same robust lock as Lock/RLock.
-void lock(RingHeader* ring, uint32_t tid) {
-  uint32_t expected = 0;
-  if (ring->lock.cell.value.compare_exchange_strong(expected, tid)) return;
-  if (lock_acquire(&ring->lock, tid, -1) == LockResult::kOwnerDied) repair(ring);
-}
-
-void unlock(RingHeader* ring) {
-  ring->lock.cell.value.store(0);
-  wake(&ring->lock.cell, 1);
-}
+void unlock(RingHeader* ring) { lock_release(&ring->lock); }
 
 void bump(WaitCell* cell) {
   cell->value.fetch_add(1);
   wake(cell, INT_MAX);
 }
 
+RingResult corrupt(RingHeader* ring) {
+  drop_everything(ring);
+  unlock(ring);
+  bump(&ring->freed);
+  return RingResult::kCorrupt;
+}
+
 }  // namespace
+
+const char* ring_fault() { return g_fault; }
 
 size_t ring_segment_size(size_t capacity) { return sizeof(RingHeader) + padded(capacity); }
 
@@ -73,17 +162,32 @@ size_t ring_max_payload(const RingHeader* ring) { return ring->capacity - kRingR
 
 uint32_t ring_items(const RingHeader* ring) { return ring->items.load(); }
 
-RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid) {
+RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t lock_ns) {
   const uint64_t cap = ring->capacity;
   const uint64_t size = kRingRecordHeader + padded(len);
   if (size > cap) return RingResult::kTooBig;
-  lock(ring, tid);
-  if (ring->closed) {
+  switch (lock(ring, me, lock_ns)) {
+    case Locked::kNo: return RingResult::kBusy;
+    case Locked::kCorrupt: return corrupt(ring);
+    case Locked::kYes: break;
+  }
+  if (ring->shut_down) {
     unlock(ring);
-    return RingResult::kClosed;
+    return RingResult::kShutDown;
   }
   uint64_t head = ring->head;
   uint64_t tail = ring->tail;
+  if (!positions_ok(ring, head, tail)) {
+    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
+                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
+    return corrupt(ring);
+  }
+  // A count no ring of this size can hold: recount before trusting it.
+  if (ring->items > cap / kRingRecordHeader && !recount(ring)) {
+    unlock(ring);
+    bump(&ring->freed);
+    return RingResult::kCorrupt;
+  }
   if (ring->maxsize != 0 && ring->items >= ring->maxsize) {
     unlock(ring);
     return RingResult::kFull;
@@ -126,51 +230,77 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   return RingResult::kOk;
 }
 
-RingResult ring_try_get(RingHeader* ring, RecordReader read, uint32_t tid) {
-  const uint64_t cap = ring->capacity;
-  lock(ring, tid);
-  uint64_t head = ring->head;
-  if (head == ring->tail) {
-    RingResult r = ring->closed ? RingResult::kClosed : RingResult::kEmpty;
+RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns,
+                        std::atomic<uint32_t>* taken) {
+  switch (lock(ring, me, lock_ns)) {
+    case Locked::kNo: return RingResult::kBusy;
+    case Locked::kCorrupt: return corrupt(ring);
+    case Locked::kYes: break;
+  }
+  const uint64_t head = ring->head;
+  const uint64_t tail = ring->tail;
+  if (!positions_ok(ring, head, tail)) {
+    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %u bytes",
+                  (unsigned long long)head, (unsigned long long)tail, ring->capacity);
+    return corrupt(ring);
+  }
+  if (head == tail) {
+    RingResult r = ring->shut_down ? RingResult::kShutDown : RingResult::kEmpty;
     unlock(ring);
     return r;
   }
-  char* base = data_of(ring);
-  uint32_t header[2];
-  std::memcpy(header, base + head % cap, sizeof header);
-  if (header[1] == kRingWrapTag) {
-    head += cap - head % cap;
-    std::memcpy(header, base, sizeof header);
-  }
-  const size_t len = header[0];
+  Record rec;
+  if (!record_at(ring, head, tail, &rec)) return corrupt(ring);
+  bool accepted;
   try {
-    read(base + head % cap + kRingRecordHeader, len, header[1]);
+    accepted = read(data_of(ring) + rec.start % ring->capacity + kRingRecordHeader, rec.len, rec.tag);
   } catch (...) {
     unlock(ring);
     throw;
   }
-  ring->items.fetch_sub(1);
-  ring->head.store(head + kRingRecordHeader + padded(len));  // the commit
+  // The consumer's count first, then the ring's: an observer that reads
+  // items and then the consumers' counts never misses an item in between.
+  if (accepted && taken) taken->fetch_add(1);
+  uint32_t items = ring->items.load();
+  ring->items.store(items > 0 ? items - 1 : 0);
+  ring->head.store(rec.next);  // the commit
+  if (items == 0) recount(ring);  // the count was wrong: make it right
   unlock(ring);
   bump(&ring->freed);
+  if (!accepted) {
+    std::snprintf(g_fault, sizeof g_fault, "a record at byte %llu has tag %u, which no multiproc writes",
+                  (unsigned long long)rec.start, rec.tag);
+    return RingResult::kCorrupt;
+  }
   return RingResult::kOk;
 }
 
 namespace {
 
 // Waits on `cell` (which moves when the other side commits) until try_op
-// stops answering `busy`, in slices so that a dead committer cannot strand us.
+// stops answering `busy`, in slices so that a dead committer cannot strand
+// us. try_op gets how long it may wait for the ring's lock: what is left of
+// the deadline, so a stopped lock holder makes the call time out too.
 template <typename Op>
 RingResult blocking(WaitCell* cell, RingResult busy, int64_t timeout_ns, Op try_op) {
-  int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
+  const int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
   bool first = true;
   for (;;) {
     uint32_t seen = cell->value.load();
-    RingResult r = try_op();
+    int64_t left = -1;
+    if (deadline >= 0) {
+      left = deadline - monotonic_ns();
+      if (left < 0) left = 0;
+    }
+    RingResult r = try_op(left);
+    if (r == RingResult::kBusy) {
+      if (deadline >= 0 && monotonic_ns() >= deadline) return RingResult::kTimedOut;
+      continue;  // the lock wait ended early (it cannot, without a deadline): try again
+    }
     if (r != busy) return r;
     int64_t slice = kRetrySliceNs;
     if (deadline >= 0) {
-      int64_t left = deadline - monotonic_ns();
+      left = deadline - monotonic_ns();
       if (left <= 0) return RingResult::kTimedOut;
       if (left < slice) slice = left;
     }
@@ -181,28 +311,48 @@ RingResult blocking(WaitCell* cell, RingResult busy, int64_t timeout_ns, Op try_
 
 }  // namespace
 
-RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, uint32_t tid, int64_t timeout_ns) {
-  return blocking(&ring->freed, RingResult::kFull, timeout_ns, [&] { return ring_try_put(ring, tag, len, write, tid); });
+RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t timeout_ns) {
+  return blocking(&ring->freed, RingResult::kFull, timeout_ns,
+                  [&](int64_t lock_ns) { return ring_try_put(ring, tag, len, write, me, lock_ns); });
 }
 
-RingResult ring_get(RingHeader* ring, RecordReader read, uint32_t tid, int64_t timeout_ns) {
-  return blocking(&ring->written, RingResult::kEmpty, timeout_ns, [&] { return ring_try_get(ring, read, tid); });
+RingResult ring_get(RingHeader* ring, RecordReader read, Owner me, int64_t timeout_ns, std::atomic<uint32_t>* taken) {
+  return blocking(&ring->written, RingResult::kEmpty, timeout_ns,
+                  [&](int64_t lock_ns) { return ring_try_get(ring, read, me, lock_ns, taken); });
 }
 
-RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, uint32_t tid) {
-  return ring_try_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, tid);
+RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, Owner me) {
+  return ring_try_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me);
 }
 
-RingResult ring_put(RingHeader* ring, const void* data, size_t len, uint32_t tid, int64_t timeout_ns) {
-  return ring_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, tid, timeout_ns);
+RingResult ring_put(RingHeader* ring, const void* data, size_t len, Owner me, int64_t timeout_ns) {
+  return ring_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me, timeout_ns);
 }
 
-void ring_close(RingHeader* ring, uint32_t tid) {
-  lock(ring, tid);
-  ring->closed.store(1);
+RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns) {
+  ring->shut_down.store(1);
+  RingResult r = RingResult::kOk;
+  if (immediate) {
+    if (lock(ring, me, timeout_ns) != Locked::kNo) {
+      drop_everything(ring);
+      unlock(ring);
+    } else {
+      r = RingResult::kTimedOut;
+    }
+  }
+  bump(&ring->written);
+  bump(&ring->freed);
+  return r;
+}
+
+bool ring_recover(RingHeader* ring, Owner me) {
+  uint32_t owner = ring->lock.cell.value.load();
+  if (owner == 0 || !lock_take_if_owner_dead(&ring->lock, owner, me)) return false;
+  repair(ring);
   unlock(ring);
   bump(&ring->written);
   bump(&ring->freed);
+  return true;
 }
 
 }  // namespace mp

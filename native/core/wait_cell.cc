@@ -15,12 +15,14 @@ namespace {
 constexpr int64_t kDefaultMaxSpinNs = 50'000;
 constexpr int64_t kMinProbeNs = 2'000;  // keep probing so the budget can regrow
 
+// MULTIPROC_SPIN_NS: the JS side refuses a value that is not a whole number
+// from 0 to 1e9 (ts/addon.ts); here such a value falls back to the default.
 int64_t default_max_spin() {
   const char* env = std::getenv("MULTIPROC_SPIN_NS");
   if (env && *env) {
     char* end;
     long long v = std::strtoll(env, &end, 10);
-    if (*end == '\0' && v >= 0) return v;
+    if (*end == '\0' && v >= 0 && v <= 1'000'000'000) return v;
   }
   return kDefaultMaxSpinNs;
 }

@@ -7,6 +7,7 @@
 #include "../core/child_status.h"
 #include "../core/futex.h"
 #include "../core/lock.h"
+#include "../core/shm.h"
 #include "../core/signals.h"
 #include "../core/tracker.h"
 #include "../core/wait_cell.h"
@@ -53,7 +54,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ringOpen", Napi::Function::New<ring_open_js>(env, "ringOpen"));
   exports.Set("ringPut", Napi::Function::New<ring_put_js>(env, "ringPut"));
   exports.Set("ringGet", Napi::Function::New<ring_get_js>(env, "ringGet"));
-  exports.Set("ringClose", Napi::Function::New<ring_close_js>(env, "ringClose"));
+  exports.Set("ringShutdown", Napi::Function::New<ring_shutdown_js>(env, "ringShutdown"));
+  exports.Set("ringRecover", Napi::Function::New<ring_recover_js>(env, "ringRecover"));
   DefineAddon(exports,
               {
                   InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),
@@ -66,7 +68,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::wake>("wake"),
                   InstanceMethod<&Addon::lock_acquire>("lockAcquire"),
                   InstanceMethod<&Addon::lock_take_if_owner_dead>("lockTakeIfOwnerDead"),
-                  InstanceMethod<&Addon::thread_id>("threadId"),
+                  InstanceMethod<&Addon::thread_identity>("threadIdentity"),
+                  InstanceMethod<&Addon::thread_alive>("threadAlive"),
+                  InstanceMethod<&Addon::mapping_stats>("mappingStats"),
                   InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
                   InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
                   InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
@@ -86,7 +90,12 @@ Addon::~Addon() {
   stop();
 }
 
+// Runs at the environment's clean-up (a worker_thread ending or being
+// terminated, or the main thread exiting) and again from the destructor.
+// Waiter threads stop first; the waits they held keep their segments mapped
+// until here (segment.h), even though Node has run Buffer finalizers by now.
 void Addon::stop() {
+  stopped_ = true;
   if (waiter_) waiter_->shutdown();
   if (bridge_live_) {
     bridge_live_ = false;
@@ -102,35 +111,45 @@ Napi::Value Addon::noop(const Napi::CallbackInfo& info) { return info.Env().Unde
 Napi::Value Addon::wait_sync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   WaitCell* cell = segment_arg(info)->cell_at(env, info[1]);
-  uint32_t expected = info[2].ToNumber().Uint32Value();
+  uint32_t expected = arg_word(info, 2, "expected");
   int64_t timeout = arg_timeout_ns(info, 3);
   return Napi::String::New(env, result_name(wait_while_equal(cell, expected, timeout)));
 }
 
 // wait(segment, offset, expected, timeoutMs, id) -> Promise<'ok' | 'not-equal' | 'timed-out' | 'cancelled'>
 Napi::Value Addon::wait_async(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Segment* seg = segment_arg(info);
-  WaitCell* cell = seg->cell_at(env, info[1]);
-  uint32_t expected = info[2].ToNumber().Uint32Value();
-  int64_t timeout = arg_timeout_ns(info, 3);
-  uint64_t id = uint64_t(arg_number(info, 4, "id"));
-  auto deferred = Napi::Promise::Deferred::New(env);
-  if (cell->value.load() != expected) {
-    deferred.Resolve(Napi::String::New(env, "not-equal"));
-    return deferred.Promise();
-  }
-  if (timeout == 0) {
-    deferred.Resolve(Napi::String::New(env, "timed-out"));
-    return deferred.Promise();
-  }
-  if (pending_.count(id)) throw range_error(env, "wait id " + std::to_string(id) + " is already pending");
-  ensure_bridge(env);
-  Napi::Promise promise = deferred.Promise();
-  pending_.emplace(id, Pending{deferred, Napi::Persistent(info[0].As<Napi::Object>())});
-  waiter_->add(id, cell, expected, timeout < 0 ? -1 : monotonic_ns() + timeout);
-  on_pending_changed(env);
-  return promise;
+  return guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Segment* seg = segment_arg(info);
+    WaitCell* cell = seg->cell_at(env, info[1]);
+    uint32_t expected = arg_word(info, 2, "expected");
+    int64_t timeout = arg_timeout_ns(info, 3);
+    uint64_t id = uint64_t(arg_number(info, 4, "id"));
+    auto deferred = Napi::Promise::Deferred::New(env);
+    if (cell->value.load() != expected) {
+      deferred.Resolve(Napi::String::New(env, "not-equal"));
+      return deferred.Promise();
+    }
+    if (timeout == 0) {
+      deferred.Resolve(Napi::String::New(env, "timed-out"));
+      return deferred.Promise();
+    }
+    if (stopped_) throw coded_error(env, "ERR_MP_CLOSED", "this thread's environment is shutting down");
+    if (pending_.count(id)) throw range_error(env, "wait id " + std::to_string(id) + " is already pending");
+    ensure_bridge(env);
+    Napi::Promise promise = deferred.Promise();
+    pending_.emplace(id, Pending{deferred, Napi::Persistent(info[0].As<Napi::Object>())});
+    try {
+      // The wait holds a share of the mapping: its cell stays mapped while
+      // a waiter thread may read it.
+      waiter_->add(id, cell, expected, timeout < 0 ? -1 : monotonic_ns() + timeout, seg->share());
+    } catch (...) {
+      pending_.erase(id);
+      throw;
+    }
+    on_pending_changed(env);
+    return promise;
+  });
 }
 
 // cancelWait(id) -> true when a pending wait was cancelled (it resolves 'cancelled').
@@ -181,9 +200,17 @@ void Addon::on_pending_changed(Napi::Env env) {
   bridge_ref_ = want;
 }
 
+// Runs on the JS thread. Nothing may escape it: it is called from libuv,
+// where an exception would reach std::terminate. While a worker_thread is
+// being terminated, Node-API refuses to run JS (settling a promise throws):
+// the waits of a dying environment are dropped, never allowed to abort the
+// whole process.
 void Addon::call_js(Napi::Env env, Napi::Function, Addon* self, void*) {
-  if (env == nullptr) return;  // tearing down
-  self->settle_completions(env);
+  if (env == nullptr || self->stopped_ || !self->waiter_) return;  // tearing down
+  try {
+    self->settle_completions(env);
+  } catch (...) {
+  }
 }
 
 void Addon::settle_completions(Napi::Env env) {
@@ -209,41 +236,53 @@ Napi::Value Addon::wake(const Napi::CallbackInfo& info) {
 }
 
 static LockState* lock_at(const Napi::CallbackInfo& info) {
-  // cell_at validated 8 bytes; a LockState needs 16.
-  Segment* seg = segment_arg(info);
-  WaitCell* cell = seg->cell_at(info.Env(), info[1]);
-  auto* end = reinterpret_cast<char*>(cell) + sizeof(LockState);
-  if (end > static_cast<char*>(seg->mapping().addr) + seg->mapping().size) {
-    throw range_error(info.Env(), "a lock needs 16 bytes inside the segment");
-  }
-  return reinterpret_cast<LockState*>(cell);
+  return reinterpret_cast<LockState*>(segment_arg(info)->cell_at(info.Env(), info[1], sizeof(LockState)));
 }
 
-// lockAcquire(segment, offset, tid, timeoutMs?) -> 0 acquired, 1 acquired from
-// a dead owner, 2 timed out. The contended path only: JS tries the CAS first.
+// lockAcquire(segment, offset, timeoutMs?) -> 0 acquired, 1 acquired from a
+// dead owner, 2 timed out. The contended path only: JS tries the CAS first.
+// The owner recorded is this thread (id and stamp).
 Napi::Value Addon::lock_acquire(const Napi::CallbackInfo& info) {
   LockState* lock = lock_at(info);
-  uint32_t tid = info[2].ToNumber().Uint32Value();
-  LockResult r = mp::lock_acquire(lock, tid, arg_timeout_ns(info, 3));
+  LockResult r = mp::lock_acquire(lock, current_owner(), arg_timeout_ns(info, 2));
   return Napi::Number::New(info.Env(), r == LockResult::kAcquired ? 0 : r == LockResult::kOwnerDied ? 1 : 2);
 }
 
-// lockTakeIfOwnerDead(segment, offset, owner, tid) -> true if taken over.
+// lockTakeIfOwnerDead(segment, offset, owner) -> true if taken over for this thread.
 Napi::Value Addon::lock_take_if_owner_dead(const Napi::CallbackInfo& info) {
   LockState* lock = lock_at(info);
-  uint32_t owner = info[2].ToNumber().Uint32Value();
-  uint32_t tid = info[3].ToNumber().Uint32Value();
-  return Napi::Boolean::New(info.Env(), mp::lock_take_if_owner_dead(lock, owner, tid));
+  uint32_t owner = uint32_t(arg_number(info, 2, "owner"));
+  return Napi::Boolean::New(info.Env(), mp::lock_take_if_owner_dead(lock, owner, current_owner()));
 }
 
-Napi::Value Addon::thread_id(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), current_thread_id());
+// threadIdentity() -> [tid, stamp] of this thread (lock.h).
+Napi::Value Addon::thread_identity(const Napi::CallbackInfo& info) {
+  Owner me = current_owner();
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(uint32_t(0), Napi::Number::New(info.Env(), me.tid));
+  out.Set(uint32_t(1), Napi::Number::New(info.Env(), me.stamp));
+  return out;
+}
+
+// threadAlive(tid, stamp) -> whether that incarnation of the thread lives.
+Napi::Value Addon::thread_alive(const Napi::CallbackInfo& info) {
+  uint32_t tid = uint32_t(arg_number(info, 0, "tid"));
+  uint32_t stamp = uint32_t(arg_number(info, 1, "stamp"));
+  return Napi::Boolean::New(info.Env(), tid != 0 && mp::thread_alive(tid, stamp));
+}
+
+// mappingStats() -> { count, limit }: segments this process maps, and the most it may.
+Napi::Value Addon::mapping_stats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("count", Napi::Number::New(info.Env(), double(shm_mapping_count())));
+  o.Set("limit", Napi::Number::New(info.Env(), double(shm_mapping_limit())));
+  return o;
 }
 
 // storeAndWake(segment, offset, value, count?) -> number woken
 Napi::Value Addon::store_and_wake(const Napi::CallbackInfo& info) {
   WaitCell* cell = segment_arg(info)->cell_at(info.Env(), info[1]);
-  uint32_t value = info[2].ToNumber().Uint32Value();
+  uint32_t value = arg_word(info, 2, "value");
   return Napi::Number::New(info.Env(), mp::store_and_wake(cell, value, count_arg(info, 3)));
 }
 
@@ -260,7 +299,7 @@ Napi::Value Addon::get_spin_policy(const Napi::CallbackInfo& info) {
 // setSpinPolicy(maxSpinNs, adaptive)
 Napi::Value Addon::set_spin_policy(const Napi::CallbackInfo& info) {
   double max = arg_number(info, 0, "maxSpinNs");
-  if (max < 0) throw range_error(info.Env(), "maxSpinNs must not be negative");
+  if (!(max >= 0) || max > 1e9) throw range_error(info.Env(), "maxSpinNs must be from 0 to 1e9");
   mp::set_spin_policy({int64_t(max), info[1].ToBoolean()});
   return info.Env().Undefined();
 }

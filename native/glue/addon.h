@@ -16,7 +16,8 @@ Napi::Value ring_init_js(const Napi::CallbackInfo& info);
 Napi::Value ring_open_js(const Napi::CallbackInfo& info);
 Napi::Value ring_put_js(const Napi::CallbackInfo& info);
 Napi::Value ring_get_js(const Napi::CallbackInfo& info);
-Napi::Value ring_close_js(const Napi::CallbackInfo& info);
+Napi::Value ring_shutdown_js(const Napi::CallbackInfo& info);
+Napi::Value ring_recover_js(const Napi::CallbackInfo& info);
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -39,7 +40,9 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value wake(const Napi::CallbackInfo& info);
   Napi::Value lock_acquire(const Napi::CallbackInfo& info);
   Napi::Value lock_take_if_owner_dead(const Napi::CallbackInfo& info);
-  Napi::Value thread_id(const Napi::CallbackInfo& info);
+  Napi::Value thread_identity(const Napi::CallbackInfo& info);
+  Napi::Value thread_alive(const Napi::CallbackInfo& info);
+  Napi::Value mapping_stats(const Napi::CallbackInfo& info);
   Napi::Value store_and_wake(const Napi::CallbackInfo& info);
   Napi::Value get_spin_policy(const Napi::CallbackInfo& info);
   Napi::Value set_spin_policy(const Napi::CallbackInfo& info);
@@ -69,6 +72,7 @@ class Addon : public Napi::Addon<Addon> {
   Bridge bridge_;
   napi_env env_ = nullptr;
   std::atomic<bool> bridge_live_{false};  // read by waiter threads
+  bool stopped_ = false;  // the environment is being torn down: no more waits
   bool bridge_ref_ = false;
   std::map<uint64_t, Pending> pending_;
 };

@@ -22,19 +22,24 @@ namespace mp::glue {
 
 namespace {
 
-// Status codes shared with ts/messaging/ring.ts.
-enum Status { kOk = 0, kFull = 1, kEmpty = 2, kTooBig = 3, kClosed = 4, kTimedOut = 5 };
+// Status codes shared with ts/messaging/ring.ts. Corruption is not a
+// status: it is thrown (ERR_MP_CORRUPT), naming the segment.
+enum Status { kOk = 0, kFull = 1, kEmpty = 2, kTooBig = 3, kShutDown = 4, kTimedOut = 5, kBusy = 6 };
 
-int status_of(RingResult r) {
+int status_of(Napi::Env env, const Segment* seg, RingResult r) {
   switch (r) {
     case RingResult::kOk: return kOk;
     case RingResult::kFull: return kFull;
     case RingResult::kEmpty: return kEmpty;
     case RingResult::kTooBig: return kTooBig;
-    case RingResult::kClosed: return kClosed;
+    case RingResult::kShutDown: return kShutDown;
     case RingResult::kTimedOut: return kTimedOut;
+    case RingResult::kBusy: return kBusy;
+    case RingResult::kCorrupt: break;
   }
-  return kOk;
+  throw coded_error(env, "ERR_MP_CORRUPT",
+                    "the queue in segment '" + seg->name() + "' was corrupted by a write from outside multiproc (" +
+                        ring_fault() + "); what it held was discarded");
 }
 
 // The low two bits of a record's tag say how its payload becomes a JS value;
@@ -73,21 +78,40 @@ RingRef& ref_of(const Napi::CallbackInfo& info) {
 RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   void* base = ref.segment->mapping().addr;
   if (!base) throw coded_error(info.Env(), "ERR_MP_CLOSED", "the queue's segment is closed");
+  ref.segment->check_intact(info.Env());
   auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
   // The capacity lives in shared memory, where any process could scribble:
   // never trust it beyond what ringOpen checked against the mapping.
-  if (ring->capacity != ref.capacity) throw coded_error(info.Env(), "ERR_MP_CORRUPT", "the queue's ring header changed");
+  if (ring->capacity != ref.capacity) {
+    throw coded_error(info.Env(), "ERR_MP_CORRUPT",
+                      "the queue in segment '" + ref.segment->name() + "' was corrupted by a write from outside "
+                      "multiproc (its capacity changed from " + std::to_string(ref.capacity) + " to " +
+                      std::to_string(ring->capacity) + ")");
+  }
   return ring;
 }
 
-RingHeader* ring_of(const Napi::CallbackInfo& info) { return ring_of(info, ref_of(info)); }
-
-// The lock records its owner's kernel thread id. Node never forks without
-// exec, so a per-thread cache stays right (and saves a syscall per call).
-uint32_t this_thread() {
-  thread_local uint32_t tid = current_thread_id();
-  return tid;
+// A u32 counter at byte `offset` of the ring's segment (JoinableQueue's
+// count of the items this consumer holds), or nullptr for undefined / -1.
+std::atomic<uint32_t>* counter_at(const Napi::CallbackInfo& info, RingRef& ref, size_t i) {
+  if (info[i].IsUndefined()) return nullptr;
+  double off = arg_number(info, i, "counter offset");
+  if (off < 0) return nullptr;
+  const Mapping& m = ref.segment->mapping();
+  if (off != double(uint64_t(off)) || uint64_t(off) % 4 != 0 || uint64_t(off) + 4 > m.size) {
+    throw range_error(info.Env(), "counter offset must be a multiple of 4 inside the segment");
+  }
+  return reinterpret_cast<std::atomic<uint32_t>*>(static_cast<char*>(m.addr) + uint64_t(off));
 }
+
+// How long a one-try call may wait for the ring's lock (ms; 0: one CAS).
+int64_t lock_wait_ns(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsUndefined()) return 0;
+  int64_t ns = arg_timeout_ns(info, i);
+  return ns < 0 ? 0 : ns;
+}
+
+RingHeader* ring_of(const Napi::CallbackInfo& info) { return ring_of(info, ref_of(info)); }
 
 // A put's payload, seen before the lock is taken: its length and how to write it.
 struct Payload {
@@ -171,14 +195,16 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
   return Napi::External<RingRef>::New(env, ref, [](Napi::Env, RingRef* r) { delete r; });
 }
 
-// ringPut(ring, tag, value, timeoutMs) -> status; timeoutMs 0: try once.
-// The tag's representation bits say what value is (see Representation).
+// ringPut(ring, tag, value, timeoutMs, lockMs?) -> status. timeoutMs 0: try
+// once, waiting at most lockMs (default 0: not at all, status busy) for the
+// ring's lock. The tag's representation bits say what value is.
 Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RingHeader* ring = ring_of(info);
+  RingRef& ref = ref_of(info);
+  RingHeader* ring = ring_of(info, ref);
   if (!info[1].IsNumber()) throw type_error(env, "tag must be a number");
   uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
-  if (tag > kMaxTag) throw range_error(env, "tag must be an integer from 0 to 65535");
+  if (tag > kMaxTag || (tag & kRepresentationMask) > kFloat64) throw range_error(env, "tag must be a record tag of encoding.ts");
   const Payload p = payload_of(info, tag & kRepresentationMask);
   int64_t timeout = arg_timeout_ns(info, 3);
   auto write = [&](char* dst) {
@@ -189,45 +215,66 @@ Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
       std::memcpy(dst, p.bytes ? p.bytes : &p.number, p.len);
     }
   };
-  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, this_thread())
-                              : ring_put(ring, tag, p.len, write, this_thread(), timeout);
-  return Napi::Number::New(env, status_of(r));
+  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, current_owner(), lock_wait_ns(info, 4))
+                              : ring_put(ring, tag, p.len, write, current_owner(), timeout);
+  return Napi::Number::New(env, status_of(env, ref.segment, r));
 }
 
-// ringGet(ring, timeoutMs) -> value, with [status, tag] in the handle's
-// result words; undefined when status is not kOk. timeoutMs 0: try once.
+// ringGet(ring, timeoutMs, lockMs?, counterOffset?) -> value, with [status,
+// tag] in the handle's result words; undefined when status is not kOk.
+// timeoutMs 0: try once (lockMs as for ringPut). counterOffset: a u32 the
+// get increments under the ring's lock (JoinableQueue).
 Napi::Value ring_get_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RingRef& ref = ref_of(info);
   RingHeader* ring = ring_of(info, ref);
   int64_t timeout = arg_timeout_ns(info, 1);
+  std::atomic<uint32_t>* taken = counter_at(info, ref, 3);
   napi_value out = nullptr;
-  auto read = [&](const char* src, size_t len, uint32_t tag) {
+  // A record whose tag multiproc never writes (or whose payload cannot be
+  // what its tag says) is refused: the ring drops it and reports corruption.
+  auto read = [&](const char* src, size_t len, uint32_t tag) -> bool {
+    if (tag > kMaxTag) return false;
     switch (tag & kRepresentationMask) {
       case kUtf8:
-        NAPI_THROW_IF_FAILED_VOID(env, napi_create_string_utf8(env, src, len > 0 ? len - 1 : 0, &out));
+        if (len == 0 || src[len - 1] != 0) return false;  // put always stores the NUL
+        NAPI_THROW_IF_FAILED(env, napi_create_string_utf8(env, src, len - 1, &out), false);
         break;
       case kFloat64: {
-        double d = NAN;
-        if (len == sizeof d) std::memcpy(&d, src, sizeof d);
+        if (len != sizeof(double)) return false;
+        double d;
+        std::memcpy(&d, src, sizeof d);
         out = Napi::Number::New(env, d);
         break;
       }
-      default:
+      case kBytes:
         out = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(src), len);
+        break;
+      default:
+        return false;
     }
     ref.result[1] = int32_t(tag);
+    return true;
   };
-  RingResult r = timeout == 0 ? ring_try_get(ring, read, this_thread())
-                              : ring_get(ring, read, this_thread(), timeout);
-  ref.result[0] = status_of(r);
+  RingResult r = timeout == 0 ? ring_try_get(ring, read, current_owner(), lock_wait_ns(info, 2), taken)
+                              : ring_get(ring, read, current_owner(), timeout, taken);
+  ref.result[0] = status_of(env, ref.segment, r);
   return r == RingResult::kOk ? Napi::Value(env, out) : env.Undefined();
 }
 
-// ringClose(ring)
-Napi::Value ring_close_js(const Napi::CallbackInfo& info) {
-  ring_close(ring_of(info), this_thread());
-  return info.Env().Undefined();
+// ringShutdown(ring, immediate, timeoutMs) -> status (ok, or timed out when
+// `immediate` could not get the lock to drop the contents).
+Napi::Value ring_shutdown_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RingRef& ref = ref_of(info);
+  RingHeader* ring = ring_of(info, ref);
+  RingResult r = ring_shutdown(ring, current_owner(), info[1].ToBoolean(), arg_timeout_ns(info, 2));
+  return Napi::Number::New(env, status_of(env, ref.segment, r));
+}
+
+// ringRecover(ring) -> whether a dead holder's lock was taken over (and the ring repaired).
+Napi::Value ring_recover_js(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ring_recover(ring_of(info), current_owner()));
 }
 
 }  // namespace mp::glue

@@ -20,7 +20,8 @@ RingHeader* make_ring(Segment& seg, size_t capacity, uint32_t maxsize = 0) {
   return static_cast<RingHeader*>(seg.addr());
 }
 
-uint32_t me() { return mp::current_thread_id(); }
+// Not cached: forked children are other threads.
+mp::Owner me() { return mp::Owner{mp::current_thread_id(), mp::thread_stamp(mp::current_thread_id())}; }
 
 // An item that can tell whether it arrived whole: producer, sequence number,
 // a length that varies with them, and a checksum over everything.
@@ -50,11 +51,11 @@ bool item_whole(const std::string& s, uint32_t* producer, uint32_t* seq) {
 }
 
 RingResult get_string(RingHeader* ring, std::string* out, int64_t timeout_ns = -1) {
-  return mp::ring_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); }, me(), timeout_ns);
+  return mp::ring_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); return true; }, me(), timeout_ns);
 }
 
 RingResult try_get_string(RingHeader* ring, std::string* out) {
-  return mp::ring_try_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); }, me());
+  return mp::ring_try_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); return true; }, me());
 }
 
 }  // namespace
@@ -104,13 +105,13 @@ TEST(limits_full_too_big_closed) {
   CHECK(mp::ring_try_put(ring, buf, 232, me()) == RingResult::kFull);
   CHECK(mp::ring_put(ring, buf, 232, me(), 5 * kMs) == RingResult::kTimedOut);
   CHECK(mp::ring_try_put(ring, buf, 200, me()) == RingResult::kOk);  // 48 + 208 = 256 fits
-  mp::ring_close(ring, me());
-  CHECK(mp::ring_try_put(ring, buf, 1, me()) == RingResult::kClosed);
+  mp::ring_shutdown(ring, me(), false, 0);
+  CHECK(mp::ring_try_put(ring, buf, 1, me()) == RingResult::kShutDown);
   CHECK(try_get_string(ring, &got) == RingResult::kOk);  // drains what is left
   CHECK(try_get_string(ring, &got) == RingResult::kOk);
   CHECK_EQ(got.size(), size_t(200));
-  CHECK(try_get_string(ring, &got) == RingResult::kClosed);
-  CHECK(get_string(ring, &got, 5 * kMs) == RingResult::kClosed);
+  CHECK(try_get_string(ring, &got) == RingResult::kShutDown);
+  CHECK(get_string(ring, &got, 5 * kMs) == RingResult::kShutDown);
 }
 
 TEST(tags_travel_with_records_and_a_throwing_callback_changes_nothing) {
@@ -133,14 +134,14 @@ TEST(tags_travel_with_records_and_a_throwing_callback_changes_nothing) {
   // A reader that throws (JS: out of memory) leaves the record in place.
   threw = false;
   try {
-    mp::ring_try_get(ring, [](const char*, size_t, uint32_t) { throw 2; }, me());
+    mp::ring_try_get(ring, [](const char*, size_t, uint32_t) -> bool { throw 2; }, me());
   } catch (int) {
     threw = true;
   }
   CHECK(threw);
   CHECK_EQ(mp::ring_items(ring), 2u);
   std::vector<std::pair<uint32_t, std::string>> got;
-  auto read = [&](const char* p, size_t len, uint32_t tag) { got.emplace_back(tag, std::string(p, len)); };
+  auto read = [&](const char* p, size_t len, uint32_t tag) { got.emplace_back(tag, std::string(p, len)); return true; };
   while (mp::ring_try_get(ring, read, me()) == RingResult::kOk) {
   }
   CHECK_EQ(got.size(), size_t(2));
@@ -192,7 +193,7 @@ TEST(producers_and_consumers_in_four_processes_conserve_every_item) {
       std::string got;
       for (;;) {
         RingResult r = get_string(ring, &got);
-        if (r == RingResult::kClosed) return 0;
+        if (r == RingResult::kShutDown) return 0;
         uint32_t p, s;
         if (r != RingResult::kOk || !item_whole(got, &p, &s) || p >= kProducers) return 1;
         if (int64_t(s) <= last[p]) counts[2]++;  // per-producer order
@@ -203,7 +204,7 @@ TEST(producers_and_consumers_in_four_processes_conserve_every_item) {
     }));
   }
   for (uint32_t p = 0; p < kProducers; p++) EXPECT_EXIT(kids[p], 0);
-  mp::ring_close(static_cast<RingHeader*>(seg.addr()), me());
+  mp::ring_shutdown(static_cast<RingHeader*>(seg.addr()), me(), false, 0);
   for (uint32_t c = 0; c < kConsumers; c++) EXPECT_EXIT(kids[kProducers + c], 0);
   auto* counts = static_cast<std::atomic<uint64_t>*>(tally.addr());
   CHECK_EQ(counts[0].load(), uint64_t(kProducers) * kPerProducer);
@@ -254,7 +255,7 @@ TEST(random_sigkills_never_corrupt_duplicate_or_deadlock) {
       std::string got;
       for (;;) {
         RingResult r = get_string(ring, &got);
-        if (r == RingResult::kClosed) return 0;
+        if (r == RingResult::kShutDown) return 0;
         uint32_t p, s;
         if (r != RingResult::kOk || !item_whole(got, &p, &s) || p >= kProducers || s >= kPerProducer) {
           bk->torn++;
@@ -296,7 +297,7 @@ TEST(random_sigkills_never_corrupt_duplicate_or_deadlock) {
   }
   for (uint32_t p = 0; p < kProducers; p++)
     if (!producer_done[p]) EXPECT_EXIT(producers[p], 0);
-  mp::ring_close(static_cast<RingHeader*>(seg.addr()), me());
+  mp::ring_shutdown(static_cast<RingHeader*>(seg.addr()), me(), false, 0);
   for (auto& c : consumers) EXPECT_EXIT(c, 0);
 
   CHECK_EQ(book->torn.load(), 0u);
