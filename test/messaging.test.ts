@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize, serialize,
+  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize, serialize, ShutDown,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
@@ -58,16 +58,44 @@ describe('Queue', () => {
     expect(mine().length).toBe(before);
   });
 
-  it('close(): puts fail, gets drain, iteration ends', async () => {
+  it('shutdown(): puts fail, gets drain, iteration ends, for every process', async () => {
     const q = new Queue();
     q.putSync('a');
     q.putSync('b');
-    q.close();
-    expect(() => q.putSync('c')).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    q.shutdown();
+    expect(q.isShutDown).toBe(true);
+    expect(() => q.putSync('c')).toThrow(ShutDown);
+    await expect(q.put('c')).rejects.toThrow(ShutDown);
     const seen = [];
     for await (const x of q) seen.push(x);
     expect(seen).toEqual(['a', 'b']);
-    await expect(q.get()).rejects.toMatchObject({ code: 'ERR_MP_CLOSED' });
+    await expect(q.get()).rejects.toThrow(ShutDown);
+    expect(() => q.getNowait()).toThrow(expect.objectContaining({ code: 'ERR_MP_SHUTDOWN' }));
+    // immediate: what is left is dropped at once (Python 3.13).
+    const r = new Queue();
+    r.putSync(1);
+    r.putSync(2);
+    r.shutdown({ immediate: true });
+    expect(r.qsize()).toBe(0);
+    expect(() => r.getSync()).toThrow(ShutDown);
+    expect(() => r.shutdown({ immediate: 'yes' } as never)).toThrow(TypeError);
+  });
+
+  it('close() is Python\'s: this handle puts and gets no more, other processes\' handles go on (each producer may close its own)', async () => {
+    const q = new Queue();
+    const producers = [0, 1].map((p) => run(t.produceThenClose, q, p, 50));
+    for (const p of producers) await p.join();
+    expect(producers.map((p) => p.exitCode)).toEqual([0, 0]);
+    const got = [];
+    while (!q.empty()) got.push(q.getSync());
+    expect(got).toHaveLength(100); // nothing lost: Python code where each producer closes its queue
+    q.close();
+    expect(q.closed).toBe(true);
+    expect(() => q.putSync(1)).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    expect(() => q.getSync()).toThrow(expect.objectContaining({ code: 'ERR_MP_CLOSED' }));
+    const items = [];
+    for await (const x of q) items.push(x); // a closed handle's iteration ends at once
+    expect(items).toEqual([]);
   });
 
   it('rejects bad inputs with typed errors, leaving the queue untouched', () => {
@@ -116,7 +144,7 @@ describe('Queue', () => {
     const producers = [0, 1, 2].map((p) => run(p === 1 ? t.produceAsync : t.produce, q, p, N));
     const consumers = [0, 1, 2].map((slot) => run(t.consume, q, null, sums, slot));
     for (const p of producers) await p.join();
-    q.close();
+    q.shutdown();
     for (const c of consumers) await c.join();
     const v = [...sums.view];
     expect(v[0]! + v[3]! + v[6]!).toBe(3 * N);
@@ -165,7 +193,7 @@ describe('Queue', () => {
       expect(back).toStrictEqual(item === nullProto ? { a: 1 } : item);
       if (Object.is(item, -0)) expect(Object.is(back, -0)).toBe(true);
     }
-    inbox.close();
+    inbox.shutdown();
     await p.join();
     expect(p.exitCode).toBe(0);
   });
@@ -218,7 +246,7 @@ describe('Queue', () => {
       consumers.add(run(t.consume, q, seen, sums, slot++));
     }
     for (const p of producers) await p.join();
-    q.close();
+    q.shutdown();
     for (const c of consumers) await c.join();
     let missing = 0;
     for (let p = 0; p < 2; p++) {
@@ -244,7 +272,7 @@ describe('JoinableQueue and SimpleQueue', () => {
     jq.putSync(null);
     jq.joinSync();
     for (const w of ws) await w.join();
-    expect(() => jq.taskDone()).toThrow(/more times than there were items/);
+    expect(() => jq.taskDone()).toThrow(/more times than items were taken/);
   });
 
   it('SimpleQueue has the essentials', async () => {
@@ -297,6 +325,9 @@ describe('Pipe', () => {
     expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([true, false, false, true]);
     expect(() => reader.sendSync(1)).toThrow(/cannot send/);
     const p = run(t.pipeWriter, writer);
+    // As in Python, the reader sees EOF once every process that has the
+    // writing end has closed it: this one closes its own copy now.
+    writer.close();
     expect(await reader.recv()).toBe('one');
     expect(reader.poll(60_000)).toBe(true);
     expect(reader.recvSync()).toEqual({ two: 2 });

@@ -16,8 +16,21 @@ export function inheritTracker(fd: number, pid: number): void {
   if (binding) binding.trackerAdopt(fd, pid);
 }
 
+// MULTIPROC_SPIN_NS sets the spin policy's maxSpinNs (wait.ts) for the whole
+// process; the native side reads it at load. A value it cannot use is an
+// error here, not a silent fall-back that changes how every wait behaves.
+function checkSpinEnv(): void {
+  const raw = process.env.MULTIPROC_SPIN_NS;
+  if (raw === undefined || raw === '') return;
+  if (!/^\d+$/.test(raw) || Number(raw) > 1e9) {
+    throw Object.assign(new RangeError(`MULTIPROC_SPIN_NS must be a whole number of nanoseconds from 0 to 1000000000 ` +
+      `(0: never spin), got ${JSON.stringify(raw)}`), { code: 'ERR_MP_BAD_ENV' });
+  }
+}
+
 export function addon(): NativeBinding {
   if (binding) return binding;
+  checkSpinEnv();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   binding = (require('./native') as typeof import('./native')).native;
   if (inherited) binding.trackerAdopt(inherited.fd, inherited.pid);

@@ -17,6 +17,18 @@ export class Full extends Error {
   }
 }
 
+/**
+ * The queue was shut down (Queue.shutdown(), Python 3.13's queue.ShutDown):
+ * puts fail at once, gets once what was left has been taken.
+ */
+export class ShutDown extends Error {
+  override name = 'ShutDown';
+  readonly code = 'ERR_MP_SHUTDOWN';
+  constructor(message = 'the queue is shut down') {
+    super(message);
+  }
+}
+
 export class TimeoutError extends Error {
   override name = 'TimeoutError';
 }

@@ -8,6 +8,7 @@
 //   flag 1: contains handle records: revive them after deserializing
 // The common case (no handles) pays one check walk and no revive walk.
 import v8 from 'node:v8';
+import { types } from 'node:util';
 
 /** Implemented by every shareable class: what travels instead of the object. */
 export const toHandle: unique symbol = Symbol.for('multiproc.toHandle');
@@ -39,11 +40,26 @@ function isShareable(value: object): value is Shareable {
 
 // Values v8.serialize copies whole, without looking inside for handles.
 function isLeaf(value: object): boolean {
-  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
-    value instanceof RegExp || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer);
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp;
+}
+
+// A SharedArrayBuffer is shared only between the threads of one process:
+// another process cannot see it (v8.serialize refuses it with an obscure
+// DataCloneError), so say so, with what to use instead.
+function sharedBuffer(value: object): boolean {
+  if (types.isSharedArrayBuffer(value)) return true;
+  return ArrayBuffer.isView(value) && types.isSharedArrayBuffer(value.buffer);
 }
 
 function notCloneable(where: string, value: unknown): TypeError {
+  if (typeof value === 'object' && value !== null && types.isProxy(value)) {
+    return new TypeError(`${where} is a Proxy, which cannot be sent to another process (structured clone refuses ` +
+      'proxies): send the plain data it wraps');
+  }
+  if (typeof value === 'object' && value !== null && sharedBuffer(value)) {
+    return new TypeError(`${where} is ${types.isSharedArrayBuffer(value) ? 'a SharedArrayBuffer' : 'a view of a SharedArrayBuffer'}, ` +
+      'which only the threads of one process can share: use a multiproc SharedArray or SharedMemory to share memory between processes');
+  }
   const what = typeof value === 'function'
     ? `a function${(value as { name?: string }).name ? ` (${(value as { name: string }).name})` : ''}`
     : typeof value === 'symbol' ? `a symbol (${String(value)})` : `a ${Object.prototype.toString.call(value)}`;
@@ -60,7 +76,13 @@ function scan(value: unknown, where: string, seen: Set<object>): boolean {
   if (typeof value !== 'object' || value === null) return false;
   if (seen.has(value)) return false;
   seen.add(value);
+  // A Proxy's traps could run anywhere in here: only ours (SharedArray) pass.
+  if (types.isProxy(value)) {
+    if (isShareable(value)) return true;
+    throw notCloneable(where, value);
+  }
   if (isShareable(value)) return true;
+  if (sharedBuffer(value)) throw notCloneable(where, value);
   if (isLeaf(value)) return false;
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise) {
     throw notCloneable(where, value);

@@ -16,7 +16,7 @@ export { Pipe, Connection } from './messaging/pipe';
 export { Value, RawValue, SharedArray, RawArray } from './shared_values';
 export { TYPECODES, type TypedArray } from './typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shared_memory';
-export { Empty, Full, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './errors';
+export { Empty, Full, ShutDown, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './errors';
 export { getSpinPolicy, setSpinPolicy, type SpinPolicy } from './wait';
 export { serialize, deserialize, toHandle, registerHandleKind, type HandleData, type Shareable } from './handles';
 export { listSharedObjects, type SharedObjectInfo } from './tracker';

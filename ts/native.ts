@@ -13,12 +13,15 @@ export interface NativeSegment {
   /** Zero-copy view; one Buffer per Segment. Throws ERR_MP_CLOSED after close(). */
   readonly buffer: Buffer;
   readonly closed: boolean;
+  /** Another process shrank the file under this mapping (its tail now reads zeros: native/core/shm.h). */
+  readonly truncated: boolean;
   close(): void;
 }
 
 export interface NativeSegmentClass {
   create(name: string, size: number, track: boolean): NativeSegment;
-  open(name: string): NativeSegment;
+  /** Refuses (EPERM) a file not owned by us or writable by others, and (EBADMSG) one smaller than minSize. */
+  open(name: string, minSize?: number): NativeSegment;
   unlink(name: string): void;
 }
 
@@ -60,24 +63,42 @@ export interface NativeBinding {
     Promise<WaitOutcome | 'cancelled'>;
   cancelWait(id: number): boolean;
   wake(seg: NativeSegment, offset: number, count?: number): number;
-  /** Contended lock acquisition (native/core/lock.h): 0 acquired, 1 taken from a dead owner, 2 timed out. */
-  lockAcquire(seg: NativeSegment, offset: number, tid: number, timeoutMs?: number): 0 | 1 | 2;
-  /** Takes the lock if `owner` still holds it and that thread is gone. */
-  lockTakeIfOwnerDead(seg: NativeSegment, offset: number, owner: number, tid: number): boolean;
-  /** This thread's kernel id (the pid on the main thread). */
-  threadId(): number;
+  /**
+   * Contended lock acquisition for this thread (native/core/lock.h): 0
+   * acquired, 1 taken from a dead owner, 2 timed out. timeoutMs 0: one try,
+   * and a dead owner's lock taken over.
+   */
+  lockAcquire(seg: NativeSegment, offset: number, timeoutMs?: number): 0 | 1 | 2;
+  /** Takes the lock for this thread if `owner` still holds it and that holder is gone. */
+  lockTakeIfOwnerDead(seg: NativeSegment, offset: number, owner: number): boolean;
+  /** This thread's kernel id (the pid on the main thread) and stamp (its start time, never 0). */
+  threadIdentity(): [tid: number, stamp: number];
+  /** Whether that incarnation of thread `tid` lives (stamp 0: any thread with that id). */
+  threadAlive(tid: number, stamp: number): boolean;
+  /** Segments this process maps, and the most it may (below the kernel's vm.max_map_count). */
+  mappingStats(): { count: number; limit: number };
   storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;
   // The ring of native/core/ring.h at `offset` (a multiple of 64) of `seg`,
   // reached through the handle ringOpen returns (native/glue/ring.cc).
-  // Statuses: 0 ok, 1 full, 2 empty, 3 too big, 4 closed, 5 timed out. timeoutMs 0: try once.
+  // Statuses: 0 ok, 1 full, 2 empty, 3 too big, 4 shut down, 5 timed out,
+  // 6 busy (a one-try call found the ring's lock held for lockMs); a
+  // corrupt ring throws ERR_MP_CORRUPT. timeoutMs 0: try once, waiting at
+  // most lockMs (default 0: one compare-and-swap) for the ring's lock.
   // A tag's low two bits say what the value is: 0 bytes, 1 a string (UTF-8), 2 a number.
   ringInit(seg: NativeSegment, offset: number, capacity: number, maxsize: number): void;
   /** result: where each get leaves [status, tag]. */
   ringOpen(seg: NativeSegment, offset: number, result: Int32Array): RingHandle;
-  ringPut(ring: RingHandle, tag: number, value: Uint8Array | string | number, timeoutMs?: number): number;
-  /** The record's value (see result for its tag), or undefined when status is not ok. */
-  ringGet(ring: RingHandle, timeoutMs?: number): Buffer | string | number | undefined;
-  ringClose(ring: RingHandle): void;
+  ringPut(ring: RingHandle, tag: number, value: Uint8Array | string | number, timeoutMs?: number, lockMs?: number): number;
+  /**
+   * The record's value (see result for its tag), or undefined when status is
+   * not ok. counterOffset: a u32 of the segment the get increments under
+   * the ring's lock (a JoinableQueue consumer's count of items taken).
+   */
+  ringGet(ring: RingHandle, timeoutMs?: number, lockMs?: number, counterOffset?: number): Buffer | string | number | undefined;
+  /** Refuses further puts; with immediate, drops the contents (needs the lock within timeoutMs: else status 5). */
+  ringShutdown(ring: RingHandle, immediate: boolean, timeoutMs?: number): number;
+  /** Takes over (and repairs) the ring's lock if its holder died: whether it did. */
+  ringRecover(ring: RingHandle): boolean;
   getSpinPolicy(): SpinPolicyState;
   setSpinPolicy(maxSpinNs: number, adaptive: boolean): void;
   kill(pid: number, signal: number): void;

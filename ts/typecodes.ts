@@ -2,6 +2,33 @@
 // integer types hold bigints, as BigInt64Array does; 'c' holds one byte,
 // read as a one-character string.
 
+/** Python's array/ctypes letters and their TypeScript names. */
+export type Typecode =
+  | 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' | 'f' | 'd' | 'c'
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64' | 'char';
+
+type BigCodes = 'l' | 'L' | 'q' | 'Q' | 'int64' | 'uint64';
+type IntCodes = 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | BigCodes;
+
+/** What a Value of typecode C holds: bigint for 64-bit integers, a one-character string for 'c', else number. */
+export type ValueOf<C extends Typecode> = C extends BigCodes ? bigint : C extends 'c' | 'char' ? string : number;
+/** The integer typecodes (add and compareExchange work on them). */
+export type IntegerTypecode = IntCodes;
+
+/** The typed array a SharedArray (or Value) of typecode C is viewed through. */
+export type ViewOf<C extends Typecode> =
+  C extends 'b' | 'int8' ? InstanceType<Int8ArrayConstructor>
+    : C extends 'B' | 'uint8' | 'c' | 'char' ? InstanceType<Uint8ArrayConstructor>
+      : C extends 'h' | 'int16' ? InstanceType<Int16ArrayConstructor>
+        : C extends 'H' | 'uint16' ? InstanceType<Uint16ArrayConstructor>
+          : C extends 'i' | 'int32' ? InstanceType<Int32ArrayConstructor>
+            : C extends 'I' | 'uint32' ? InstanceType<Uint32ArrayConstructor>
+              : C extends 'l' | 'q' | 'int64' ? InstanceType<BigInt64ArrayConstructor>
+                : C extends 'L' | 'Q' | 'uint64' ? InstanceType<BigUint64ArrayConstructor>
+                  : C extends 'f' | 'float32' ? InstanceType<Float32ArrayConstructor>
+                    : C extends 'd' | 'float64' ? InstanceType<Float64ArrayConstructor>
+                      : TypedArray;
+
 type TypedArrayConstructor =
   | Int8ArrayConstructor | Uint8ArrayConstructor | Int16ArrayConstructor | Uint16ArrayConstructor
   | Int32ArrayConstructor | Uint32ArrayConstructor | BigInt64ArrayConstructor | BigUint64ArrayConstructor
@@ -12,6 +39,10 @@ export type TypedArray = InstanceType<TypedArrayConstructor>;
 export interface TypeInfo {
   /** The canonical TypeScript name: 'int32', 'float64', 'char', ... */
   name: string;
+  /** Its place in CANONICAL (what a named Value's segment records). */
+  index: number;
+  /** An integer type (atomic add and compareExchange work). */
+  integer: boolean;
   array: TypedArrayConstructor;
   bytes: number;
   bigint: boolean;
@@ -34,11 +65,15 @@ const table: Array<[string[], string, TypedArrayConstructor, boolean?]> = [
 ];
 
 const byCode = new Map<string, TypeInfo>();
+/** The canonical types, by index. */
+export const CANONICAL: TypeInfo[] = [];
 for (const [codes, name, array, char] of table) {
   const info: TypeInfo = {
-    name, array, bytes: array.BYTES_PER_ELEMENT,
+    name, index: CANONICAL.length, array, bytes: array.BYTES_PER_ELEMENT,
     bigint: array === BigInt64Array || array === BigUint64Array, char: char === true,
+    integer: char !== true && array !== Float32Array && array !== Float64Array,
   };
+  CANONICAL.push(info);
   for (const code of codes) byCode.set(code, info);
 }
 
@@ -65,6 +100,20 @@ export function toStored(info: TypeInfo, value: unknown, where: string): number 
     throw new TypeError(`${where} must be a bigint (or an integer number) for ${info.name}, got ${typeof value}`);
   }
   if (typeof value !== 'number') throw new TypeError(`${where} must be a number for ${info.name}, got ${typeof value}`);
+  return value;
+}
+
+/** An addend or comparand for the atomic helpers of an integer type. */
+export function toInteger(info: TypeInfo, value: unknown, where: string): number | bigint {
+  if (!info.integer) throw new TypeError(`${where}: atomic add and compareExchange need an integer typecode, not ${info.name}`);
+  if (info.bigint) {
+    if (typeof value === 'bigint') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+    throw new TypeError(`${where} must be a bigint (or a safe integer) for ${info.name}, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${where} must be an integer for ${info.name}, got ${typeof value === 'number' ? value : typeof value}`);
+  }
   return value;
 }
 

@@ -88,8 +88,13 @@ export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
   const current = addon().getSpinPolicy();
   const maxSpinNs = policy.maxSpinNs ?? current.maxSpinNs;
   const adaptive = policy.adaptive ?? current.adaptive;
+  for (const key of Object.keys(policy)) {
+    if (key !== 'maxSpinNs' && key !== 'adaptive') throw new TypeError(`unknown spin policy option ${JSON.stringify(key)} (expected maxSpinNs, adaptive)`);
+  }
   if (typeof maxSpinNs !== 'number' || Number.isNaN(maxSpinNs)) throw new TypeError('policy.maxSpinNs must be a number');
-  if (maxSpinNs < 0) throw new RangeError(`policy.maxSpinNs must not be negative, got ${maxSpinNs}`);
+  if (!Number.isFinite(maxSpinNs) || maxSpinNs < 0 || maxSpinNs > 1e9) {
+    throw new RangeError(`policy.maxSpinNs must be a number of nanoseconds from 0 to 1e9, got ${maxSpinNs}`);
+  }
   if (typeof adaptive !== 'boolean') throw new TypeError('policy.adaptive must be a boolean');
   addon().setSpinPolicy(maxSpinNs, adaptive);
 }

@@ -7,8 +7,9 @@
 import { types } from 'node:util';
 import { deserialize, serialize } from '../handles';
 import { addon } from '../addon';
-import { posixName } from '../names';
+import { GENERATED_NAME, posixName } from '../names';
 import { SharedMemory } from '../shared_memory';
+import { collectTickets, corruptError } from '../sync/shared_state';
 
 const BYTES = 0;
 const UTF8 = 1;
@@ -25,6 +26,15 @@ export const NUMBER = tag(4, FLOAT64);
 export const STRING = tag(5, UTF8); // a well-formed string (UTF-8 cannot carry lone surrogates)
 export const JSON_TEXT = tag(6, UTF8); // small plain data, as JSON (see jsonCopy)
 const SIDE = tag(7, UTF8); // an item in a segment of its own: "<tag>:<bytes>:<segment name>"
+const TAGS = new Set([V8, RAW, BUFFER, UINT8ARRAY, NUMBER, STRING, JSON_TEXT, SIDE]);
+
+// A side segment starts with SIDE_HEADER bytes: the magic (u32), a version
+// (u32), the item's length (u64). A receiver unlinks a side segment only
+// after checking them, so a forged record cannot make it remove (or return)
+// some other file.
+export const SIDE_MAGIC = 0x4453504d; // "MPSD"
+const SIDE_VERSION = 1;
+const SIDE_HEADER = 16;
 
 declare global {
   interface String {
@@ -38,6 +48,8 @@ export type RecordValue = Uint8Array | string | number;
 export interface Encoded {
   tag: number;
   value: RecordValue;
+  /** Gives back the placeholders of the handles inside (holders.ts), if the item is not sent after all. */
+  drop?: (() => void) | undefined;
 }
 
 // Past some hundreds of values v8.serialize catches up with JSON, and for
@@ -122,41 +134,57 @@ export function encode(item: unknown, raw: boolean): Encoded {
     case 'boolean':
       return { tag: JSON_TEXT, value: item ? 'true' : 'false' };
   }
-  return { tag: V8, value: serialize(item, 'item') };
+  const [value, drop] = collectTickets(() => serialize(item, 'item'));
+  return { tag: V8, value, drop };
 }
 
-/** The item a record holds (bytes are the ring's copy, or a side segment's view). */
-export function decode(tag: number, value: RecordValue): unknown {
+/**
+ * The item a record holds (bytes are the ring's copy, or a side segment's
+ * view). `where` names the queue: a record that cannot be what its tag says
+ * (another process wrote into the segment) is an ERR_MP_CORRUPT error.
+ */
+export function decode(tag: number, value: RecordValue, where: string): unknown {
   switch (tag) {
     case NUMBER:
     case STRING:
     case BUFFER:
     case RAW:
       return value;
-    case JSON_TEXT:
-      return JSON.parse(value as string);
     case UINT8ARRAY: {
       const b = value as Uint8Array;
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     }
+    case JSON_TEXT:
+      try {
+        return JSON.parse(value as string);
+      } catch (e) {
+        throw corruptError(`${where} held an item that is not the JSON it was written as (corrupted?)`, e);
+      }
     case V8:
-      return deserialize(value as Uint8Array);
+      try {
+        return deserialize(value as Uint8Array);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_MP_CORRUPT') throw e;
+        // A handle whose object is gone is not corruption: say what it is.
+        if (e instanceof Error && (e as { code?: string }).code !== undefined) throw e;
+        throw corruptError(`${where} held an item that cannot be deserialized (corrupted?): ${(e as Error).message}`, e);
+      }
     case SIDE: {
-      const [inner, bytes] = fromSide(value as string);
-      return decode(inner, bytes);
+      const [inner, bytes] = fromSide(value as string, where);
+      return decode(inner, bytes, where);
     }
   }
-  throw new Error(`internal error: unknown record tag ${tag}`);
+  throw corruptError(`${where} held a record with tag ${tag}, which multiproc never writes (corrupted?)`);
 }
 
 /** For Connection.recvBytes: bytes as they were sent, any other item as serialize() writes it. */
-export function decodeBytes(tag: number, value: RecordValue): Buffer {
+export function decodeBytes(tag: number, value: RecordValue, where: string): Buffer {
   if (tag === SIDE) {
-    const [inner, bytes] = fromSide(value as string);
-    return decodeBytes(inner, bytes);
+    const [inner, bytes] = fromSide(value as string, where);
+    return decodeBytes(inner, bytes, where);
   }
   if (tag === RAW || tag === V8) return value as Buffer; // V8 records are serialize() output already
-  return serialize(decode(tag, value), 'message');
+  return serialize(decode(tag, value, where), 'message');
 }
 
 /**
@@ -165,19 +193,25 @@ export function decodeBytes(tag: number, value: RecordValue): Buffer {
  * record that goes through the ring names it.
  */
 export function toSide(encoded: Encoded): Encoded {
-  const { tag: inner, value } = encoded;
+  const { tag: inner, value, drop } = encoded;
   const bytes = typeof value === 'string' ? Buffer.from(value) : (value as Uint8Array);
-  const side = new SharedMemory({ create: true, size: Math.max(1, bytes.byteLength) });
-  side.buf.set(bytes);
+  const side = new SharedMemory({ create: true, size: SIDE_HEADER + bytes.byteLength });
+  const buf = side.buf;
+  buf.writeUInt32LE(SIDE_MAGIC, 0);
+  buf.writeUInt32LE(SIDE_VERSION, 4);
+  buf.writeBigUInt64LE(BigInt(bytes.byteLength), 8);
+  buf.set(bytes, SIDE_HEADER);
   side.close();
-  return { tag: SIDE, value: `${inner}:${bytes.byteLength}:${side.name}` };
+  return { tag: SIDE, value: `${inner}:${bytes.byteLength}:${side.name}`, drop };
 }
 
 /**
- * Removes the side segment of a record that never went into the ring (the
- * put failed). By name: opening it would map the whole item again.
+ * Gives back what a record that never went into the ring holds (the put
+ * failed): the placeholders of its handles, and its side segment, which is
+ * unlinked by name (opening it would map the whole item again).
  */
 export function discard(record: Encoded): void {
+  record.drop?.();
   if (record.tag !== SIDE) return;
   try {
     addon().Segment.unlink(posixName((record.value as string).split(':')[2]!));
@@ -190,11 +224,29 @@ export function discard(record: Encoded): void {
 // Not copied out where a view will do: a Buffer or Uint8Array item comes back
 // as a view of the side segment, and so do the typed arrays v8.deserialize
 // finds in it. The name goes now; the mapping goes when the last view of it
-// is collected.
-function fromSide(record: string): [tag: number, value: RecordValue] {
-  const [tag, length, name] = record.split(':') as [string, string, string];
-  const side = new SharedMemory({ name });
+// is collected. Everything the record says is checked before the segment
+// is trusted -- or unlinked.
+function fromSide(record: string, where: string): [tag: number, value: RecordValue] {
+  const [tagText, lengthText, name, extra] = record.split(':');
+  const inner = Number(tagText);
+  const length = Number(lengthText);
+  if (extra !== undefined || name === undefined || !GENERATED_NAME.test(name) || !TAGS.has(inner) || inner === SIDE ||
+      !Number.isSafeInteger(length) || length < 0) {
+    throw corruptError(`${where} held a record naming a side segment that multiproc did not make (corrupted?): ${JSON.stringify(record.slice(0, 100))}`);
+  }
+  let side: SharedMemory;
+  try {
+    side = new SharedMemory({ name });
+  } catch (e) {
+    throw corruptError(`${where} held a record naming side segment ${name}, which cannot be opened: ${(e as Error).message}`, e);
+  }
+  const buf = side.buf;
+  if (buf.length < SIDE_HEADER + length || buf.readUInt32LE(0) !== SIDE_MAGIC || buf.readUInt32LE(4) !== SIDE_VERSION ||
+      buf.readBigUInt64LE(8) !== BigInt(length)) {
+    side.close();
+    throw corruptError(`${where} held a record naming ${name}, which is not a side segment of this item (corrupted?)`);
+  }
   side.unlink();
-  const bytes = side.buf.subarray(0, Number(length));
-  return [Number(tag), (Number(tag) & 3) === UTF8 ? bytes.toString('utf8') : bytes];
+  const bytes = buf.subarray(SIDE_HEADER, SIDE_HEADER + length);
+  return [inner, (inner & 3) === UTF8 ? bytes.toString('utf8') : bytes];
 }

@@ -1,40 +1,120 @@
 // Pipe() and Connection: Python's multiprocessing.Pipe over two queues (one
-// per direction; one for a half-duplex pipe). close() ends this end's
-// sending side: the other end receives what was sent, then an error with
-// code ERR_MP_EOF.
+// per direction; one for a half-duplex pipe).
+//
+// close() ends this end in this process, as Python's does for its file
+// descriptor: this Connection object sends and receives no more. The other
+// end reads EOF (an error with code ERR_MP_EOF, after what was sent) once
+// every process that had this end has closed it or died -- the kernel's rule
+// for a pipe's write end, which Python code relies on (a parent closes its
+// copy of the child's end, then reads until EOF). Who still has an end is
+// kept in the queue it sends on (entries.ts: a live thread, or a handle of
+// the end in flight to another process).
+import { inspect } from 'node:util';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
 import { describe } from '../names';
-import { asyncOptions, msArgument, type AsyncOptions, type SyncOptions } from '../sync/options';
+import { ShutDown } from '../errors';
+import { Entries, placeholder } from '../sync/entries';
+import { QUEUE, QUEUE_SENDERS_OVERFLOWED } from '../sync/layout';
+import { asyncOptions, msArgument, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
+import { noteTicket, type SharedState, type Ticket } from '../sync/shared_state';
+import { threadIdentity } from '../sync/thread';
 import { Queue } from './queue';
+import type { Ring } from './ring';
 
-// Connection reaches the rings of its queues through this accessor, which
-// queue.ts does not export publicly.
-type RingOf = (q: Queue) => import('./ring').Ring;
-let ringOf: RingOf | undefined;
+// Connection reaches the ring and state of its queues through this
+// accessor, which queue.ts does not export publicly.
+type Parts = (q: Queue) => { ring: Ring; state: SharedState };
+let partsOf: Parts | undefined;
 /** @internal */
-export function setRingAccessor(f: RingOf): void {
-  ringOf = f;
+export function setQueueAccessor(f: Parts): void {
+  partsOf = f;
 }
 
 function eofError(): Error {
   return Object.assign(new Error('the other end of the pipe is closed (EOF)'), { code: 'ERR_MP_EOF' });
 }
 
-let revived: { incoming: Queue | null; outgoing: Queue | null } | undefined;
+function closedError(): Error {
+  return Object.assign(new Error('the connection is closed'), { code: 'ERR_MP_CLOSED' });
+}
+
+const senders = (state: SharedState): Entries =>
+  new Entries(state.i32, state.at(QUEUE.senders), QUEUE.senderEntries, QUEUE.senderWords);
+
+// The sending side of a direction: who may still send on a queue.
+class Sending {
+  readonly queue: Queue;
+  readonly #state: SharedState;
+  readonly #ring: Ring;
+  readonly #table: Entries;
+  #entry = -1;
+
+  constructor(queue: Queue, ticket: Ticket | undefined) {
+    this.queue = queue;
+    ({ state: this.#state, ring: this.#ring } = partsOf!(queue));
+    this.#table = senders(this.#state);
+    const me = threadIdentity();
+    if (ticket && ticket.entry >= 0 && this.#table.swap(ticket.entry, ticket.id, me)) this.#entry = ticket.entry;
+    else this.#entry = this.#table.claim(me);
+    if (this.#entry < 0) this.#overflow();
+  }
+
+  #overflow(): void {
+    Atomics.or(this.#state.i32, this.#state.at(QUEUE.flags), QUEUE_SENDERS_OVERFLOWED);
+  }
+
+  /** A placeholder for a handle of this end leaving the process. */
+  ticket(): Ticket | undefined {
+    const id = placeholder();
+    const entry = this.#table.claim(id);
+    if (entry < 0) {
+      this.#overflow();
+      return undefined;
+    }
+    const t = { entry, id };
+    noteTicket(() => this.#table.swap(t.entry, t.id, 0n));
+    return t;
+  }
+
+  /** This end is closed (or collected) here: when no one else can send, the reader gets EOF. */
+  letGo(): void {
+    if (this.#entry >= 0) this.#table.free(this.#entry);
+    this.#entry = -1;
+    endIfNoSenders(this.#state, this.#ring);
+  }
+}
+
+/** Shuts the direction down (EOF for its reader) once no live sender and no handle in flight is left. */
+function endIfNoSenders(state: SharedState, ring: Ring): void {
+  if (ring.isShutDown || (Atomics.load(state.i32, state.at(QUEUE.flags)) & QUEUE_SENDERS_OVERFLOWED) !== 0) return;
+  if (senders(state).purge() === 0) ring.shutdown(false);
+}
+
+const collected = new FinalizationRegistry<Sending>((sending) => {
+  try {
+    sending.letGo();
+  } catch {
+    // the segment went away first: nothing left to tell
+  }
+});
+
+let revived: { incoming: Queue | null; outgoing: Queue | null; ticket: Ticket | undefined } | undefined;
 
 export class Connection implements Shareable {
   readonly #incoming: Queue | null;
-  readonly #outgoing: Queue | null;
+  readonly #sending: Sending | null;
   #closed = false;
 
   /** @internal made by Pipe() */
   constructor(incoming: Queue | null, outgoing: Queue | null) {
+    let ticket: Ticket | undefined;
     if (revived) {
-      ({ incoming, outgoing } = revived);
+      ({ incoming, outgoing, ticket } = revived);
       revived = undefined;
     }
     this.#incoming = incoming;
-    this.#outgoing = outgoing;
+    this.#sending = outgoing ? new Sending(outgoing, ticket) : null;
+    if (this.#sending) collected.register(this, this.#sending, this.#sending);
   }
 
   get readable(): boolean {
@@ -42,7 +122,7 @@ export class Connection implements Shareable {
   }
 
   get writable(): boolean {
-    return this.#outgoing !== null;
+    return this.#sending !== null;
   }
 
   get closed(): boolean {
@@ -50,15 +130,26 @@ export class Connection implements Shareable {
   }
 
   #out(): Queue {
-    if (this.#closed) throw Object.assign(new Error('the connection is closed'), { code: 'ERR_MP_CLOSED' });
-    if (!this.#outgoing) throw new Error('this end of a one-way pipe cannot send');
-    return this.#outgoing;
+    if (this.#closed) throw closedError();
+    if (!this.#sending) throw new Error('this end of a one-way pipe cannot send');
+    return this.#sending.queue;
   }
 
   #in(): Queue {
-    if (this.#closed) throw Object.assign(new Error('the connection is closed'), { code: 'ERR_MP_CLOSED' });
+    if (this.#closed) throw closedError();
     if (!this.#incoming) throw new Error('this end of a one-way pipe cannot receive');
     return this.#incoming;
+  }
+
+  // While a receive waits: has every sender of the other end gone?
+  #idle = (): void => {
+    if (!this.#incoming) return;
+    const { state, ring } = partsOf!(this.#incoming);
+    endIfNoSenders(state, ring);
+  };
+
+  #eof(e: unknown): unknown {
+    return e instanceof ShutDown ? eofError() : e;
   }
 
   // Every send and receive takes the options of Queue's forms: async ones a
@@ -74,25 +165,31 @@ export class Connection implements Shareable {
     this.#out().putSync(obj, options);
   }
 
-  async sendBytes(buf: Uint8Array, options?: AsyncOptions): Promise<void> {
-    if (!(buf instanceof Uint8Array)) throw new TypeError(`sendBytes() takes a Buffer or Uint8Array, got ${describe(buf)}`);
+  /** Sends the bytes of any ArrayBufferView (Buffer, Uint8Array, Float64Array, DataView, ...) as they are. */
+  async sendBytes(buf: ArrayBufferView, options?: AsyncOptions): Promise<void> {
+    if (!ArrayBuffer.isView(buf)) throw new TypeError(`sendBytes() takes a Buffer, TypedArray or DataView, got ${describe(buf)}`);
+    const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     const { timeout, signal } = asyncOptions(options, 'sendBytes');
-    await ringOf!(this.#out()).put(buf, true, timeout, signal, 'the pipe');
+    await partsOf!(this.#out()).ring.put(bytes, true, timeout, signal);
   }
 
   async recv(options?: AsyncOptions): Promise<unknown> {
+    const q = this.#in();
+    const { timeout, signal } = asyncOptions(options, 'recv');
     try {
-      return await this.#in().get(options);
+      return await partsOf!(q).ring.get(timeout, signal, { onIdle: this.#idle });
     } catch (e) {
-      throw (e as { code?: string }).code === 'ERR_MP_CLOSED' && !this.#closed ? eofError() : e;
+      throw this.#eof(e);
     }
   }
 
   recvSync(options?: SyncOptions): unknown {
+    const q = this.#in();
+    const timeout = syncTimeout(options, 'recvSync');
     try {
-      return this.#in().getSync(options);
+      return partsOf!(q).ring.getSync(timeout, { onIdle: this.#idle });
     } catch (e) {
-      throw (e as { code?: string }).code === 'ERR_MP_CLOSED' && !this.#closed ? eofError() : e;
+      throw this.#eof(e);
     }
   }
 
@@ -102,11 +199,11 @@ export class Connection implements Shareable {
    */
   async recvBytes(options?: AsyncOptions): Promise<Buffer> {
     const { timeout, signal } = asyncOptions(options, 'recvBytes');
-    const ring = ringOf!(this.#in());
+    const ring = partsOf!(this.#in()).ring;
     try {
-      return await ring.get(true, timeout, signal, 'the pipe') as Buffer;
+      return await ring.get(timeout, signal, { raw: true, onIdle: this.#idle }) as Buffer;
     } catch (e) {
-      throw (e as { code?: string }).code === 'ERR_MP_CLOSED' ? eofError() : e;
+      throw this.#eof(e);
     }
   }
 
@@ -116,35 +213,47 @@ export class Connection implements Shareable {
    * (default 0) for that, blocking the thread.
    */
   poll(timeoutMs = 0): boolean {
-    return ringOf!(this.#in()).pollSync(msArgument(timeoutMs));
+    const ring = partsOf!(this.#in()).ring;
+    this.#idle();
+    return ring.pollSync(msArgument(timeoutMs), this.#idle);
   }
 
-  /** Ends this end: the other end receives what was sent, then EOF. */
+  /** Ends this end in this process; the other end reads EOF once no process has this end open. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#outgoing?.close();
+    if (this.#sending) {
+      collected.unregister(this.#sending);
+      this.#sending.letGo();
+    }
   }
 
   [toHandle](): HandleData {
+    if (this.#closed) throw closedError();
     return {
       kind: 'Connection',
       incoming: this.#incoming ? this.#incoming[toHandle]() : null,
-      outgoing: this.#outgoing ? this.#outgoing[toHandle]() : null,
+      outgoing: this.#sending ? this.#sending.queue[toHandle]() : null,
+      sender: this.#sending?.ticket(),
     };
   }
 
   get [Symbol.toStringTag](): string {
     return 'Connection';
   }
+
+  [inspect.custom](): string {
+    const how = this.#closed ? 'closed' : this.#incoming && this.#sending ? 'duplex' : this.#incoming ? 'receive-only' : 'send-only';
+    return `Connection { ${how} }`;
+  }
 }
 
 /** Two connected ends. duplex (default true): both send and receive; false: [receive-only, send-only]. */
-export function Pipe(duplex = true): [Connection, Connection] {
+export function Pipe<T = unknown>(duplex = true): [Connection, Connection] {
   if (typeof duplex !== 'boolean') throw new TypeError(`duplex must be a boolean, got ${describe(duplex)}`);
-  const aToB = new Queue();
+  const aToB = new Queue<T>();
   if (!duplex) return [new Connection(aToB, null), new Connection(null, aToB)];
-  const bToA = new Queue();
+  const bToA = new Queue<T>();
   return [new Connection(bToA, aToB), new Connection(aToB, bToA)];
 }
 
@@ -152,6 +261,7 @@ registerHandleKind('Connection', (data) => {
   revived = {
     incoming: data.incoming ? (reopenHandle(data.incoming as HandleData) as Queue) : null,
     outgoing: data.outgoing ? (reopenHandle(data.outgoing as HandleData) as Queue) : null,
+    ticket: data.sender as Ticket | undefined,
   };
   return new Connection(null, null);
 });

@@ -6,15 +6,23 @@
 // from the ring, and one decoding. Items that do not fit the ring travel
 // through a side segment, so any size works and a bounded queue never
 // deadlocks on a large item.
+//
+// close() is Python's: this handle puts and gets no more (other processes'
+// handles are unaffected). shutdown() is Python 3.13's queue.Queue.shutdown,
+// for every process: puts fail with ShutDown, gets drain what is left and
+// then fail with ShutDown, `for await` ends.
+import { inspect } from 'node:util';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { addon } from '../addon';
+import { ShutDown } from '../errors';
 import { wait } from '../wait';
-import { Kind } from '../sync/layout';
+import { Entries } from '../sync/entries';
+import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../sync/layout';
 import { asyncOptions, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
-import { SharedState, remember, reuseOrOpen } from '../sync/shared_state';
-import { setRingAccessor } from './pipe';
-import { Ring, queueBytes } from './ring';
+import { SharedState, corruptError, handleOf, remember, reviveShared } from '../sync/shared_state';
+import { setQueueAccessor } from './pipe';
+import { Ring, queueBytes, type GetOptions } from './ring';
 
 export interface QueueOptions {
   /** Bytes of shared memory for items in flight (default 256 KiB); larger items go through a side segment. */
@@ -22,13 +30,21 @@ export interface QueueOptions {
 }
 
 const DEFAULT_CAPACITY = 256 * 1024;
-const UNFINISHED = 4; // word of JoinableQueue's unfinished-task count (a wait cell)
+const MAX_CAPACITY = 2 ** 31;
+const MIN_STATE_WORDS = RING_OFFSET / 4 - STATE + 16; // the ring's header must be there
+const LIVENESS_SLICE_MS = 20;
 
 let revived: SharedState | undefined;
+
+function closedHandle(): Error {
+  return Object.assign(new Error('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)'),
+    { code: 'ERR_MP_CLOSED' });
+}
 
 export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   readonly #state: SharedState;
   readonly #ring: Ring;
+  #closed = false;
 
   /** maxsize: most items at once (0: no item limit). */
   constructor(maxsize = 0, options: QueueOptions = {}) {
@@ -44,40 +60,50 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
       }
       const capacity = options.capacityBytes ?? DEFAULT_CAPACITY;
       if (typeof capacity !== 'number' || !Number.isInteger(capacity)) throw new TypeError(`options.capacityBytes must be an integer, got ${describe(capacity)}`);
-      if (capacity < 64 || capacity > 2 ** 31) throw new RangeError(`options.capacityBytes must be from 64 to ${2 ** 31}, got ${capacity}`);
-      const words = queueBytes(capacity) / 4 - 4;
+      if (capacity < 64 || capacity > MAX_CAPACITY) throw new RangeError(`options.capacityBytes must be from 64 to ${MAX_CAPACITY}, got ${capacity}`);
+      const words = queueBytes(capacity) / 4 - STATE;
       this.#state = SharedState.createOrOpen(Kind.Queue, words, undefined, (s) => Ring.init(s, capacity, maxsize));
     }
-    this.#ring = new Ring(this.#state);
+    this.#ring = new Ring(this.#state, `queue ${this.#state.name}`);
     remember(this.#state, this);
   }
 
-  /** Resolves once the item is in (rejects Full after options.timeout, or an AbortError). */
+  #open(): Ring {
+    if (this.#closed) throw closedHandle();
+    return this.#ring;
+  }
+
+  /** Resolves once the item is in (rejects Full after options.timeout, ShutDown, or an AbortError). */
   async put(item: T, options?: AsyncOptions): Promise<void> {
     const { timeout, signal } = asyncOptions(options, 'put');
-    await this.#ring.put(item, false, timeout, signal, 'the queue');
+    await this.#open().put(item, false, timeout, signal);
   }
 
   /** Blocks the thread until the item is in; throws Full on timeout or with `block: false`. */
   putSync(item: T, options?: SyncOptions): void {
     const timeout = syncTimeout(options, 'putSync');
-    this.#ring.putSync(item, false, timeout, 'the queue');
+    this.#open().putSync(item, false, timeout);
   }
 
   putNowait(item: T): void {
     this.putSync(item, { block: false });
   }
 
-  /** Resolves with the oldest item (rejects Empty after options.timeout; an error with code ERR_MP_CLOSED once closed and drained). */
+  /** @internal what a get passes the ring (JoinableQueue: the consumer's count). */
+  protected _getOptions(): GetOptions {
+    return {};
+  }
+
+  /** Resolves with the oldest item (rejects Empty after options.timeout; ShutDown once shut down and drained). */
   async get(options?: AsyncOptions): Promise<T> {
     const { timeout, signal } = asyncOptions(options, 'get');
-    return await this.#ring.get(false, timeout, signal, 'the queue') as T;
+    return await this.#open().get(timeout, signal, this._getOptions()) as T;
   }
 
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */
   getSync(options?: SyncOptions): T {
     const timeout = syncTimeout(options, 'getSync');
-    return this.#ring.getSync(false, timeout, 'the queue') as T;
+    return this.#open().getSync(timeout, this._getOptions()) as T;
   }
 
   getNowait(): T {
@@ -98,108 +124,201 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
     return max > 0 && this.#ring.items >= max;
   }
 
-  /**
-   * No more items can be put, by any process; gets drain what is left, then
-   * fail with code ERR_MP_CLOSED, and async iteration ends.
-   */
+  /** Python's close(): this process puts (and gets) no more through this queue; other processes go on. */
   close(): void {
-    this.#ring.close();
+    this.#closed = true;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * For every process: no more puts (they fail with ShutDown); gets drain
+   * what is left, then fail with ShutDown, and async iteration ends. With
+   * `immediate`, what is left is dropped at once (Python 3.13).
+   */
+  shutdown(options?: { immediate?: boolean }): void {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`shutdown() options must be an object, got ${describe(options)}`);
+    const immediate = options?.immediate ?? false;
+    if (typeof immediate !== 'boolean') throw new TypeError(`options.immediate must be a boolean, got ${describe(immediate)}`);
+    this.#open().shutdown(immediate);
+    this._shutDown();
+  }
+
+  /** @internal JoinableQueue wakes its joiners. */
+  protected _shutDown(): void {}
+
+  get isShutDown(): boolean {
+    return this.#ring.isShutDown;
+  }
+
+  /** Ends once the queue is shut down and drained, or this handle is closed. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
+      if (this.#closed) return;
       let item: T;
       try {
         item = await this.get();
       } catch (e) {
-        if ((e as { code?: string }).code === 'ERR_MP_CLOSED') return;
+        if (e instanceof ShutDown) return;
         throw e;
       }
       yield item;
     }
   }
 
-  /** @internal for Connection (pipe.ts) */
-  static _ring(q: Queue): Ring {
-    return q.#ring;
-  }
-
-  /** @internal for JoinableQueue */
-  protected get _state(): SharedState {
-    return this.#state;
+  /** @internal for Connection (pipe.ts) and JoinableQueue */
+  static _parts(q: Queue): { ring: Ring; state: SharedState } {
+    return { ring: q.#ring, state: q.#state };
   }
 
   [toHandle](): HandleData {
-    return { kind: this.constructor === JoinableQueue ? 'JoinableQueue' : 'Queue', name: this.#state.name };
+    return { kind: this instanceof JoinableQueue ? 'JoinableQueue' : 'Queue', ...handleOf(this.#state) };
   }
 
   get [Symbol.toStringTag](): string {
     return this.constructor.name;
   }
+
+  [inspect.custom](): string {
+    const max = this.#ring.maxsize;
+    const flags = [this.#ring.isShutDown ? 'shut down' : '', this.#closed ? 'closed here' : ''].filter(Boolean);
+    return `${this.constructor.name} { ${this.qsize()} item${this.qsize() === 1 ? '' : 's'}${max ? ` of at most ${max}` : ''}` +
+      `${flags.length ? `, ${flags.join(', ')}` : ''} }`;
+  }
 }
 
-/** A Queue whose consumers report each item done (taskDone), so that join() can wait for all. */
+/**
+ * A Queue whose consumers report each item done (taskDone), so that join()
+ * can wait for all. What join() waits for is counted from what is really
+ * there: the items in the ring, plus the items each consumer thread took
+ * and has not marked done (entries.ts; counted under the ring's lock, so an
+ * item is always counted once). A producer killed inside put() adds
+ * nothing; a consumer that dies drops what it held from the count.
+ */
 export class JoinableQueue<T = unknown> extends Queue<T> {
-  #add(n: number): number {
-    return Atomics.add(this._state.i32, this._state.at(UNFINISHED), n) + n;
+  #consumers: Entries | undefined;
+  #mine = -1; // this thread's consumer entry
+
+  #table(): Entries {
+    if (!this.#consumers) {
+      const { state } = Queue._parts(this);
+      this.#consumers = new Entries(state.i32, state.at(QUEUE.consumers), QUEUE.consumerEntries, QUEUE.consumerWords);
+    }
+    return this.#consumers;
   }
 
-  override async put(item: T, options?: AsyncOptions): Promise<void> {
-    this.#add(1);
-    try {
-      await super.put(item, options);
-    } catch (e) {
-      this.#unfinish();
-      throw e;
+  // The word this thread's count lives in (an entry of its own, or the
+  // shared overflow word when every entry is taken).
+  #countWord(): number {
+    const { state } = Queue._parts(this);
+    const table = this.#table();
+    let i = table.find(undefined, this.#mine);
+    if (i < 0) {
+      i = table.claim();
+      if (i < 0) {
+        table.purge((j, id) => this.#dropDead(j, id));
+        i = table.claim();
+      }
     }
+    if (i < 0) {
+      Atomics.or(state.i32, state.at(QUEUE.flags), QUEUE_CONSUMERS_OVERFLOWED);
+      return state.at(QUEUE.overflow);
+    }
+    this.#mine = i;
+    return table.word(i, 2);
   }
 
-  override putSync(item: T, options?: SyncOptions): void {
-    this.#add(1);
-    try {
-      super.putSync(item, options);
-    } catch (e) {
-      this.#unfinish();
-      throw e;
+  protected override _getOptions(): GetOptions {
+    return { counter: this.#countWord() * 4 };
+  }
+
+  // A dead consumer's entry: its count goes (it will never call taskDone),
+  // then the entry.
+  #dropDead(i: number, id: bigint): void {
+    const { state } = Queue._parts(this);
+    const table = this.#table();
+    const word = table.word(i, 2);
+    for (;;) {
+      const n = Atomics.load(state.i32, word);
+      if (Atomics.compareExchange(state.i32, word, n, 0) === n) break;
     }
+    table.swap(i, id, 0n);
   }
 
   /** Marks one item taken from the queue as processed. */
   taskDone(): void {
-    const left = this.#add(-1);
-    if (left < 0) {
-      this.#add(1);
-      throw new Error('taskDone() called more times than there were items put');
+    const { state } = Queue._parts(this);
+    const i32 = state.i32;
+    const table = this.#table();
+    const take = (word: number): boolean => {
+      for (;;) {
+        const n = Atomics.load(i32, word);
+        if (n <= 0) return false;
+        if (Atomics.compareExchange(i32, word, n, n - 1) === n) return true;
+      }
+    };
+    // Our own count first; then (an item got by another thread) any live
+    // consumer's; then the overflow word.
+    const mine = table.find(undefined, this.#mine);
+    let done = mine >= 0 && take(table.word(mine, 2));
+    for (let i = 0; !done && i < table.count; i++) {
+      if (i !== mine && Atomics.load(i32, table.word(i, 2)) > 0 && table.live(i)) done = take(table.word(i, 2));
     }
-    if (left === 0) this.#wakeJoiners();
-  }
-
-  #unfinish(): void {
-    if (this.#add(-1) === 0) this.#wakeJoiners();
+    if (!done) done = take(state.at(QUEUE.overflow));
+    if (!done) throw new Error('taskDone() called more times than items were taken from the queue');
+    this.#wakeJoiners();
   }
 
   #wakeJoiners(): void {
-    if (Atomics.load(this._state.i32, this._state.at(UNFINISHED) + 1) !== 0) {
-      addon().wake(this._state.segment, this._state.offset(UNFINISHED));
-    }
+    const { state } = Queue._parts(this);
+    Atomics.add(state.i32, state.at(QUEUE.done), 1);
+    if (Atomics.load(state.i32, state.at(QUEUE.doneSleepers)) !== 0) addon().wake(state.segment, state.offset(QUEUE.done));
   }
 
-  /** Resolves once every item put has been marked done. */
+  protected override _shutDown(): void {
+    this.#wakeJoiners();
+  }
+
+  /** Items put and not yet marked done: in the queue, or taken by a consumer. */
+  unfinished(): number {
+    const { state, ring } = Queue._parts(this);
+    // The ring's count first: a get moves an item from it to a consumer's
+    // count (that one first), so reading in this order never misses one.
+    let n = ring.items;
+    const table = this.#table();
+    for (let i = 0; i < table.count; i++) n += Math.max(0, Atomics.load(state.i32, table.word(i, 2)));
+    return n + Math.max(0, Atomics.load(state.i32, state.at(QUEUE.overflow)));
+  }
+
+  // Between waits: forget consumers that died, and repair the ring if a
+  // producer died holding its lock (its half-made put counted an item).
+  #recover(): void {
+    const { ring } = Queue._parts(this);
+    this.#table().purge((i, id) => this.#dropDead(i, id));
+    ring.recover();
+  }
+
+  /** Resolves once every item put has been taken and marked done (or its taker died). */
   async join(): Promise<void> {
+    const { state } = Queue._parts(this);
     for (;;) {
-      const left = Atomics.load(this._state.i32, this._state.at(UNFINISHED));
-      if (left === 0) return;
-      await wait(this._state.segment, this._state.offset(UNFINISHED), left);
+      const seen = Atomics.load(state.i32, state.at(QUEUE.done));
+      if (this.unfinished() === 0) return;
+      const r = await wait(state.segment, state.offset(QUEUE.done), seen, { timeout: LIVENESS_SLICE_MS });
+      if (r === 'timed-out') this.#recover();
     }
   }
 
   /** join() that blocks the thread. */
   joinSync(): void {
+    const { state } = Queue._parts(this);
     const native = addon();
     for (;;) {
-      const left = Atomics.load(this._state.i32, this._state.at(UNFINISHED));
-      if (left === 0) return;
-      native.waitSync(this._state.segment, this._state.offset(UNFINISHED), left);
+      const seen = Atomics.load(state.i32, state.at(QUEUE.done));
+      if (this.unfinished() === 0) return;
+      if (native.waitSync(state.segment, state.offset(QUEUE.done), seen, LIVENESS_SLICE_MS) === 'timed-out') this.#recover();
     }
   }
 }
@@ -235,8 +354,14 @@ export class SimpleQueue<T = unknown> implements Shareable {
     return this.#queue.empty();
   }
 
+  /** This process uses it no more (Python's close()). */
   close(): void {
     this.#queue.close();
+  }
+
+  /** For every process: see Queue.shutdown(). */
+  shutdown(options?: { immediate?: boolean }): void {
+    this.#queue.shutdown(options);
   }
 
   [toHandle](): HandleData {
@@ -246,17 +371,24 @@ export class SimpleQueue<T = unknown> implements Shareable {
   get [Symbol.toStringTag](): string {
     return 'SimpleQueue';
   }
+
+  [inspect.custom](): string {
+    return `SimpleQueue { ${this.#queue.empty() ? 'empty' : 'not empty'} }`;
+  }
 }
 
 function reopenQueue<Q extends Queue>(Type: new () => Q, data: HandleData): Q {
-  return reuseOrOpen(String(data.name), () => {
-    revived = SharedState.open(String(data.name), Kind.Queue);
+  return reviveShared(data, Kind.Queue, (state) => {
+    // The ring must lie inside the segment before anything reads it.
+    if (state.i32.length * 4 < RING_OFFSET + 64) throw corruptError(`${state.describe()} is too small to hold a queue`);
+    revived = state;
     return new Type();
-  });
+  }, MIN_STATE_WORDS);
 }
 
-setRingAccessor((q) => Queue._ring(q));
+setQueueAccessor((q) => Queue._parts(q));
 
 registerHandleKind('Queue', (data) => reopenQueue(Queue, data));
 registerHandleKind('JoinableQueue', (data) => reopenQueue(JoinableQueue, data));
 registerHandleKind('SimpleQueue', (data) => new SimpleQueue(undefined, reopenQueue(Queue, data.queue as HandleData)));
+

@@ -3,24 +3,38 @@
 // segment), blocking sync forms in the addon, async forms that spin briefly
 // on the event loop and then wait on the native waiter threads.
 //
-//   bytes  0..15   SharedState header (ts/sync/layout.ts)
-//          16..23  a wait cell: JoinableQueue's count of unfinished tasks
-//          64..    the ring: RingHeader (64 bytes), then its data
-import { Empty, Full } from '../errors';
+// The segment (ts/sync/layout.ts): the object header and holder table
+// (bytes 0..1023), the queue's state (QUEUE: the done-count cell, a
+// JoinableQueue's consumers, a pipe's senders), then the ring at RING_OFFSET:
+// RingHeader (64 bytes), then its data.
+//
+// Waiting for the ring's internal lock is bounded like any other wait: an
+// async operation never blocks the event loop for it (a one-try call reports
+// "busy" and the caller awaits the lock word), a sync one waits at most its
+// timeout, and a Nowait one at most NOWAIT_LOCK_MS -- so a process that is
+// stopped while it holds the lock (SIGSTOP, a debugger) delays the others by
+// their timeouts, never more.
+import { Empty, Full, ShutDown } from '../errors';
 import { addon } from '../addon';
 import type { RingHandle } from '../native';
+import { RING_OFFSET } from '../sync/layout';
 import type { SharedState } from '../sync/shared_state';
 import { eventLoopSpinMs, wait } from '../wait';
 import { decode, decodeBytes, discard, encode, toSide, type RecordValue } from './encoding';
 
-export const RING_OFFSET = 64;
+const LOCK = RING_OFFSET; // the ring's LockState: owner, sleepers, ...
 const WRITTEN = RING_OFFSET + 16; // bumped after each put
 const FREED = RING_OFFSET + 24; // bumped after each get
 const ITEMS = (RING_OFFSET + 48) / 4;
 const MAXSIZE = (RING_OFFSET + 52) / 4;
-const CLOSED = (RING_OFFSET + 60) / 4;
+const SHUT = (RING_OFFSET + 60) / 4;
 const RING_HEADER = 64;
 const RETRY_SLICE_MS = 20;
+/** How long a Nowait operation may wait for the ring's internal lock. */
+export const NOWAIT_LOCK_MS = 20;
+// How long an async operation's try may spin for the lock before it reports
+// "busy" and waits without blocking the loop: critical sections are a copy.
+const ASYNC_LOCK_MS = 0.005;
 // Longest an async caller goes on through successful spins (which settle its
 // promises as microtasks) before letting the event loop turn once.
 const MAX_LOOP_HOLD_MS = 1;
@@ -34,19 +48,28 @@ const OK = 0;
 const FULL = 1;
 const EMPTY = 2;
 const TOO_BIG = 3;
-const CLOSED_STATUS = 4;
+const SHUT_DOWN = 4;
 const TIMED_OUT = 5;
+const BUSY = 6;
 
 /** Segment bytes for a queue whose ring holds `capacity` data bytes. */
 export const queueBytes = (capacity: number): number => RING_OFFSET + RING_HEADER + Math.ceil(capacity / 8) * 8;
 
-export function closedError(what: string): Error {
-  return Object.assign(new Error(`${what} is closed`), { code: 'ERR_MP_CLOSED' });
+/** Called while a wait goes on with nothing arriving, once per RETRY_SLICE_MS (a pipe checks its senders there). */
+export type OnIdle = () => void;
+
+export interface GetOptions {
+  /** Bytes as they were sent (Connection.recvBytes). */
+  raw?: boolean;
+  /** Byte offset of a u32 this get increments under the ring's lock (a JoinableQueue consumer's count). */
+  counter?: number;
+  onIdle?: OnIdle | undefined;
 }
 
 export class Ring {
   readonly #state: SharedState;
   readonly #handle: RingHandle;
+  readonly #what: string;
   // Where the addon leaves each get's [status, tag]: no result object per call.
   readonly #result = new Int32Array(new ArrayBuffer(8));
   // Async waits that skip the spin, after waits that found the queue quiet.
@@ -54,8 +77,10 @@ export class Ring {
   #quietWaits = 0; // in a row
   #loopHeldSince = 0; // when spins began to stand in for turns of the loop
 
-  constructor(state: SharedState) {
+  /** `what` names the queue in errors. */
+  constructor(state: SharedState, what: string) {
     this.#state = state;
+    this.#what = what;
     this.#handle = addon().ringOpen(state.segment, RING_OFFSET, this.#result);
   }
 
@@ -71,47 +96,48 @@ export class Ring {
     return this.#state.i32[MAXSIZE]!;
   }
 
-  get closed(): boolean {
-    return Atomics.load(this.#state.i32, CLOSED) !== 0;
+  get isShutDown(): boolean {
+    return Atomics.load(this.#state.i32, SHUT) !== 0;
   }
 
-  #check(r: number, what: string): void {
-    if (r === CLOSED_STATUS) throw closedError(what);
-    if (r !== FULL && r !== TIMED_OUT && r !== EMPTY) throw new Error(`internal error: ring status ${r}`);
+  #check(r: number): void {
+    if (r === SHUT_DOWN) throw new ShutDown(`${this.#what} is shut down`);
+    if (r !== FULL && r !== TIMED_OUT && r !== EMPTY && r !== BUSY) throw new Error(`internal error: ring status ${r}`);
   }
 
   /** Puts an item (raw: bytes as they are); timeoutMs 0: do not wait. Throws Full. */
-  putSync(item: unknown, raw: boolean, timeoutMs: number, what: string): void {
+  putSync(item: unknown, raw: boolean, timeoutMs: number): void {
     const native = addon();
     const timeout = timeoutMs === Infinity ? undefined : timeoutMs;
     let record = encode(item, raw);
     try {
-      let r = native.ringPut(this.#handle, record.tag, record.value, timeout);
+      let r = native.ringPut(this.#handle, record.tag, record.value, timeout, NOWAIT_LOCK_MS);
       // Too large for a record: again, through a side segment.
-      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeout);
+      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeout, NOWAIT_LOCK_MS);
       if (r === OK) return;
-      this.#check(r, what);
-      throw new Full(); // FULL when not waiting, TIMED_OUT after waiting: no room either way
+      this.#check(r);
+      throw new Full(); // no room (or no lock) within the time allowed
     } catch (e) {
       discard(record);
       throw e;
     }
   }
 
-  async put(item: unknown, raw: boolean, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  async put(item: unknown, raw: boolean, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     let record = encode(item, raw);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     try {
       for (;;) {
         const seen = Atomics.load(this.#state.i32, FREED / 4);
-        let r = native.ringPut(this.#handle, record.tag, record.value, 0);
-        if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0);
+        let r = native.ringPut(this.#handle, record.tag, record.value, 0, ASYNC_LOCK_MS);
+        if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0, ASYNC_LOCK_MS);
         if (r === OK) return;
-        this.#check(r, what);
+        this.#check(r);
         const left = deadline - performance.now();
         if (left <= 0) throw new Full();
-        await this.#moved(FREED, seen, left, signal);
+        if (r === BUSY) await this.#lockMoved(left, signal);
+        else await this.#moved(FREED, seen, left, signal);
       }
     } catch (e) {
       discard(record);
@@ -119,42 +145,77 @@ export class Ring {
     }
   }
 
-  /** Takes the oldest item; timeoutMs 0: do not wait. Throws Empty, or the closed error once closed and drained. */
-  getSync(raw: boolean, timeoutMs: number, what: string): unknown {
-    const value = addon().ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
-    const r = this.#result[0];
+  /**
+   * Takes the oldest item; timeoutMs 0: do not wait. Throws Empty, or
+   * ShutDown once shut down and drained. With onIdle, waits in slices and
+   * calls it between them.
+   */
+  getSync(timeoutMs: number, options: GetOptions = {}): unknown {
+    const native = addon();
+    const { raw = false, counter, onIdle } = options;
+    if (!onIdle || timeoutMs === 0) {
+      const value = native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter);
+      return this.#took(value, raw);
+    }
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      const value = native.ringGet(this.#handle, Math.max(0, Math.min(left, RETRY_SLICE_MS)), NOWAIT_LOCK_MS, counter);
+      const r = this.#result[0];
+      if ((r !== EMPTY && r !== TIMED_OUT && r !== BUSY) || left <= RETRY_SLICE_MS) return this.#took(value, raw);
+      onIdle();
+    }
+  }
+
+  #took(value: Buffer | string | number | undefined, raw: boolean): unknown {
+    const r = this.#result[0]!;
     if (r === OK) return this.#item(this.#result[1]!, value!, raw);
-    this.#check(r, what);
+    this.#check(r);
     throw new Empty();
   }
 
-  async get(raw: boolean, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<unknown> {
+  async get(timeoutMs: number, signal: AbortSignal | undefined, options: GetOptions = {}): Promise<unknown> {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
+    const { raw = false, counter, onIdle } = options;
     for (;;) {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
-      const value = native.ringGet(this.#handle, 0);
-      const r = this.#result[0];
+      const value = native.ringGet(this.#handle, 0, ASYNC_LOCK_MS, counter);
+      const r = this.#result[0]!;
       if (r === OK) return this.#item(this.#result[1]!, value!, raw);
-      this.#check(r, what);
+      this.#check(r);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
-      await this.#moved(WRITTEN, seen, left, signal);
+      if (r === BUSY) await this.#lockMoved(left, signal);
+      else if (!(await this.#moved(WRITTEN, seen, left, signal))) onIdle?.();
     }
+  }
+
+  // The ring's lock was held: wait (without blocking the loop) for it to
+  // change hands, at most a slice; then, if its holder died, take it over.
+  async #lockMoved(left: number, signal: AbortSignal | undefined): Promise<void> {
+    const owner = Atomics.load(this.#state.i32, LOCK / 4);
+    if (owner === 0) return;
+    const start = performance.now();
+    const limit = eventLoopSpinMs();
+    while (performance.now() - start < limit) if (Atomics.load(this.#state.i32, LOCK / 4) !== owner) return;
+    const r = await wait(this.#state.segment, LOCK, owner, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+    if (r === 'timed-out') addon().ringRecover(this.#handle);
   }
 
   // Resolves once the counter at byte `offset` has moved from `seen` (or in
   // at most RETRY_SLICE_MS, or `left`): a spin on the event loop first (see
-  // eventLoopSpinMs), then a native waiter thread.
-  async #moved(offset: number, seen: number, left: number, signal: AbortSignal | undefined): Promise<void> {
+  // eventLoopSpinMs), then a native waiter thread. Resolves false when a
+  // whole slice passed without a move.
+  async #moved(offset: number, seen: number, left: number, signal: AbortSignal | undefined): Promise<boolean> {
     const start = performance.now();
     if (this.#spinSkips > 0) {
       this.#spinSkips--;
     } else if (this.#spin(offset / 4, seen, start)) {
       if (this.#loopHeldTooLong()) await turnOfTheLoop();
-      return;
+      return true;
     }
-    await wait(this.#state.segment, offset, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+    const r = await wait(this.#state.segment, offset, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     this.#loopHeldSince = 0;
     // A partner that answered within QUIET_MS is busy: keep spinning, for
     // once both sides spin again the next answer is caught. (Backing off after
@@ -167,6 +228,11 @@ export class Ring {
     } else {
       this.#spinSkips = Math.min(2 ** this.#quietWaits++, 64);
     }
+    if (r === 'timed-out') {
+      addon().ringRecover(this.#handle); // a committer that died holding the lock must not strand us
+      return false;
+    }
+    return true;
   }
 
   // Spins on the event loop until the word moves from `seen`; false if it did
@@ -195,23 +261,32 @@ export class Ring {
   }
 
   #item(tag: number, value: RecordValue, raw: boolean): unknown {
-    return raw ? decodeBytes(tag, value) : decode(tag, value);
+    return raw ? decodeBytes(tag, value, this.#what) : decode(tag, value, this.#what);
   }
 
-  /** Blocks until a record is there or the ring is closed, for at most timeoutMs; whether either is. */
-  pollSync(timeoutMs: number): boolean {
+  /**
+   * Blocks until a record is there or the ring is shut down, for at most
+   * timeoutMs; whether either is. onIdle runs between slices.
+   */
+  pollSync(timeoutMs: number, onIdle?: OnIdle): boolean {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     for (;;) {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
-      if (this.items > 0 || this.closed) return true;
+      if (this.items > 0 || this.isShutDown) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      native.waitSync(this.#state.segment, WRITTEN, seen, Math.min(left, RETRY_SLICE_MS));
+      if (native.waitSync(this.#state.segment, WRITTEN, seen, Math.min(left, RETRY_SLICE_MS)) === 'timed-out') onIdle?.();
     }
   }
 
-  close(): void {
-    addon().ringClose(this.#handle);
+  /** Refuses further puts from every process; with `immediate`, drops what it holds. */
+  shutdown(immediate: boolean): void {
+    addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50);
+  }
+
+  /** Takes over the ring's lock if its holder died (and repairs the ring). */
+  recover(): void {
+    addon().ringRecover(this.#handle);
   }
 }

@@ -1,26 +1,54 @@
 // Barrier: Python's threading.Barrier (which multiprocessing shares between
-// processes), with its state machine kept in shared memory and guarded by a
-// Condition. The algorithm is written once, as a generator of the waits it
-// needs; wait() drives it asynchronously and waitSync() synchronously.
+// processes), kept in shared memory: an internal robust lock, a wait cell
+// bumped at every change, and the state of the current cycle.
+//
+// Cycles, not draining. Python's Barrier releases a cycle by switching to
+// "draining" until every released party has left, so a party that dies
+// after being released keeps every later wait() stuck in "draining" for
+// ever. Here each cycle has a generation number: the last arrival records
+// the cycle's outcome, bumps the generation and empties the barrier at
+// once, and a waiter that sees the generation move reads how its cycle
+// ended (released, or reset). Nothing waits for released parties to leave.
+//
+// Death. Each arrival records who it is (entries.ts). A waiter checks, every
+// 20 ms, that the party that arrived after it (the first one, for the last)
+// still lives; the ring of such checks covers every party. A dead party
+// breaks the barrier: the others get BrokenBarrierError, as Python's threads
+// would if one of them could die mid-wait, and reset() recovers it. A holder
+// of the internal lock that dies breaks it too (its change was half made).
+//
+// The internal lock is only ever held for a few synchronous statements --
+// never across an await, and not while the action runs (the cycle is then
+// in "action" state) -- so abort() or reset() called in the same tick as an
+// async wait(), from the same thread, never finds it held by that wait.
 //
 // The action runs in whichever process arrives last, so every process must
 // be able to find it: pass an exported function (of the main script, or name
 // its module with `actionModule`), as for Process targets.
 import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import { addon } from '../addon';
 import { BrokenBarrierError } from '../errors';
 import { describe } from '../names';
-import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { state as processState } from '../state';
-import { BARRIER, Kind } from './layout';
-import { Condition } from './condition';
-import { Lock } from './lock';
-import { msArgument } from './options';
-import { SharedState, remember, reuseOrOpen } from './shared_state';
+import { wait } from '../wait';
+import { Entries } from './entries';
+import { BARRIER, Kind, LOCK } from './layout';
+import { deadlineAfter, msArgument, remaining } from './options';
+import { SharedState, corruptError, handleOf, remember, reviveShared } from './shared_state';
+import { identityAlive, threadId, threadIdentity, threadStamp } from './thread';
 
 const FILLING = 0;
-const DRAINING = 1;
-const RESETTING = -1;
+const ACTION = 2; // every party arrived; the last one runs the action
 const BROKEN = -2;
+
+const RELEASED = 1;
+const RESET = 2;
+
+const LIVENESS_SLICE_MS = 20;
+/** Parties a Barrier may have: each has an entry in the segment. */
+export const MAX_PARTIES = 65536;
 
 export interface BarrierOptions {
   /** Called by one process (the last to arrive) before the others are released. */
@@ -31,15 +59,12 @@ export interface BarrierOptions {
   timeout?: number;
 }
 
-// What the generator asks its driver to do, with the condition lock held.
-type Step = { waitFor: () => boolean; timeout: number } | { action: () => unknown };
-
-let revived: { state: SharedState; cond: Condition; action?: () => unknown; actionRef?: ActionRef; timeout: number } | undefined;
-
 interface ActionRef {
   module: string;
   name: string;
 }
+
+let revived: { state: SharedState; action?: () => unknown; actionRef?: ActionRef; timeout: number } | undefined;
 
 /** Functions exported by modules this process imported through multiproc (for revived actions). */
 export function findLoadedExport(ref: ActionRef): (() => unknown) | undefined {
@@ -48,21 +73,26 @@ export function findLoadedExport(ref: ActionRef): (() => unknown) | undefined {
   return typeof value === 'function' ? (value as () => unknown) : undefined;
 }
 
+const words = (parties: number): number => BARRIER.members + parties * 2;
+
+// What a wait() is doing, between its synchronous steps.
+type Arrival = { index: number; generation: number; last: boolean };
+
 export class Barrier implements Shareable {
   readonly #state: SharedState;
   readonly #i32: Int32Array;
-  readonly #cond: Condition;
+  readonly #members: Entries;
   readonly #action: (() => unknown) | undefined;
   readonly #actionRef: ActionRef | undefined;
   readonly #timeout: number;
 
   constructor(parties: number, options: BarrierOptions = {}) {
     if (revived) {
-      ({ state: this.#state, cond: this.#cond, action: this.#action, actionRef: this.#actionRef, timeout: this.#timeout } = revived);
+      ({ state: this.#state, action: this.#action, actionRef: this.#actionRef, timeout: this.#timeout } = revived);
       revived = undefined;
     } else {
       if (typeof parties !== 'number' || !Number.isInteger(parties)) throw new TypeError(`parties must be an integer, got ${describe(parties)}`);
-      if (parties < 1) throw new RangeError(`parties must be at least 1, got ${parties}`);
+      if (parties < 1 || parties > MAX_PARTIES) throw new RangeError(`parties must be from 1 to ${MAX_PARTIES}, got ${parties}`);
       if (typeof options !== 'object' || options === null) throw new TypeError(`Barrier options must be an object, got ${describe(options)}`);
       for (const key of Object.keys(options)) {
         if (!['action', 'actionModule', 'timeout'].includes(key)) throw new TypeError(`unknown Barrier option ${JSON.stringify(key)}`);
@@ -77,13 +107,18 @@ export class Barrier implements Shareable {
             : processState.mainModule ? pathToFileURL(processState.mainModule).href : undefined;
         this.#actionRef = module && action.name ? { module, name: action.name } : undefined;
       }
-      this.#cond = new Condition(new Lock());
-      this.#state = SharedState.createOrOpen(Kind.Barrier, BARRIER.words, undefined, (s) => {
+      this.#state = SharedState.createOrOpen(Kind.Barrier, words(parties), undefined, (s) => {
         s.i32[s.at(BARRIER.parties)] = parties;
       });
     }
-    this.#i32 = this.#state.i32;
-    remember(this.#state, this);
+    const s = this.#state;
+    this.#i32 = s.i32;
+    const parties_ = this.#get(BARRIER.parties);
+    if (!(parties_ >= 1 && parties_ <= MAX_PARTIES) || this.#i32.length < s.at(words(parties_))) {
+      throw corruptError(`${s.describe()} is corrupt: it says it has ${parties_} parties`);
+    }
+    this.#members = new Entries(this.#i32, s.at(BARRIER.members), parties_, 2);
+    remember(s, this);
   }
 
   #get(field: number): number {
@@ -100,134 +135,298 @@ export class Barrier implements Shareable {
 
   /** How many are waiting now. */
   get nWaiting(): number {
-    return this.#get(BARRIER.state) === FILLING ? this.#get(BARRIER.count) : 0;
+    return this.#get(BARRIER.state) === BROKEN ? 0 : this.#get(BARRIER.count);
   }
 
   get broken(): boolean {
     return this.#get(BARRIER.state) === BROKEN;
   }
 
-  // Python's Barrier.wait, with the lock held throughout (Condition.waitFor
-  // releases it while sleeping). Returns the arrival index.
-  *#steps(timeout: number): Generator<Step, number, unknown> {
-    // _enter: block while the barrier drains or resets.
-    yield { waitFor: () => ![RESETTING, DRAINING].includes(this.#get(BARRIER.state)), timeout: Infinity };
-    if (this.#get(BARRIER.state) < 0) throw new BrokenBarrierError('the barrier is broken');
-    const index = this.#get(BARRIER.count);
-    this.#set(BARRIER.count, index + 1);
-    try {
-      if (index + 1 === this.parties) {
-        // _release: the last one in runs the action and lets everyone go.
-        try {
-          if (this.#action) yield { action: this.#action };
-          this.#set(BARRIER.state, DRAINING);
-          this.#cond.notifyAll();
-        } catch (e) {
-          this.#break();
-          throw e;
-        }
-      } else {
-        // _wait
-        let released = false;
-        yield { waitFor: () => (released = this.#get(BARRIER.state) !== FILLING), timeout };
-        if (!released) {
-          this.#break();
-          throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        }
-        if (this.#get(BARRIER.state) < 0) throw new BrokenBarrierError('the barrier was broken while waiting');
-      }
-      return index;
-    } finally {
-      // _exit: the last one out re-opens a draining or resetting barrier.
-      const count = this.#get(BARRIER.count) - 1;
-      this.#set(BARRIER.count, count);
-      if (count === 0 && [RESETTING, DRAINING].includes(this.#get(BARRIER.state))) {
-        this.#set(BARRIER.state, FILLING);
-        this.#cond.notifyAll();
+  // ---- The internal lock: held only across synchronous steps ------------------
+
+  get #lockWord(): number {
+    return this.#state.at(BARRIER.lock + LOCK.owner);
+  }
+
+  #tryLock(): boolean {
+    if (Atomics.compareExchange(this.#i32, this.#lockWord, 0, threadId()) !== 0) return false;
+    Atomics.store(this.#i32, this.#state.at(BARRIER.lock + LOCK.stamp), threadStamp());
+    return true;
+  }
+
+  // Blocks the thread until the lock is ours (or the deadline: false).
+  #lockSync(deadline: number): boolean {
+    if (this.#tryLock()) return true;
+    const left = remaining(deadline);
+    const r = addon().lockAcquire(this.#state.segment, this.#state.offset(BARRIER.lock), left);
+    if (r === 2) return false;
+    if (r === 1) this.#break(); // its holder died half-way through a change
+    return true;
+  }
+
+  // Waits without blocking the event loop until the lock is free, then
+  // takes it -- the caller's next statements run in the same turn, holding it.
+  async #lockAsync(deadline: number): Promise<boolean> {
+    for (;;) {
+      if (this.#tryLock()) return true;
+      const owner = Atomics.load(this.#i32, this.#lockWord);
+      if (owner === 0) continue;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      const offset = this.#state.offset(BARRIER.lock);
+      const r = await wait(this.#state.segment, offset, owner, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+      if (r === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, offset, owner)) {
+        this.#break();
+        return true;
       }
     }
   }
 
+  #unlock(): void {
+    Atomics.store(this.#i32, this.#state.at(BARRIER.lock + LOCK.stamp), 0);
+    Atomics.store(this.#i32, this.#lockWord, 0);
+    if (Atomics.load(this.#i32, this.#lockWord + 1) !== 0) addon().wake(this.#state.segment, this.#state.offset(BARRIER.lock), 1);
+  }
+
+  // ---- The steps of wait(), each under the lock -------------------------------
+
+  #bump(): void {
+    Atomics.add(this.#i32, this.#state.at(BARRIER.seq), 1);
+    if (Atomics.load(this.#i32, this.#state.at(BARRIER.seqSleepers)) !== 0) addon().wake(this.#state.segment, this.#state.offset(BARRIER.seq));
+  }
+
   #break(): void {
     this.#set(BARRIER.state, BROKEN);
-    this.#cond.notifyAll();
+    this.#bump();
+  }
+
+  // Ends the current cycle: released, or reset (its waiters are told so).
+  #endCycle(outcome: number): void {
+    const gen = this.#get(BARRIER.generation);
+    const slot = BARRIER.outcomes + (gen >>> 0) % BARRIER.outcomeEntries * 2;
+    this.#set(slot, gen);
+    this.#set(slot + 1, outcome);
+    const count = Math.min(Math.max(this.#get(BARRIER.count), 0), this.#members.count);
+    for (let i = 0; i < count; i++) this.#members.swap(i, this.#members.identity(i), 0n);
+    this.#set(BARRIER.count, 0);
+    this.#set(BARRIER.generation, (gen + 1) | 0);
+    this.#set(BARRIER.state, FILLING);
+    this.#bump();
+  }
+
+  // Under the lock: join the current cycle; null when the caller must wait
+  // for the action of a full cycle to end first.
+  #arrive(): Arrival | null {
+    const state = this.#get(BARRIER.state);
+    if (state === BROKEN) throw new BrokenBarrierError('the barrier is broken');
+    if (state === ACTION) return null;
+    const index = this.#get(BARRIER.count);
+    const parties = this.#members.count;
+    if (state !== FILLING || index < 0 || index >= parties) {
+      this.#break();
+      throw corruptError(`${this.#state.describe()} was found corrupt (state ${state}, ${index} of ${parties} parties arrived): it is now broken; reset() it`);
+    }
+    this.#set(BARRIER.count, index + 1);
+    this.#members.swap(index, this.#members.identity(index), threadIdentity());
+    return { index, generation: this.#get(BARRIER.generation), last: index + 1 === parties };
+  }
+
+  // How the caller's cycle ended, once the generation moved: its index, or
+  // BrokenBarrierError for a reset.
+  #outcome(a: Arrival): number {
+    const slot = BARRIER.outcomes + (a.generation >>> 0) % BARRIER.outcomeEntries * 2;
+    if (this.#get(slot) === a.generation && this.#get(slot + 1) === RESET) {
+      throw new BrokenBarrierError('the barrier was reset while waiting');
+    }
+    return a.index; // released (or so long ago that the record is gone)
+  }
+
+  // Whether the party that arrived after this one (or the first, for the
+  // last) died: the ring of such checks covers every party.
+  #neighbourDied(a: Arrival): boolean {
+    const count = Math.min(this.#get(BARRIER.count), this.#members.count);
+    if (count < 2) return false;
+    const next = (a.index + 1) % count;
+    const id = this.#members.identity(next);
+    return id !== 0n && !identityAlive(id);
+  }
+
+  // After a wake or a slice: is the wait over? The index, a throw, or
+  // undefined to go on waiting.
+  #check(a: Arrival): number | undefined {
+    if (this.#get(BARRIER.generation) !== a.generation) return this.#outcome(a);
+    if (this.#get(BARRIER.state) === BROKEN) throw new BrokenBarrierError('the barrier was broken while waiting');
+    return undefined;
+  }
+
+  // The wait ran out of time, or saw a dead party: break the barrier (under
+  // the lock; unless the cycle ended meanwhile).
+  #giveUp(a: Arrival, why: string): number {
+    if (this.#get(BARRIER.generation) === a.generation) {
+      this.#break();
+      throw new BrokenBarrierError(why);
+    }
+    return this.#outcome(a);
   }
 
   /** Waits for all parties; resolves with this caller's arrival index (0 .. parties-1). Rejects with BrokenBarrierError. */
   async wait(timeoutMs?: number): Promise<number> {
-    const timeout = timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs);
-    await this.#cond.acquire();
-    try {
-      const steps = this.#steps(timeout);
-      let next = steps.next();
-      while (!next.done) {
-        const step = next.value;
-        let failed = false;
-        let result: unknown;
-        try {
-          result = 'action' in step ? await step.action() : await this.#cond.waitFor(step.waitFor, step.timeout);
-        } catch (e) {
-          failed = true;
-          result = e;
-        }
-        // A failure goes back into the generator, so its catch (break the
-        // barrier) and finally (leave the count right) run.
-        next = failed ? steps.throw(result) : steps.next(result);
+    const deadline = deadlineAfter(timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs));
+    let a: Arrival | null = null;
+    while (a === null) {
+      if (!(await this.#lockAsync(deadline))) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+      const seen = this.#get(BARRIER.seq);
+      try {
+        a = this.#arrive();
+      } finally {
+        if (a === null || !a.last) this.#unlock();
       }
-      return next.value;
-    } finally {
-      this.#cond.release();
+      if (a === null) {
+        // A full cycle runs its action: wait for the next cycle.
+        const left = remaining(deadline);
+        if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+        await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+      }
+    }
+    if (a.last) return this.#release(a, async (run) => await run(), async () => this.#lockAsync(Infinity));
+    for (;;) {
+      const seen = this.#get(BARRIER.seq);
+      const done = this.#check(a);
+      if (done !== undefined) return done;
+      const left = remaining(deadline);
+      let why: string | undefined;
+      if (left === 0) why = 'the barrier timed out waiting for the other parties';
+      else {
+        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
+      }
+      if (why !== undefined) {
+        await this.#lockAsync(Infinity);
+        try {
+          return this.#giveUp(a, why);
+        } finally {
+          this.#unlock();
+        }
+      }
     }
   }
 
   /** wait() that blocks the thread. An async action's promise is not awaited: give waitSync() a synchronous action. */
   waitSync(timeoutMs?: number): number {
-    const timeout = timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs);
-    this.#cond.acquireSync();
-    try {
-      const steps = this.#steps(timeout);
-      let next = steps.next();
-      while (!next.done) {
-        const step = next.value;
-        let failed = false;
-        let result: unknown;
-        try {
-          result = 'action' in step ? step.action() : this.#cond.waitForSync(step.waitFor, step.timeout);
-        } catch (e) {
-          failed = true;
-          result = e;
-        }
-        next = failed ? steps.throw(result) : steps.next(result);
+    const deadline = deadlineAfter(timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs));
+    const native = addon();
+    let a: Arrival | null = null;
+    while (a === null) {
+      if (!this.#lockSync(deadline)) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+      const seen = this.#get(BARRIER.seq);
+      try {
+        a = this.#arrive();
+      } finally {
+        if (a === null || !a.last) this.#unlock();
       }
-      return next.value;
-    } finally {
-      this.#cond.release();
+      if (a === null) {
+        const left = remaining(deadline);
+        if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+        native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+      }
+    }
+    if (a.last) return this.#releaseSync(a);
+    for (;;) {
+      const seen = this.#get(BARRIER.seq);
+      const done = this.#check(a);
+      if (done !== undefined) return done;
+      const left = remaining(deadline);
+      let why: string | undefined;
+      if (left === 0) why = 'the barrier timed out waiting for the other parties';
+      else {
+        const r = native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
+      }
+      if (why !== undefined) {
+        this.#lockSync(Infinity);
+        try {
+          return this.#giveUp(a, why);
+        } finally {
+          this.#unlock();
+        }
+      }
     }
   }
 
-  /** Returns the barrier to its initial state; current waiters get BrokenBarrierError. */
-  reset(): void {
-    this.#cond.acquireSync();
-    try {
-      if (this.#get(BARRIER.count) > 0) {
-        const s = this.#get(BARRIER.state);
-        if (s === FILLING || s === BROKEN) this.#set(BARRIER.state, RESETTING);
-      } else {
-        this.#set(BARRIER.state, FILLING);
+  // The last arrival, holding the lock: run the action outside the lock
+  // (the cycle in "action" state meanwhile), then release everyone -- unless
+  // the barrier was broken or reset while the action ran.
+  async #release(a: Arrival, run: (f: () => unknown) => Promise<unknown>, relock: () => Promise<boolean>): Promise<number> {
+    if (this.#action) {
+      this.#set(BARRIER.state, ACTION);
+      this.#unlock();
+      let failure: unknown;
+      try {
+        await run(this.#action);
+      } catch (e) {
+        failure = e;
       }
-      this.#cond.notifyAll();
+      await relock();
+      if (failure !== undefined) {
+        if (this.#get(BARRIER.generation) === a.generation) this.#break();
+        this.#unlock();
+        throw failure;
+      }
+    }
+    try {
+      const done = this.#check(a);
+      if (done !== undefined) return done;
+      this.#endCycle(RELEASED);
+      return a.index;
     } finally {
-      this.#cond.release();
+      this.#unlock();
+    }
+  }
+
+  #releaseSync(a: Arrival): number {
+    if (this.#action) {
+      this.#set(BARRIER.state, ACTION);
+      this.#unlock();
+      let failure: unknown;
+      try {
+        this.#action();
+      } catch (e) {
+        failure = e;
+      }
+      this.#lockSync(Infinity);
+      if (failure !== undefined) {
+        if (this.#get(BARRIER.generation) === a.generation) this.#break();
+        this.#unlock();
+        throw failure;
+      }
+    }
+    try {
+      const done = this.#check(a);
+      if (done !== undefined) return done;
+      this.#endCycle(RELEASED);
+      return a.index;
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /** Returns the barrier to its initial state, also when broken; current waiters get BrokenBarrierError. */
+  reset(): void {
+    this.#lockSync(Infinity);
+    try {
+      this.#endCycle(RESET);
+    } finally {
+      this.#unlock();
     }
   }
 
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until reset(). */
   abort(): void {
-    this.#cond.acquireSync();
+    this.#lockSync(Infinity);
     try {
       this.#break();
     } finally {
-      this.#cond.release();
+      this.#unlock();
     }
   }
 
@@ -236,24 +435,25 @@ export class Barrier implements Shareable {
       throw new TypeError('this Barrier\'s action cannot be sent to another process: make it a named, exported function ' +
         '(of the main script, or give its module as options.actionModule)');
     }
-    return { kind: 'Barrier', name: this.#state.name, cond: this.#cond[toHandle](), action: this.#actionRef, timeout: this.#timeout };
+    return { kind: 'Barrier', ...handleOf(this.#state), action: this.#actionRef, timeout: this.#timeout };
   }
 
   get [Symbol.toStringTag](): string {
     return 'Barrier';
   }
+
+  [inspect.custom](): string {
+    const state = this.broken ? 'broken' : `${this.nWaiting} of ${this.parties} waiting`;
+    return `Barrier { ${state} }`;
+  }
 }
 
-registerHandleKind('Barrier', (data) => reuseOrOpen(String(data.name), () => {
+registerHandleKind('Barrier', (data) => reviveShared(data, Kind.Barrier, (state) => {
   const actionRef = data.action as ActionRef | undefined;
   const action = actionRef ? findLoadedExport(actionRef) : undefined;
   if (actionRef && !action) {
     throw new TypeError(`the Barrier's action ${actionRef.name} is not exported by ${actionRef.module}, or that module was not loaded in this process`);
   }
-  revived = {
-    state: SharedState.open(String(data.name), Kind.Barrier),
-    cond: reopenHandle(data.cond as HandleData) as Condition,
-    action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity,
-  };
+  revived = { state, action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity };
   return new Barrier(0);
-}));
+}, BARRIER.members));

@@ -1,50 +1,67 @@
 // Condition: Python's multiprocessing.Condition over a Lock or RLock (an RLock
-// by default). Shared state: a notification sequence number (the word
-// waiters sleep on), the number of waiters, and the signals granted by
-// notify() and not yet taken. notify(n) grants min(n, waiters without a
-// signal) signals and bumps the sequence; a waiter that sees the sequence
-// move returns notified only if it takes a signal, so at most n return.
+// by default).
 //
-// Owner death: while it sleeps, a waiter checks every 20 ms whether the
-// lock's holder died holding it; if so it takes the lock over (the lock's
-// ownerDied becomes true) and returns, instead of waiting for a notify that
-// can never come.
+// Shared state: one entry per waiting call (entries.ts: who waits, and a
+// wait cell of its own it sleeps on), and an arrival counter. wait() takes
+// an entry (under the lock), notes its arrival number and sleeps on its own
+// cell. notify(n) marks the n oldest waiting entries notified, records when
+// (the arrival counter then), and wakes exactly those cells. So notify(n)
+// wakes at most n waiters, in arrival order.
+//
+// Death: a waiter that was killed leaves its entry behind. If a notify
+// marked it, the notification would be lost, so waiters, while they sleep,
+// look every 20 ms for notified entries whose thread is gone and pass each
+// such notification on to the oldest waiter that was already waiting when it
+// was given (or drop it, if there is none: no live waiter was there to get
+// it). Python counts a dead waiter for ever, and a later notify(1) wakes two.
+//
+// Owner death: a waiter also checks whether the lock's holder died holding
+// it; if so it takes the lock over (the lock's ownerDied becomes true) and
+// returns, instead of waiting for a notify that can never come.
+import { inspect } from 'node:util';
 import { addon } from '../addon';
+import { AbortError } from '../errors';
 import { describe } from '../names';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
 import { wait } from '../wait';
-import { CONDITION, Kind } from './layout';
+import { Entries } from './entries';
+import { CONDITION, Kind, WAITER } from './layout';
 import { Lock, RLock, type AnyLock } from './lock';
 import { deadlineAfter, msArgument, remaining, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, remember, reuseOrOpen } from './shared_state';
-import { threadId } from './thread';
+import { SharedState, handleOf, remember, reviveShared } from './shared_state';
+import { identityAlive } from './thread';
 
 const LIVENESS_SLICE_MS = 20;
+const WORDS = CONDITION.entries + CONDITION.count * CONDITION.entryWords;
+
+/** a before b, for arrival numbers that wrap at 2^32. */
+const earlier = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
 let revived: SharedState | undefined;
+
+type Outcome = 'notified' | 'timeout' | 'took-over';
 
 export class Condition implements Shareable {
   readonly #lock: AnyLock;
   readonly #state: SharedState;
   readonly #i32: Int32Array;
-  readonly #seq: number;
-  readonly #waiters: number;
-  readonly #signals: number;
-  readonly #offset: number;
+  readonly #arrivals: number;
+  readonly #high: number;
+  readonly #waiters: Entries;
 
   constructor(lock?: Lock | RLock) {
     if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
       throw new TypeError(`Condition takes a Lock or an RLock, got ${describe(lock)}`);
     }
     this.#lock = lock ?? new RLock();
-    this.#state = revived ?? SharedState.createOrOpen(Kind.Condition, CONDITION.words, undefined, () => {});
+    this.#state = revived ?? SharedState.createOrOpen(Kind.Condition, WORDS, undefined, () => {});
     revived = undefined;
-    this.#i32 = this.#state.i32;
-    this.#seq = this.#state.at(CONDITION.seq);
-    this.#waiters = this.#state.at(CONDITION.waiters);
-    this.#signals = this.#state.at(CONDITION.signals);
-    this.#offset = this.#state.offset(CONDITION.seq);
-    remember(this.#state, this);
+    const s = this.#state;
+    this.#i32 = s.i32;
+    this.#arrivals = s.at(CONDITION.arrivals);
+    this.#high = s.at(CONDITION.high);
+    this.#waiters = new Entries(this.#i32, s.at(CONDITION.entries), CONDITION.count, CONDITION.entryWords);
+    remember(s, this);
   }
 
   /** The underlying lock. */
@@ -64,70 +81,79 @@ export class Condition implements Shareable {
     this.#lock.release();
   }
 
+  #word(entry: number, field: number): number {
+    return this.#waiters.word(entry, field);
+  }
+
   /**
    * Releases the lock, waits for a notify (or timeoutMs), re-acquires the
    * lock. Resolves true when notified, false on timeout. The caller must hold
-   * the lock.
+   * the lock. An aborted `signal` rejects with an AbortError once the lock is
+   * held again (a notification that came meanwhile goes to the next waiter).
    */
   async wait(timeoutMs?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
     const deadline = deadlineAfter(msArgument(timeoutMs));
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-    // An abort rejects with an AbortError, after the lock is held again.
-    let { seq, depth } = this.#beginWait();
-    let outcome: 'notified' | 'timeout' | 'took-over' = 'timeout';
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const { entry, depth } = this.#beginWait();
+    let outcome: Outcome = 'timeout';
+    let aborted: unknown;
     try {
+      const cell = this.#word(entry, CONDITION.state) * 4; // the entry's wait cell, in bytes
       for (;;) {
-        const now = Atomics.load(this.#i32, this.#seq);
-        if (now !== seq) {
-          if (this.#takeSignal()) {
-            outcome = 'notified';
-            break;
-          }
-          seq = now; // notified, but the signals went to others: wait on
+        if (Atomics.load(this.#i32, this.#word(entry, CONDITION.state)) === WAITER.notified) {
+          outcome = 'notified';
+          break;
         }
         const left = remaining(deadline);
         if (left === 0) break;
-        await wait(this.#state.segment, this.#offset, seq, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS), signal });
-        if (this.#takeOverFromDeadHolder()) {
-          outcome = 'took-over';
-          break;
+        const r = await wait(this.#state.segment, cell, WAITER.waiting, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS), signal });
+        if (r === 'timed-out') {
+          if (this.#takeOverFromDeadHolder()) {
+            outcome = 'took-over';
+            break;
+          }
+          this.#passOnLostNotifications(entry);
         }
       }
+    } catch (e) {
+      aborted = e;
     } finally {
-      this.#endWait(outcome === 'notified');
+      outcome = this.#endWait(entry, outcome, aborted !== undefined);
       if (outcome !== 'took-over') await this.#lock.acquire();
       this.#lock._restore(depth);
     }
+    if (aborted !== undefined) throw aborted;
     return outcome !== 'timeout';
   }
 
   /** wait() that blocks the thread. */
   waitSync(timeoutMs?: number): boolean {
     const deadline = deadlineAfter(msArgument(timeoutMs));
-    let { seq, depth } = this.#beginWait();
+    const { entry, depth } = this.#beginWait();
     const native = addon();
-    let outcome: 'notified' | 'timeout' | 'took-over' = 'timeout';
+    let outcome: Outcome = 'timeout';
     try {
+      const cell = this.#word(entry, CONDITION.state) * 4; // the entry's wait cell, in bytes
       for (;;) {
-        const now = Atomics.load(this.#i32, this.#seq);
-        if (now !== seq) {
-          if (this.#takeSignal()) {
-            outcome = 'notified';
-            break;
-          }
-          seq = now;
+        if (Atomics.load(this.#i32, this.#word(entry, CONDITION.state)) === WAITER.notified) {
+          outcome = 'notified';
+          break;
         }
         const left = remaining(deadline);
         if (left === 0) break;
-        native.waitSync(this.#state.segment, this.#offset, seq, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
-        if (this.#takeOverFromDeadHolder()) {
-          outcome = 'took-over';
-          break;
+        const r = native.waitSync(this.#state.segment, cell, WAITER.waiting, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        if (r === 'timed-out') {
+          if (this.#takeOverFromDeadHolder()) {
+            outcome = 'took-over';
+            break;
+          }
+          this.#passOnLostNotifications(entry);
         }
       }
     } finally {
-      this.#endWait(outcome === 'notified');
+      outcome = this.#endWait(entry, outcome, false);
       if (outcome !== 'took-over') this.#lock.acquireSync();
       this.#lock._restore(depth);
     }
@@ -162,18 +188,26 @@ export class Condition implements Shareable {
     return result;
   }
 
-  /** Wakes up to n waiters. The caller must hold the lock. */
+  /** Wakes up to n waiters, oldest first. The caller must hold the lock. */
   notify(n = 1): void {
     if (typeof n !== 'number' || !(Number.isInteger(n) || n === Infinity) || n < 0) {
       throw new RangeError(`n must be a non-negative integer, got ${describe(n)}`);
     }
     this.#requireOwned('notify');
-    const unsignalled = Atomics.load(this.#i32, this.#waiters) - Atomics.load(this.#i32, this.#signals);
-    const k = Math.min(n, unsignalled);
-    if (k <= 0) return;
-    Atomics.add(this.#i32, this.#signals, k);
-    Atomics.add(this.#i32, this.#seq, 1);
-    if (Atomics.load(this.#i32, this.#seq + 1) !== 0) addon().wake(this.#state.segment, this.#offset, k);
+    if (n === 0) return;
+    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
+    const waiting: number[] = [];
+    for (let i = 0; i < high; i++) {
+      if (this.#waiters.identity(i) !== 0n && Atomics.load(this.#i32, this.#word(i, CONDITION.state)) === WAITER.waiting) waiting.push(i);
+    }
+    if (waiting.length === 0) return;
+    if (waiting.length > n) {
+      const arrival = (i: number): number => this.#i32[this.#word(i, CONDITION.arrival)]!;
+      waiting.sort((a, b) => ((arrival(a) - arrival(b)) | 0));
+      waiting.length = n;
+    }
+    const now = Atomics.load(this.#i32, this.#arrivals);
+    for (const i of waiting) this.#notifyEntry(i, now);
   }
 
   /** Wakes every waiter. The caller must hold the lock. */
@@ -181,23 +215,43 @@ export class Condition implements Shareable {
     this.notify(Infinity);
   }
 
-  #takeSignal(): boolean {
-    for (;;) {
-      const s = Atomics.load(this.#i32, this.#signals);
-      if (s === 0) return false;
-      if (Atomics.compareExchange(this.#i32, this.#signals, s, s - 1) === s) return true;
+  // Marks entry i notified (if it still waits) at arrival time `at`, and wakes it.
+  #notifyEntry(i: number, at: number): boolean {
+    const state = this.#word(i, CONDITION.state);
+    Atomics.store(this.#i32, this.#word(i, CONDITION.notifiedAt), at);
+    if (Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.notified) !== WAITER.waiting) return false;
+    if (Atomics.load(this.#i32, state + 1) !== 0) {
+      addon().wake(this.#state.segment, state * 4, 1);
+    }
+    return true;
+  }
+
+  // Entries of dead waiters: free them, and pass each notification they got
+  // on to the oldest waiter that was waiting when it was given.
+  #passOnLostNotifications(self: number): void {
+    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
+    for (let i = 0; i < high; i++) {
+      if (i === self) continue;
+      const id = this.#waiters.identity(i);
+      if (id === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.notified) continue;
+      if (identityAlive(id)) continue;
+      const at = this.#i32[this.#word(i, CONDITION.notifiedAt)]!;
+      if (!this.#waiters.free(i, id)) continue; // someone else is passing it on
+      this.#passOn(at);
     }
   }
 
-  // A waiter leaves. One that leaves without a signal (timeout, takeover)
-  // drops a signal no remaining waiter could take, so it cannot linger and
-  // wake a later waiter that was never notified.
-  #endWait(notified: boolean): void {
-    const left = Atomics.sub(this.#i32, this.#waiters, 1) - 1;
-    if (notified) return;
+  #passOn(at: number): void {
+    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
     for (;;) {
-      const s = Atomics.load(this.#i32, this.#signals);
-      if (s <= left || Atomics.compareExchange(this.#i32, this.#signals, s, s - 1) === s) return;
+      let oldest = -1;
+      for (let i = 0; i < high; i++) {
+        if (this.#waiters.identity(i) === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.waiting) continue;
+        const arrival = this.#i32[this.#word(i, CONDITION.arrival)]!;
+        if (!earlier(arrival, at)) continue;
+        if (oldest < 0 || earlier(arrival, this.#i32[this.#word(oldest, CONDITION.arrival)]!)) oldest = i;
+      }
+      if (oldest < 0 || this.#notifyEntry(oldest, at)) return;
     }
   }
 
@@ -205,34 +259,72 @@ export class Condition implements Shareable {
     if (!this.#lock._isMine()) throw new Error(`cannot ${what}() on a Condition whose lock this thread does not hold`);
   }
 
-  #beginWait(): { seq: number; depth: number } {
+  #beginWait(): { entry: number; depth: number } {
     this.#requireOwned('wait');
-    // Counted and read before releasing: a notify after the release sees
-    // this waiter and bumps the sequence past this value.
-    Atomics.add(this.#i32, this.#waiters, 1);
-    const seq = Atomics.load(this.#i32, this.#seq);
-    return { seq, depth: this.#lock._releaseAll() };
+    let entry = this.#waiters.claim();
+    if (entry < 0) {
+      this.#waiters.purge(); // entries of waiters that died
+      entry = this.#waiters.claim();
+      if (entry < 0) throw new RangeError(`more than ${CONDITION.count} calls wait on this Condition at once: it cannot hold more`);
+    }
+    // Set up before the lock is released: notify() (which holds it) sees a
+    // whole entry or none.
+    this.#i32[this.#word(entry, CONDITION.arrival)] = Atomics.add(this.#i32, this.#arrivals, 1);
+    this.#i32[this.#word(entry, CONDITION.notifiedAt)] = 0;
+    Atomics.store(this.#i32, this.#word(entry, CONDITION.state), WAITER.waiting);
+    for (;;) {
+      const high = Atomics.load(this.#i32, this.#high);
+      if (high > entry || Atomics.compareExchange(this.#i32, this.#high, high, entry + 1) === high) break;
+    }
+    return { entry, depth: this.#lock._releaseAll() };
+  }
+
+  // Leaves the entry; returns the outcome, which a notification that raced
+  // with a timeout turns into 'notified'. An aborted wait passes a
+  // notification it got on instead.
+  #endWait(entry: number, outcome: Outcome, aborted: boolean): Outcome {
+    const state = this.#word(entry, CONDITION.state);
+    if (outcome !== 'notified' && Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.free) !== WAITER.waiting) {
+      outcome = outcome === 'took-over' ? outcome : 'notified';
+    }
+    const at = this.#i32[this.#word(entry, CONDITION.notifiedAt)]!;
+    Atomics.store(this.#i32, state, WAITER.free);
+    this.#waiters.free(entry);
+    if (aborted && outcome === 'notified') {
+      this.#passOn(at);
+      return 'timeout';
+    }
+    return outcome;
   }
 
   #takeOverFromDeadHolder(): boolean {
     const { state, offset, index } = this.#lock._owner;
     const owner = Atomics.load(state.i32, index);
-    if (owner === 0 || !addon().lockTakeIfOwnerDead(state.segment, offset, owner, threadId())) return false;
+    if (owner === 0 || !addon().lockTakeIfOwnerDead(state.segment, offset, owner)) return false;
     this.#lock._tookOver(owner);
     return true;
   }
 
   [toHandle](): HandleData {
-    return { kind: 'Condition', name: this.#state.name, lock: this.#lock[toHandle]() };
+    return { kind: 'Condition', ...handleOf(this.#state), lock: this.#lock[toHandle]() };
   }
 
   get [Symbol.toStringTag](): string {
     return 'Condition';
   }
+
+  [inspect.custom](): string {
+    let waiting = 0;
+    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
+    for (let i = 0; i < high; i++) {
+      if (this.#waiters.identity(i) !== 0n && Atomics.load(this.#i32, this.#word(i, CONDITION.state)) === WAITER.waiting) waiting++;
+    }
+    return `Condition { ${waiting} waiting, lock: ${inspect(this.#lock)} }`;
+  }
 }
 
-registerHandleKind('Condition', (data) => reuseOrOpen(String(data.name), () => {
+registerHandleKind('Condition', (data) => reviveShared(data, Kind.Condition, (state) => {
   const lock = reopenHandle(data.lock as HandleData) as AnyLock;
-  revived = SharedState.open(String(data.name), Kind.Condition);
+  revived = state;
   return new Condition(lock);
-}));
+}, WORDS));

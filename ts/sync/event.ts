@@ -1,12 +1,13 @@
 // Event: a flag in one shared wait cell. set() stores 1 and wakes every
 // sleeper (only if one announced itself); wait() sleeps while the flag is 0.
+import { inspect } from 'node:util';
 import { addon } from '../addon';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { wait } from '../wait';
 import { EVENT, Kind } from './layout';
 import { deadlineAfter, msArgument, remaining } from './options';
-import { SharedState, remember, reuseOrOpen } from './shared_state';
+import { SharedState, handleOf, remember, reviveShared } from './shared_state';
 
 export interface EventOptions {
   /** Open-or-create an event shared by name (see LockOptions.name). */
@@ -84,15 +85,20 @@ export class Event implements Shareable {
   }
 
   [toHandle](): HandleData {
-    return { kind: 'Event', name: this.#state.name, userName: this.#state.userName };
+    return { kind: 'Event', ...handleOf(this.#state) };
   }
 
   get [Symbol.toStringTag](): string {
     return 'Event';
   }
+
+  [inspect.custom](): string {
+    const name = this.#state.userName !== undefined ? ` ${JSON.stringify(this.#state.userName)}` : '';
+    return `Event${name} { ${this.isSet() ? 'set' : 'not set'} }`;
+  }
 }
 
-registerHandleKind('Event', (data) => reuseOrOpen(String(data.name), () => {
-  revived = SharedState.open(String(data.name), Kind.Event, data.userName as string | undefined);
+registerHandleKind('Event', (data) => reviveShared(data, Kind.Event, (state) => {
+  revived = state;
   return new Event();
-}));
+}, EVENT.words));

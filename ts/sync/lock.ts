@@ -1,13 +1,17 @@
-// Lock and RLock: Python's multiprocessing.Lock / RLock, one shared word each.
+// Lock and RLock: Python's multiprocessing.Lock / RLock, one shared lock
+// state each (native/core/lock.h: owner, sleepers, count, owner stamp).
 //
 // The uncontended path is JavaScript: acquire is one compare-and-swap of the
-// owner word (0 -> this thread's id) and release one store, on the shared
-// memory through V8's Atomics (real atomic instructions, so they exclude
-// other processes too). Only a contended acquire calls into the addon, to
-// spin and sleep -- and to take over the lock of a holder that died
-// (native/core/lock.h): the next acquirer gets a dead holder's lock within
-// ~20 ms and finds `ownerDied` true. Python deadlocks there.
+// owner word (0 -> this thread's id) and a store of this thread's stamp;
+// release two stores, on the shared memory through V8's Atomics (real atomic
+// instructions, so they exclude other processes too). Only a contended
+// acquire calls into the addon, to spin and sleep -- and to take over the
+// lock of a holder that died (native/core/lock.h): the next acquirer gets a
+// dead holder's lock within ~20 ms and finds `ownerDied` true. Python
+// deadlocks there. The stamp is what tells a dead holder from a stranger that
+// was given its thread id later.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { inspect } from 'node:util';
 import { addon } from '../addon';
 import { getLogger } from '../logging';
 import { describe } from '../names';
@@ -15,14 +19,15 @@ import { registerHandleKind, toHandle, type HandleData, type Shareable } from '.
 import { wait } from '../wait';
 import { Kind, LOCK } from './layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, remember, reuseOrOpen } from './shared_state';
-import { threadId } from './thread';
+import { SharedState, handleOf, remember, reviveShared } from './shared_state';
+import { threadId, threadStamp } from './thread';
 
 export interface LockOptions {
   /**
    * Open-or-create a lock any process of this user can open by the same name
    * (cluster workers, separate services). Named locks persist until
-   * unlink()ed; unnamed ones are removed when the program ends.
+   * unlink()ed; unnamed ones are removed when no process uses them any more,
+   * or when the program ends.
    */
   name?: string;
 }
@@ -35,33 +40,49 @@ const heldHere = new AsyncLocalStorage<ReadonlySet<LockBase>>();
 /** How long a contended async acquire waits before it checks the holder is alive. */
 const LIVENESS_SLICE_MS = 20;
 
-let revived: SharedState | undefined;
+// Set by the handle revivers and by the embedding types (Value) for the
+// constructor: the state to use instead of creating one, and where in it.
+let revived: { state: SharedState; base: number; embedded: boolean } | undefined;
 
 abstract class LockBase implements Shareable {
   readonly #state: SharedState;
   readonly #i32: Int32Array;
   readonly #owner: number;
   readonly #count: number;
+  readonly #stamp: number;
   readonly #offset: number;
   readonly #reentrant: boolean;
+  /** Word of the lock inside its state (0 unless embedded in another object). */
+  readonly #base: number;
+  readonly #embedded: boolean;
   #ownerDied = false;
 
   protected constructor(kind: Kind.Lock | Kind.RLock, options: LockOptions | undefined) {
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new TypeError(`${Kind[kind]} options must be an object, got ${describe(options)}`);
+    let state: SharedState;
+    let base = 0;
+    let embedded = false;
+    if (revived) {
+      ({ state, base, embedded } = revived);
+      revived = undefined;
+    } else {
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw new TypeError(`${Kind[kind]} options must be an object, got ${describe(options)}`);
+      }
+      for (const key of Object.keys(options ?? {})) {
+        if (key !== 'name') throw new TypeError(`unknown ${Kind[kind]} option ${JSON.stringify(key)}`);
+      }
+      state = SharedState.createOrOpen(kind, LOCK.words, options?.name, () => {});
     }
-    for (const key of Object.keys(options ?? {})) {
-      if (key !== 'name') throw new TypeError(`unknown ${Kind[kind]} option ${JSON.stringify(key)}`);
-    }
-    const state = revived ?? SharedState.createOrOpen(kind, LOCK.words, options?.name, () => {});
-    revived = undefined;
     this.#state = state;
     this.#i32 = state.i32;
-    this.#owner = state.at(LOCK.owner);
-    this.#count = state.at(LOCK.count);
-    this.#offset = state.offset(LOCK.owner);
+    this.#base = base;
+    this.#embedded = embedded;
+    this.#owner = state.at(base + LOCK.owner);
+    this.#count = state.at(base + LOCK.count);
+    this.#stamp = state.at(base + LOCK.stamp);
+    this.#offset = state.offset(base + LOCK.owner);
     this.#reentrant = kind === Kind.RLock;
-    remember(state, this);
+    remember(state, this, !embedded);
   }
 
   /**
@@ -77,14 +98,8 @@ abstract class LockBase implements Shareable {
   acquireSync(options?: SyncOptions): boolean {
     const timeout = syncTimeout(options, 'acquireSync');
     const me = threadId();
-    if (this.#reentered(me) || this.#tryTake(me)) return true;
-    if (timeout === 0) {
-      // Even a non-blocking attempt must not find a dead holder's lock forever busy.
-      const owner = Atomics.load(this.#i32, this.#owner);
-      if (owner !== 0 && addon().lockTakeIfOwnerDead(this.#state.segment, this.#offset, owner, me)) return this.#took(true, owner);
-      return false;
-    }
-    const r = addon().lockAcquire(this.#state.segment, this.#offset, me, timeout === Infinity ? undefined : timeout);
+    if (this.#reentered() || this.#tryTake(me)) return true;
+    const r = addon().lockAcquire(this.#state.segment, this.#offset, timeout === Infinity ? undefined : timeout);
     if (r === 2) return false;
     return this.#took(r === 1, 0);
   }
@@ -97,7 +112,7 @@ abstract class LockBase implements Shareable {
   async acquire(options?: AsyncOptions): Promise<boolean> {
     const { timeout, signal } = asyncOptions(options, 'acquire');
     const me = threadId();
-    if ((heldHere.getStore()?.has(this) && this.#reentered(me)) || this.#tryTake(me)) return true;
+    if ((heldHere.getStore()?.has(this) && this.#reentered()) || this.#tryTake(me)) return true;
     const deadline = deadlineAfter(timeout);
     for (;;) {
       const owner = Atomics.load(this.#i32, this.#owner);
@@ -109,17 +124,16 @@ abstract class LockBase implements Shareable {
       if (left === 0) return false;
       const slice = Math.min(left ?? Infinity, LIVENESS_SLICE_MS);
       const outcome = await wait(this.#state.segment, this.#offset, owner, { timeout: slice, signal });
-      if (outcome === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, this.#offset, owner, me)) {
+      if (outcome === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, this.#offset, owner)) {
         return this.#took(true, owner);
       }
     }
   }
 
   release(): void {
-    const me = threadId();
     const owner = Atomics.load(this.#i32, this.#owner);
     if (this.#reentrant) {
-      if (owner !== me) {
+      if (!this._isMine()) {
         throw new Error(owner === 0 ? 'cannot release an RLock that is not acquired'
           : `cannot release an RLock held by another thread or process (thread ${owner})`);
       }
@@ -130,6 +144,7 @@ abstract class LockBase implements Shareable {
       throw new Error('release() called on an unlocked Lock');
     }
     this.#i32[this.#count] = 0;
+    Atomics.store(this.#i32, this.#stamp, 0);
     Atomics.store(this.#i32, this.#owner, 0);
     if (Atomics.load(this.#i32, this.#owner + 1) !== 0) addon().wake(this.#state.segment, this.#offset, 1);
   }
@@ -157,9 +172,9 @@ abstract class LockBase implements Shareable {
     this.#state.unlink();
   }
 
-  /** @internal for Condition: whether this thread holds it. */
+  /** @internal for Condition: whether this thread (this incarnation of its id) holds it. */
   _isMine(): boolean {
-    return Atomics.load(this.#i32, this.#owner) === threadId();
+    return Atomics.load(this.#i32, this.#owner) === threadId() && Atomics.load(this.#i32, this.#stamp) === threadStamp();
   }
 
   /** @internal for Condition.wait: release completely, returning the depth to restore. */
@@ -181,17 +196,20 @@ abstract class LockBase implements Shareable {
   }
 
   [toHandle](): HandleData {
-    return { kind: Kind[this.#state.kind], name: this.#state.name, userName: this.#state.userName };
+    const kind = Kind[this.#state.kind];
+    if (this.#embedded) return { kind: this.#reentrant ? 'RLock' : 'Lock', in: kind, base: this.#base, ...handleOf(this.#state) };
+    return { kind, ...handleOf(this.#state) };
   }
 
-  #reentered(me: number): boolean {
-    if (!this.#reentrant || Atomics.load(this.#i32, this.#owner) !== me) return false;
+  #reentered(): boolean {
+    if (!this.#reentrant || !this._isMine()) return false;
     this.#i32[this.#count]! += 1;
     return true;
   }
 
   #tryTake(me: number): boolean {
     if (Atomics.compareExchange(this.#i32, this.#owner, 0, me) !== 0) return false;
+    Atomics.store(this.#i32, this.#stamp, threadStamp());
     this.#i32[this.#count] = 1;
     this.#ownerDied = false;
     return true;
@@ -210,6 +228,15 @@ abstract class LockBase implements Shareable {
         `its holder${deadOwner ? ` (thread ${deadOwner})` : ''} died while holding it; the lock was taken over`);
     }
     return true;
+  }
+
+  [inspect.custom](depth: number, options: { stylize: (s: string, style: string) => string }): string {
+    const owner = Atomics.load(this.#i32, this.#owner);
+    const state = owner === 0 ? 'unlocked' : this._isMine() ? `locked by this thread` : `locked by thread ${owner}`;
+    const name = this.#state.userName !== undefined ? ` ${JSON.stringify(this.#state.userName)}` : '';
+    const depthText = this.#reentrant && owner !== 0 ? ` (depth ${this.#i32[this.#count]})` : '';
+    void depth;
+    return `${this.constructor.name}${name} { ${options.stylize(state, 'special')}${depthText}${this.#ownerDied ? ', ownerDied' : ''} }`;
   }
 }
 
@@ -233,13 +260,29 @@ export class RLock extends LockBase {
   get [Symbol.toStringTag](): string {
     return 'RLock';
   }
+
+  /** @internal an RLock living at word `base` of another object's state (Value, SharedArray). */
+  static _embedded(state: SharedState, base: number): RLock {
+    revived = { state, base, embedded: true };
+    return new RLock();
+  }
 }
 
 function reopen<T extends LockBase>(Type: new () => T, data: HandleData, kind: Kind): T {
-  return reuseOrOpen(String(data.name), () => {
-    revived = SharedState.open(String(data.name), kind, data.userName as string | undefined);
+  if (typeof data.in === 'string') {
+    // An RLock embedded in a Value or SharedArray: open that object's segment.
+    const host = Kind[data.in as keyof typeof Kind];
+    const found: object = reviveShared<object>(data, host, (state) => {
+      revived = { state, base: Number(data.base), embedded: true };
+      return new Type();
+    });
+    // This thread has the Value open already: its lock is the one.
+    return found instanceof LockBase ? (found as T) : (found as { getLock(): T }).getLock();
+  }
+  return reviveShared(data, kind, (state) => {
+    revived = { state, base: 0, embedded: false };
     return new Type();
-  });
+  }, LOCK.words);
 }
 
 registerHandleKind('Lock', (data) => reopen(Lock, data, Kind.Lock));

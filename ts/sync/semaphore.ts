@@ -2,19 +2,36 @@
 // acquire takes one unit with a compare-and-swap (JavaScript, no addon call);
 // only an empty semaphore makes the caller sleep in the addon. release adds
 // and wakes only if someone announced a sleep.
+//
+// A unit taken by a process that dies is lost for good, as in Python: no
+// one knows who held it. `trackHolders: true` records, per thread, how many
+// units it holds (entries.ts); a waiter that finds no unit for a while
+// checks the holders, gives back the units of dead ones and takes one. The
+// price: release() must come from a thread that holds a unit (as an
+// RLock's), and two more atomic operations per acquire and release.
+import { inspect } from 'node:util';
 import { addon } from '../addon';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { wait } from '../wait';
-import { Kind, SEMAPHORE } from './layout';
+import { Entries } from './entries';
+import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from './layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, remember, reuseOrOpen } from './shared_state';
+import { SharedState, corruptError, handleOf, remember, reviveShared } from './shared_state';
 
 const MAX_VALUE = 0x7fffffff;
+/** How long a waiter waits before it looks for units held by dead threads. */
+const LIVENESS_SLICE_MS = 20;
 
 export interface SemaphoreOptions {
   /** Open-or-create a semaphore shared by name (see LockOptions.name). The value applies only when it is created. */
   name?: string;
+  /**
+   * Record who holds units, so that the units of a process (or thread) that
+   * dies are given back; release() must then come from a holder. Default
+   * false (Python's semaphore). Applies only when the semaphore is created.
+   */
+  trackHolders?: boolean;
 }
 
 let revived: SharedState | undefined;
@@ -25,6 +42,8 @@ export class Semaphore implements Shareable {
   readonly #value: number;
   readonly #max: number;
   readonly #offset: number;
+  readonly #holders: Entries | undefined;
+  #mine = -1; // this thread's holder entry (a hint)
 
   constructor(value = 1, options?: SemaphoreOptions) {
     const kind = new.target === BoundedSemaphore ? Kind.BoundedSemaphore : Kind.Semaphore;
@@ -40,39 +59,87 @@ export class Semaphore implements Shareable {
         throw new TypeError(`${Kind[kind]} options must be an object, got ${describe(options)}`);
       }
       for (const key of Object.keys(options ?? {})) {
-        if (key !== 'name') throw new TypeError(`unknown ${Kind[kind]} option ${JSON.stringify(key)}`);
+        if (key !== 'name' && key !== 'trackHolders') throw new TypeError(`unknown ${Kind[kind]} option ${JSON.stringify(key)}`);
       }
-      this.#state = SharedState.createOrOpen(kind, SEMAPHORE.words, options?.name, (s) => {
+      const track = options?.trackHolders ?? false;
+      if (typeof track !== 'boolean') throw new TypeError(`options.trackHolders must be a boolean, got ${describe(track)}`);
+      const words = SEMAPHORE.holders + (track ? SEMAPHORE.entries * SEMAPHORE.entryWords : 0);
+      this.#state = SharedState.createOrOpen(kind, words, options?.name, (s) => {
         s.i32[s.at(SEMAPHORE.value)] = value;
         s.i32[s.at(SEMAPHORE.max)] = kind === Kind.BoundedSemaphore ? value : MAX_VALUE;
+        s.i32[s.at(SEMAPHORE.flags)] = track ? SEMAPHORE_TRACKED : 0;
       });
     }
-    this.#i32 = this.#state.i32;
-    this.#value = this.#state.at(SEMAPHORE.value);
-    this.#max = this.#state.at(SEMAPHORE.max);
-    this.#offset = this.#state.offset(SEMAPHORE.value);
-    remember(this.#state, this);
+    const s = this.#state;
+    this.#i32 = s.i32;
+    this.#value = s.at(SEMAPHORE.value);
+    this.#max = s.at(SEMAPHORE.max);
+    this.#offset = s.offset(SEMAPHORE.value);
+    if ((this.#i32[s.at(SEMAPHORE.flags)]! & SEMAPHORE_TRACKED) !== 0) {
+      if (this.#i32.length < s.at(SEMAPHORE.holders + SEMAPHORE.entries * SEMAPHORE.entryWords)) {
+        throw corruptError(`${s.describe()} says it tracks its holders, but its segment has no room for them`);
+      }
+      this.#holders = new Entries(this.#i32, s.at(SEMAPHORE.holders), SEMAPHORE.entries, SEMAPHORE.entryWords);
+    }
+    remember(s, this);
   }
 
   #tryTake(): boolean {
     for (;;) {
       const v = Atomics.load(this.#i32, this.#value);
-      if (v === 0) return false;
-      if (Atomics.compareExchange(this.#i32, this.#value, v, v - 1) === v) return true;
+      if (v <= 0) return false;
+      if (Atomics.compareExchange(this.#i32, this.#value, v, v - 1) === v) {
+        if (this.#holders) this.#record(+1);
+        return true;
+      }
     }
+  }
+
+  // Tracked: this thread's count of units, in its entry.
+  #record(delta: number): void {
+    const h = this.#holders!;
+    let i = h.find(undefined, this.#mine);
+    if (i < 0) {
+      i = h.claim();
+      if (i < 0) {
+        // Every entry taken: give the unit back rather than hold it untracked.
+        this.#add(1);
+        throw new RangeError(`more than ${h.count} threads hold units of this Semaphore at once: it cannot track more`);
+      }
+    }
+    this.#mine = i;
+    Atomics.add(this.#i32, h.word(i, 2), delta);
+  }
+
+  // Gives back the units of holders that died; true if any came back.
+  #recover(): boolean {
+    const h = this.#holders;
+    if (!h) return false;
+    let units = 0;
+    h.purge((i, id) => {
+      const n = Atomics.load(this.#i32, h.word(i, 2));
+      // Whoever frees the dead entry gives its units back, once.
+      if (h.swap(i, id, 0n)) {
+        Atomics.store(this.#i32, h.word(i, 2), 0);
+        units += Math.max(0, n);
+      }
+    });
+    if (units > 0) this.#add(units);
+    return units > 0;
   }
 
   /** Takes one unit, blocking the thread while there is none; false on timeout or `block: false`. */
   acquireSync(options?: SyncOptions): boolean {
     const timeout = syncTimeout(options, 'acquireSync');
     if (this.#tryTake()) return true;
-    if (timeout === 0) return false;
+    if (timeout === 0) return this.#recover() && this.#tryTake();
     const deadline = deadlineAfter(timeout);
     const native = addon();
     for (;;) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      native.waitSync(this.#state.segment, this.#offset, 0, left);
+      const slice = this.#holders ? Math.min(left ?? Infinity, LIVENESS_SLICE_MS) : left;
+      if (native.waitSync(this.#state.segment, this.#offset, 0, slice) === 'timed-out') this.#recover();
       if (this.#tryTake()) return true;
     }
   }
@@ -84,15 +151,14 @@ export class Semaphore implements Shareable {
     const deadline = deadlineAfter(timeout);
     for (;;) {
       const left = remaining(deadline);
-      if (left === 0) return false;
-      await wait(this.#state.segment, this.#offset, 0, { timeout: left, signal });
+      if (left === 0) return this.#recover() && this.#tryTake();
+      const slice = this.#holders ? Math.min(left ?? Infinity, LIVENESS_SLICE_MS) : left;
+      if (await wait(this.#state.segment, this.#offset, 0, { timeout: slice, signal }) === 'timed-out') this.#recover();
       if (this.#tryTake()) return true;
     }
   }
 
-  /** Adds n units (default 1), waking up to n waiters. */
-  release(n = 1): void {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${describe(n)}`);
+  #add(n: number): void {
     const max = this.#i32[this.#max]!;
     for (;;) {
       const v = Atomics.load(this.#i32, this.#value);
@@ -106,6 +172,24 @@ export class Semaphore implements Shareable {
     if (Atomics.load(this.#i32, this.#value + 1) !== 0) addon().wake(this.#state.segment, this.#offset, n);
   }
 
+  /** Adds n units (default 1), waking up to n waiters. */
+  release(n = 1): void {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_VALUE) {
+      throw new RangeError(`n must be an integer from 1 to ${MAX_VALUE}, got ${describe(n)}`);
+    }
+    if (this.#holders) {
+      const h = this.#holders;
+      const i = h.find(undefined, this.#mine);
+      const held = i < 0 ? 0 : Atomics.load(this.#i32, h.word(i, 2));
+      if (held < n) {
+        throw new Error(`release(${n}) by a thread that holds ${held} unit${held === 1 ? '' : 's'} of this Semaphore ` +
+          '(it tracks its holders: only a holder may release)');
+      }
+      Atomics.sub(this.#i32, h.word(i, 2), n);
+    }
+    this.#add(n);
+  }
+
   getValue(): number {
     return Atomics.load(this.#i32, this.#value);
   }
@@ -116,19 +200,26 @@ export class Semaphore implements Shareable {
   }
 
   [toHandle](): HandleData {
-    return { kind: Kind[this.#state.kind], name: this.#state.name, userName: this.#state.userName };
+    return { kind: Kind[this.#state.kind], ...handleOf(this.#state) };
   }
 
   get [Symbol.toStringTag](): string {
     return Kind[this.#state.kind];
   }
 
+  [inspect.custom](): string {
+    const name = this.#state.userName !== undefined ? ` ${JSON.stringify(this.#state.userName)}` : '';
+    const max = this.#i32[this.#max]!;
+    const bound = this.#state.kind === Kind.BoundedSemaphore ? `, max ${max}` : '';
+    return `${Kind[this.#state.kind]}${name} { value ${this.getValue()}${bound}${this.#holders ? ', tracks holders' : ''} }`;
+  }
+
   /** @internal */
   static _reopen(Type: typeof Semaphore, data: HandleData, kind: Kind): Semaphore {
-    return reuseOrOpen(String(data.name), () => {
-      revived = SharedState.open(String(data.name), kind, data.userName as string | undefined);
+    return reviveShared(data, kind, (state) => {
+      revived = state;
       return new Type();
-    });
+    }, SEMAPHORE.holders);
   }
 }
 

@@ -1,35 +1,86 @@
-// The segment behind one synchronization primitive: creating it (named or
-// not), opening it from a handle, and the typed view every type works on.
+// The segment behind one multiproc object: creating it (named or not),
+// opening it from a handle, the typed view every type works on, and how
+// long it lives.
+//
+// Lifetime. A named object lasts until unlink() (or `multiproc clean`). An
+// unnamed one lasts while anyone can still use it, and no longer: its
+// header's holder table (layout.ts, entries.ts) has one entry per thread
+// that has it open, and one placeholder per handle of it in flight to
+// another process. The sender reserves the placeholder before the handle
+// leaves (before a put returns, before a child is started); the receiver
+// takes the placeholder over as its own entry when it revives the handle
+// (or drops it, when it has the object open already). When an object is
+// garbage-collected, its thread's entry is freed, the entries of threads
+// that died are cleared, and if none is left the name is unlinked. Holders
+// that died without a collection, and handles that were never received,
+// keep it until the program ends: then the resource tracker removes it, as
+// it removes everything the program made. An object whose table overflows
+// (more than HOLDERS.entries threads and handles at once) is kept until then
+// too.
 import { addon } from '../addon';
 import { isSystemError, rethrowWith } from '../errors';
 import { generateName, posixName, validateName } from '../names';
-import { unlinkWhenCollected } from '../lifetime';
 import type { NativeSegment } from '../native';
-import { HEADER, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
+import { Entries, placeholder } from './entries';
+import { FLAG, HEADER, HOLDERS, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
+import { threadIdentity } from './thread';
 
 /** Names given by users live under this prefix, so `multiproc ls` and tools can find them. */
 const NAMED_PREFIX = 'mp-sync-';
+
+/** A placeholder in an object's holder table, carried by a handle in flight. */
+export interface Ticket {
+  entry: number;
+  id: bigint;
+}
+
+// Handles being written by serialize() (handles.ts) note their tickets here,
+// so a send that fails can give them back.
+let sending: Array<() => void> | undefined;
+
+/** Notes a placeholder reserved for a handle being serialized, so a failed send gives it back. */
+export function noteTicket(drop: () => void): void {
+  sending?.push(drop);
+}
+
+/** Runs `fn` (a serialize()) and returns what gives back the tickets it reserved. */
+export function collectTickets<R>(fn: () => R): [R, (() => void) | undefined] {
+  const outer = sending;
+  const mine: Array<() => void> = [];
+  sending = mine;
+  try {
+    const result = fn();
+    return [result, mine.length === 0 ? undefined : () => mine.forEach((drop) => drop())];
+  } catch (e) {
+    mine.forEach((drop) => drop());
+    throw e;
+  } finally {
+    sending = outer;
+  }
+}
 
 export class SharedState {
   readonly segment: NativeSegment;
   /** The whole segment as 32-bit words. */
   readonly i32: Int32Array;
-  /** Byte offset of the state (after the header): where the wait cells start. */
-  readonly base = STATE * 4;
   readonly name: string;
   readonly kind: Kind;
-  /** User-given name for named primitives, else undefined. */
+  /** User-given name for named objects, else undefined. */
   readonly userName: string | undefined;
-  /** This process created it, unnamed: its name goes when the owning object is collected. */
-  createdHere = false;
+  readonly holders: Entries;
+  /** This thread's entry in the holder table (-1: none: named, or the table was full). */
+  #holder = -1;
+  /** JS objects of this thread over this state (an object and its embedded lock): the hold goes with the last. */
+  #objects = 0;
 
   private constructor(segment: NativeSegment, name: string, kind: Kind, userName: string | undefined) {
     this.segment = segment;
     const buf = segment.buffer;
-    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
+    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
     this.name = name;
     this.kind = kind;
     this.userName = userName;
+    this.holders = new Entries(this.i32, HOLDERS.first, HOLDERS.entries, HOLDERS.words);
   }
 
   /** Word index of state word `i`. */
@@ -42,69 +93,85 @@ export class SharedState {
     return (STATE + i) * 4;
   }
 
+  get named(): boolean {
+    return (this.i32[HEADER.flags]! & FLAG.named) !== 0;
+  }
+
+  /** What to call it in messages: "Lock 'jobs'" or "Lock mp-1a2b-...". */
+  describe(): string {
+    return `${Kind[this.kind]} ${this.userName !== undefined ? JSON.stringify(this.userName) : this.name}`;
+  }
+
   /**
-   * A new primitive (tracked: removed when the program ends), or with
-   * `userName` the named one, created if it does not exist yet (then
-   * untracked: it lasts until unlink()). `init` writes the initial state
-   * and runs only in the process that created the segment.
+   * A new object (tracked: removed when the program ends, or earlier when
+   * no one holds it), or with `userName` the named one, created if it does
+   * not exist yet (then untracked: it lasts until unlink()). `init` writes
+   * the initial state and runs only in the process that created the
+   * segment. `minStateWords`: the least a segment opened by name must have.
    */
   static createOrOpen(kind: Kind, stateWords: number, userName: string | undefined,
-    init: (s: SharedState) => void): SharedState {
+    init: (s: SharedState) => void, minStateWords = stateWords): SharedState {
     const size = bytesFor(stateWords);
     if (userName === undefined) {
       const name = generateName();
       const s = new SharedState(addon().Segment.create(posixName(name), size, true), name, kind, undefined);
-      s.#initialize(init);
-      s.createdHere = true;
+      s.#holder = s.holders.claim();
+      s.#initialize(init, 0);
       return s;
     }
     validateName(userName, 'options.name');
-    if (Buffer.byteLength(userName) > 243) {
-      throw new RangeError(`options.name must be at most 243 bytes long (it is stored as "${NAMED_PREFIX}<name>"), got ${Buffer.byteLength(userName)}`);
+    if (Buffer.byteLength(userName) > 251 - NAMED_PREFIX.length) {
+      throw new RangeError(`options.name must be at most ${251 - NAMED_PREFIX.length} bytes long (it is stored as "${NAMED_PREFIX}<name>"), got ${Buffer.byteLength(userName)}`);
     }
     const name = NAMED_PREFIX + userName;
     try {
       const s = new SharedState(addon().Segment.create(posixName(name), size, false), name, kind, userName);
-      s.#initialize(init);
+      s.#initialize(init, FLAG.named);
       return s;
     } catch (e) {
       if (!isSystemError(e, 'EEXIST')) rethrowWith(e, `cannot create ${Kind[kind]} ${JSON.stringify(userName)}`);
     }
-    return SharedState.open(name, kind, userName);
+    return SharedState.open(name, kind, userName, undefined, minStateWords);
   }
 
-  /** Opens an existing primitive by segment name, checking it is of `kind`. */
-  static open(name: string, kind: Kind, userName?: string): SharedState {
+  /**
+   * Opens an existing object by segment name, checking it is one of ours of
+   * `kind` and at least `minStateWords` big; `ticket` is the placeholder its
+   * handle carried (this thread's object takes it over).
+   */
+  static open(name: string, kind: Kind, userName?: string, ticket?: Ticket, minStateWords = 0): SharedState {
+    const what = `${Kind[kind]} ${JSON.stringify(userName ?? name)}`;
     let segment: NativeSegment;
     try {
-      segment = SharedState.#openSegment(name);
+      segment = SharedState.#openSegment(name, bytesFor(minStateWords));
     } catch (e) {
-      if (isSystemError(e, 'ENOENT')) {
-        rethrowWith(e, `${Kind[kind]} ${JSON.stringify(userName ?? name)} no longer exists (its program ended, or it was unlinked)`);
-      }
-      rethrowWith(e, `cannot open ${Kind[kind]} ${JSON.stringify(userName ?? name)}`);
+      if (isSystemError(e, 'ENOENT')) rethrowWith(e, `${what} no longer exists (its program ended, or it was unlinked)`);
+      if (isSystemError(e, 'EBADMSG')) throw corruptError(`${what} cannot be opened: ${(e as Error).message}`);
+      rethrowWith(e, `cannot open ${what}`);
     }
     const s = new SharedState(segment, name, kind, userName);
     s.#awaitInitialized();
     const found = s.i32[HEADER.kind]!;
     if (s.i32[HEADER.magic] !== MAGIC || s.i32[HEADER.version] !== VERSION) {
       segment.close();
-      throw new TypeError(`${JSON.stringify(userName ?? name)} is not a multiproc synchronization object of this version`);
+      throw new TypeError(`${JSON.stringify(userName ?? name)} is not a multiproc object of this version ` +
+        `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`);
     }
     if (found !== kind) {
       segment.close();
       throw new TypeError(`${JSON.stringify(userName ?? name)} is a ${Kind[found] ?? 'different kind of object'}, not a ${Kind[kind]}`);
     }
+    if (!s.named) s.#adopt(ticket);
     return s;
   }
 
-  // A named primitive opened between its creator's create and resize has
+  // A named object opened between its creator's create and resize has
   // size 0 (EINVAL): wait for the creator, briefly, as for `initialized`.
-  static #openSegment(name: string): NativeSegment {
+  static #openSegment(name: string, minSize: number): NativeSegment {
     const deadline = Date.now() + 2000;
     for (;;) {
       try {
-        return addon().Segment.open(posixName(name));
+        return addon().Segment.open(posixName(name), Math.max(minSize, bytesFor(0)));
       } catch (e) {
         if (!isSystemError(e, 'EINVAL') || Date.now() > deadline) throw e;
       }
@@ -112,15 +179,16 @@ export class SharedState {
     }
   }
 
-  #initialize(init: (s: SharedState) => void): void {
+  #initialize(init: (s: SharedState) => void, flags: number): void {
     init(this);
     this.i32[HEADER.magic] = MAGIC;
     this.i32[HEADER.kind] = this.kind;
     this.i32[HEADER.version] = VERSION;
+    this.i32[HEADER.flags] = flags;
     Atomics.store(this.i32, HEADER.initialized, 1);
   }
 
-  // A named primitive opened while its creator is still writing it: wait
+  // A named object opened while its creator is still writing it: wait
   // (briefly: creation is a few stores) for the initialized flag.
   #awaitInitialized(): void {
     const deadline = Date.now() + 2000;
@@ -133,43 +201,135 @@ export class SharedState {
     }
   }
 
+  #pin(): void {
+    Atomics.or(this.i32, HEADER.flags, FLAG.pinned);
+  }
+
+  // This thread's entry: the ticket's placeholder if it is still there
+  // (else it was taken by another revival of the same bytes: take a new one).
+  #adopt(ticket: Ticket | undefined): void {
+    const me = threadIdentity();
+    if (ticket && ticket.entry >= 0 && this.holders.swap(ticket.entry, ticket.id, me)) {
+      this.#holder = ticket.entry;
+      return;
+    }
+    this.#holder = this.holders.claim(me);
+    if (this.#holder < 0) this.#pin();
+  }
+
+  /** A placeholder for a handle about to leave this process (none for named objects). */
+  ticket(): Ticket | undefined {
+    if (this.named) return undefined;
+    const id = placeholder();
+    const entry = this.holders.claim(id);
+    if (entry < 0) {
+      this.#pin();
+      return undefined;
+    }
+    const t = { entry, id };
+    noteTicket(() => this.dropTicket(t));
+    return t;
+  }
+
+  /** Gives back a placeholder: its handle was not sent, or arrived where the object is open already. */
+  dropTicket(t: Ticket): void {
+    this.holders.swap(t.entry, t.id, 0n);
+  }
+
+  /** One more JS object of this thread uses this state. */
+  retain(): void {
+    this.#objects++;
+  }
+
+  /** A JS object over this state was collected; with the last one, the hold goes (letGo). */
+  release(): void {
+    if (--this.#objects <= 0) this.letGo();
+  }
+
+  /**
+   * This thread's objects are gone (collected): free its entry and unlink
+   * the name if no live holder and no handle in flight remains. Never throws.
+   */
+  letGo(): void {
+    try {
+      if (this.#holder >= 0) this.holders.free(this.#holder);
+      this.#holder = -1;
+      if (this.segment.closed || this.segment.truncated) return;
+      if ((this.i32[HEADER.flags]! & (FLAG.named | FLAG.pinned)) !== 0) return;
+      if (this.holders.purge() === 0) addon().Segment.unlink(posixName(this.name));
+    } catch {
+      // already unlinked (by another last holder), or gone: nothing to do
+    }
+  }
+
   /** Removes the name: processes that have it open keep using it; new ones cannot open it. */
   unlink(): void {
     try {
       addon().Segment.unlink(posixName(this.name));
     } catch (e) {
-      if (isSystemError(e, 'ENOENT')) rethrowWith(e, `${Kind[this.kind]} ${JSON.stringify(this.userName ?? this.name)} was already unlinked`);
-      rethrowWith(e, `cannot unlink ${Kind[this.kind]} ${JSON.stringify(this.userName ?? this.name)}`);
+      if (isSystemError(e, 'ENOENT')) rethrowWith(e, `${this.describe()} was already unlinked`);
+      rethrowWith(e, `cannot unlink ${this.describe()}`);
     }
   }
 }
 
-/** Removes a named primitive of any kind by its user-given name. */
+/** An error for shared memory another process wrote garbage into. */
+export function corruptError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_MP_CORRUPT' });
+}
+
+/** Removes a named object of any kind by its user-given name. */
 export function unlinkNamed(userName: string): void {
   validateName(userName, 'name');
   try {
     addon().Segment.unlink(posixName(NAMED_PREFIX + userName));
   } catch (e) {
-    if (isSystemError(e, 'ENOENT')) rethrowWith(e, `no named synchronization object ${JSON.stringify(userName)}`);
+    if (isSystemError(e, 'ENOENT')) rethrowWith(e, `no named multiproc object ${JSON.stringify(userName)}`);
     rethrowWith(e, `cannot unlink ${JSON.stringify(userName)}`);
   }
 }
 
-// One object per primitive per process: a handle received twice reopens once.
-const openByName = new Map<string, WeakRef<object>>();
-const forget = new FinalizationRegistry<string>((name) => {
-  if (openByName.get(name)?.deref() === undefined) openByName.delete(name);
+// One object per name per thread: a handle received twice reopens once.
+const opened = new Map<string, WeakRef<object>>();
+const stateOf = new WeakMap<object, SharedState>();
+const collected = new FinalizationRegistry<SharedState>((state) => {
+  if (opened.get(state.name)?.deref() === undefined) opened.delete(state.name);
+  state.release();
 });
 
-export function reuseOrOpen<T extends object>(name: string, open: () => T): T {
-  const existing = openByName.get(name)?.deref() as T | undefined;
-  if (existing) return existing;
-  return open(); // its constructor remembers it
+/**
+ * Registers the object made over `state`: found again by name (unless
+ * `findable` is false: an embedded lock), and counted as a user of the
+ * state until it is collected.
+ */
+export function remember(state: SharedState, obj: object, findable = true): void {
+  if (findable) {
+    opened.set(state.name, new WeakRef(obj));
+    stateOf.set(obj, state);
+  }
+  state.retain();
+  collected.register(obj, state);
 }
 
-/** Registers the object for `state` (and, if it created it, unlinks the name when it is collected). */
-export function remember(state: SharedState, obj: object): void {
-  openByName.set(state.name, new WeakRef(obj));
-  forget.register(obj, state.name);
-  if (state.createdHere) unlinkWhenCollected(obj, state.name);
+/** The handle fields every object carries: its segment's name, user name, and a placeholder ticket. */
+export function handleOf(state: SharedState): { name: string; userName: string | undefined; ticket: Ticket | undefined } {
+  return { name: state.name, userName: state.userName, ticket: state.ticket() };
+}
+
+/**
+ * The object a handle names: the one this thread has open already (the
+ * handle's placeholder is given back), or `make` over the opened segment
+ * (which takes the placeholder over).
+ */
+export function reviveShared<T extends object>(data: Record<string, unknown>, kind: Kind,
+  make: (state: SharedState) => T, minStateWords = 0): T {
+  const name = String(data.name);
+  const ticket = data.ticket as Ticket | undefined;
+  const existing = opened.get(name)?.deref() as T | undefined;
+  if (existing) {
+    if (ticket) stateOf.get(existing)?.dropTicket(ticket);
+    return existing;
+  }
+  const userName = typeof data.userName === 'string' ? data.userName : undefined;
+  return make(SharedState.open(name, kind, userName, ticket, minStateWords));
 }

@@ -1,0 +1,107 @@
+// Tables of entries in shared memory, each led by a 64-bit identity: who
+// (which thread of which process, thread.ts) holds this entry. Every table
+// that has to survive the death of a participant is one of these -- the
+// holders of an object, a Condition's waiters, a Barrier's parties, a
+// JoinableQueue's consumers, a tracked Semaphore's holders, a pipe's
+// senders -- so that a dead participant can be told from a live one and
+// its entry given back.
+//
+// An identity is claimed and freed with one 64-bit compare-and-swap, so a
+// reader never sees half of one. 0 is a free entry. An identity whose
+// thread-id half has bit 30 set is a placeholder: an entry reserved for a
+// handle in flight to another process (always "alive" until its receiver
+// takes it over or it is dropped). Real thread ids are below 2^22.
+import { identityAlive, threadIdentity } from './thread';
+
+const PLACEHOLDER = 0x40000000;
+
+export const isPlaceholder = (id: bigint): boolean => (Number(id & 0xffffffffn) & PLACEHOLDER) !== 0;
+
+/** A fresh placeholder identity: 62 random bits, unique among an object's handles in flight. */
+export function placeholder(): bigint {
+  const low = (PLACEHOLDER | Math.floor(Math.random() * PLACEHOLDER)) >>> 0;
+  const high = Math.floor(Math.random() * 0x100000000);
+  return (BigInt(high) << 32n) | BigInt(low);
+}
+
+export class Entries {
+  readonly #ids: BigUint64Array;
+  readonly #first: number;
+  readonly #stride: number;
+  readonly count: number;
+
+  /**
+   * `i32` views the whole segment; the table starts at word `first` (even),
+   * with `count` entries of `words` words (even) each, identity first.
+   */
+  constructor(i32: Int32Array, first: number, count: number, words: number) {
+    if (first % 2 !== 0 || words % 2 !== 0) throw new Error('internal error: entries must be 8-byte aligned');
+    this.#ids = new BigUint64Array(i32.buffer, i32.byteOffset, Math.floor(i32.length / 2));
+    this.#first = first / 2;
+    this.#stride = words / 2;
+    this.count = count;
+  }
+
+  /** Word index (in the segment's Int32Array) of word `field` of entry `i`. */
+  word(i: number, field: number): number {
+    return (this.#first + i * this.#stride) * 2 + field;
+  }
+
+  identity(i: number): bigint {
+    return Atomics.load(this.#ids, this.#first + i * this.#stride);
+  }
+
+  /** Claims a free entry for `id` (default: this thread); -1 when all are taken. */
+  claim(id: bigint = threadIdentity(), from = 0): number {
+    for (let n = 0; n < this.count; n++) {
+      const i = (from + n) % this.count;
+      const at = this.#first + i * this.#stride;
+      if (Atomics.load(this.#ids, at) === 0n && Atomics.compareExchange(this.#ids, at, 0n, id) === 0n) return i;
+    }
+    return -1;
+  }
+
+  /** Replaces `from` with `to` in entry i; false if the entry holds something else. */
+  swap(i: number, from: bigint, to: bigint): boolean {
+    return Atomics.compareExchange(this.#ids, this.#first + i * this.#stride, from, to) === from;
+  }
+
+  /** Frees entry i if it still holds `id`. */
+  free(i: number, id: bigint = threadIdentity()): boolean {
+    return this.swap(i, id, 0n);
+  }
+
+  /** The entry this thread holds, from a hint first; -1 if none. */
+  find(id: bigint = threadIdentity(), hint = -1): number {
+    if (hint >= 0 && hint < this.count && this.identity(hint) === id) return hint;
+    for (let i = 0; i < this.count; i++) if (this.identity(i) === id) return i;
+    return -1;
+  }
+
+  /** Whether entry i is taken by a live thread or a placeholder. */
+  live(i: number): boolean {
+    const id = this.identity(i);
+    return id !== 0n && (isPlaceholder(id) || identityAlive(id));
+  }
+
+  /**
+   * Frees the entries of dead threads -- or, with `onDead`, hands each to it
+   * instead (it frees the entry itself, after taking what the dead thread
+   * held) -- and returns how many live ones (placeholders included) remain.
+   */
+  purge(onDead?: (i: number, id: bigint) => void): number {
+    let live = 0;
+    for (let i = 0; i < this.count; i++) {
+      const id = this.identity(i);
+      if (id === 0n) continue;
+      if (isPlaceholder(id) || identityAlive(id)) {
+        live++;
+      } else if (onDead) {
+        onDead(i, id);
+      } else {
+        this.free(i, id);
+      }
+    }
+    return live;
+  }
+}
