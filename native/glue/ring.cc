@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "../core/ring.h"
+#include "../core/shm.h"
 #include "addon.h"
 #include "errors.h"
 #include "segment.h"
@@ -26,6 +27,20 @@ namespace {
 // status: it is thrown (ERR_MP_CORRUPT), naming the segment.
 enum Status { kOk = 0, kFull = 1, kEmpty = 2, kTooBig = 3, kShutDown = 4, kTimedOut = 5, kBusy = 6 };
 
+// ERR_MP_CORRUPT for a queue whose segment another process wrote into --
+// or shrank: a truncated segment reads as zeros from the fault on, so that
+// is said first.
+Napi::Error corrupt(Napi::Env env, const Segment* seg, const std::string& what) {
+  const std::string& name = seg->name();
+  std::string shown = !name.empty() && name[0] == '/' ? name.substr(1) : name;
+  if (shm_truncated(seg->mapping())) {
+    return coded_error(env, "ERR_MP_CORRUPT",
+                       "the queue in segment '" + shown + "' was truncated by another process: what it held is lost");
+  }
+  return coded_error(env, "ERR_MP_CORRUPT",
+                     "the queue in segment '" + shown + "' was corrupted by a write from outside multiproc (" + what + ")");
+}
+
 int status_of(Napi::Env env, const Segment* seg, RingResult r) {
   switch (r) {
     case RingResult::kOk: return kOk;
@@ -37,9 +52,7 @@ int status_of(Napi::Env env, const Segment* seg, RingResult r) {
     case RingResult::kBusy: return kBusy;
     case RingResult::kCorrupt: break;
   }
-  throw coded_error(env, "ERR_MP_CORRUPT",
-                    "the queue in segment '" + seg->name() + "' was corrupted by a write from outside multiproc (" +
-                        ring_fault() + "); what it held was discarded");
+  throw corrupt(env, seg, std::string(ring_fault()) + "; what it held was discarded");
 }
 
 // The low two bits of a record's tag say how its payload becomes a JS value;
@@ -83,10 +96,8 @@ RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   // The capacity lives in shared memory, where any process could scribble:
   // never trust it beyond what ringOpen checked against the mapping.
   if (ring->capacity != ref.capacity) {
-    throw coded_error(info.Env(), "ERR_MP_CORRUPT",
-                      "the queue in segment '" + ref.segment->name() + "' was corrupted by a write from outside "
-                      "multiproc (its capacity changed from " + std::to_string(ref.capacity) + " to " +
-                      std::to_string(ring->capacity) + ")");
+    throw corrupt(info.Env(), ref.segment,
+                  "its capacity changed from " + std::to_string(ref.capacity) + " to " + std::to_string(ring->capacity));
   }
   return ring;
 }

@@ -157,7 +157,8 @@ Napi::Value Segment::close(const Napi::CallbackInfo& info) {
 void Segment::check_intact(Napi::Env env) const {
   if (mapping_ && shm_truncated(mapping_->mapping)) {
     throw coded_error(env, "ERR_MP_CORRUPT",
-                      "segment '" + name_ + "' was truncated by another process: what it held is lost");
+                      "segment '" + (name_[0] == '/' ? name_.substr(1) : name_) +
+                          "' was truncated by another process: what it held is lost");
   }
 }
 

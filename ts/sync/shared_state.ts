@@ -238,12 +238,14 @@ export class SharedState {
 
   /** One more JS object of this thread uses this state. */
   retain(): void {
-    this.#objects++;
+    if (this.#objects++ === 0) held.add(this);
   }
 
   /** A JS object over this state was collected; with the last one, the hold goes (letGo). */
   release(): void {
-    if (--this.#objects <= 0) this.letGo();
+    if (--this.#objects > 0) return;
+    held.delete(this);
+    this.letGo();
   }
 
   /**
@@ -288,6 +290,17 @@ export function unlinkNamed(userName: string): void {
     rethrowWith(e, `cannot unlink ${JSON.stringify(userName)}`);
   }
 }
+
+// The states this thread holds. When it exits, it holds nothing any more:
+// its holds go then (finalizers do not run at exit), so the last process to
+// use an object removes it as it ends. (One killed, or a terminated
+// worker_thread, leaves its entry to be cleared by the next holder that
+// lets go, or by the tracker at the end of the program.)
+const held = new Set<SharedState>();
+process.once('exit', () => {
+  for (const state of held) state.letGo();
+  held.clear();
+});
 
 // One object per name per thread: a handle received twice reopens once.
 const opened = new Map<string, WeakRef<object>>();
