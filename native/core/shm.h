@@ -8,10 +8,12 @@
 //   * a segment another process shrinks while we have it mapped would make
 //     the next access SIGBUS. Every mapping made here is listed in a table
 //     that a SIGBUS handler consults: a fault inside one of our mappings
-//     replaces the rest of that mapping with private zero pages (so the
-//     faulting access, native or JavaScript, completes) and marks the
-//     mapping truncated; shm_truncated() then lets callers report the
-//     corruption instead of crashing. A fault anywhere else goes to the
+//     replaces the rest of that mapping with private pages (so the faulting
+//     access, native or JavaScript, completes; the faulting page reads as
+//     all ones, which every lock and counter of ours takes as "held" or
+//     "corrupt", the rest as zeros) and marks the mapping truncated;
+//     shm_truncated() then lets callers report the corruption instead of
+//     crashing. A fault anywhere else goes to the
 //     previous handler (or the default action), as if we were not there.
 //   * a process may hold at most shm_mapping_limit() of our mappings (below
 //     the kernel's vm.max_map_count, which V8 needs too): past it, create and

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "../core/shm.h"
@@ -81,6 +82,11 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
       void* r = mmap(reinterpret_cast<void*>(page), end - page, PROT_READ | PROT_WRITE,
                      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (r != MAP_FAILED) {
+        // The faulting page reads as all ones rather than zeros: a lock word
+        // of 0xFFFFFFFF is held (so the next acquire goes to the addon, which
+        // reports the truncation) where 0 would let this process believe it
+        // free -- alone, since the memory is no longer shared.
+        std::memset(reinterpret_cast<void*>(page), 0xFF, g_page);
         g_table[i].truncated.store(1, std::memory_order_release);
         return;
       }

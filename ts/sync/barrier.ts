@@ -45,6 +45,7 @@ const BROKEN = -2;
 
 const RELEASED = 1;
 const RESET = 2;
+const TIMED_OUT = Symbol('timed out');
 
 const LIVENESS_SLICE_MS = 20;
 /** Parties a Barrier may have: each has an entry in the segment. */
@@ -154,30 +155,46 @@ export class Barrier implements Shareable {
     return true;
   }
 
-  // Blocks the thread until the lock is ours (or the deadline: false).
-  #lockSync(deadline: number): boolean {
-    if (this.#tryLock()) return true;
-    const left = remaining(deadline);
-    const r = addon().lockAcquire(this.#state.segment, this.#state.offset(BARRIER.lock), left);
-    if (r === 2) return false;
-    if (r === 1) this.#break(); // its holder died half-way through a change
-    return true;
+  // Runs `fn` holding the lock, blocking the thread to get it (TIMED_OUT if
+  // the deadline passed first).
+  #criticalSync<R>(deadline: number, fn: () => R): R | typeof TIMED_OUT {
+    if (!this.#tryLock()) {
+      const r = addon().lockAcquire(this.#state.segment, this.#state.offset(BARRIER.lock), remaining(deadline));
+      if (r === 2) return TIMED_OUT;
+      if (r === 1) this.#break(); // its holder died half-way through a change
+    }
+    try {
+      return fn();
+    } finally {
+      this.#unlock();
+    }
   }
 
-  // Waits without blocking the event loop until the lock is free, then
-  // takes it -- the caller's next statements run in the same turn, holding it.
-  async #lockAsync(deadline: number): Promise<boolean> {
+  // Runs `fn` holding the lock, waiting for it without blocking the event
+  // loop. The lock is taken and `fn` run in one synchronous stretch: it is
+  // never held across an await, so other code of this thread (an abort() in
+  // the same tick) never finds it taken by a suspended wait.
+  async #critical<R>(deadline: number, fn: () => R): Promise<R | typeof TIMED_OUT> {
     for (;;) {
-      if (this.#tryLock()) return true;
-      const owner = Atomics.load(this.#i32, this.#lockWord);
-      if (owner === 0) continue;
-      const left = remaining(deadline);
-      if (left === 0) return false;
-      const offset = this.#state.offset(BARRIER.lock);
-      const r = await wait(this.#state.segment, offset, owner, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
-      if (r === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, offset, owner)) {
-        this.#break();
-        return true;
+      let took = this.#tryLock();
+      if (!took) {
+        const owner = Atomics.load(this.#i32, this.#lockWord);
+        if (owner === 0) continue;
+        const left = remaining(deadline);
+        if (left === 0) return TIMED_OUT;
+        const offset = this.#state.offset(BARRIER.lock);
+        const r = await wait(this.#state.segment, offset, owner, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        if (r === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, offset, owner)) {
+          this.#break();
+          took = true;
+        } else {
+          continue;
+        }
+      }
+      try {
+        return fn();
+      } finally {
+        this.#unlock();
       }
     }
   }
@@ -226,9 +243,26 @@ export class Barrier implements Shareable {
       this.#break();
       throw corruptError(`${this.#state.describe()} was found corrupt (state ${state}, ${index} of ${parties} parties arrived): it is now broken; reset() it`);
     }
+    const last = index + 1 === parties;
+    // The last arrival releases everyone: not if one of them is dead (it
+    // would be counted as having arrived).
+    for (let i = 0; last && i < index; i++) {
+      const id = this.#members.identity(i);
+      if (id !== 0n && !identityAlive(id)) {
+        this.#break();
+        throw new BrokenBarrierError('a party of the barrier died while waiting');
+      }
+    }
     this.#set(BARRIER.count, index + 1);
     this.#members.swap(index, this.#members.identity(index), threadIdentity());
-    return { index, generation: this.#get(BARRIER.generation), last: index + 1 === parties };
+    const a = { index, generation: this.#get(BARRIER.generation), last };
+    // With no action the last arrival releases the cycle at once; with one,
+    // the cycle runs it first (outside the lock).
+    if (last) {
+      if (this.#action) this.#set(BARRIER.state, ACTION);
+      else this.#endCycle(RELEASED);
+    }
+    return a;
   }
 
   // How the caller's cycle ended, once the generation moved: its index, or
@@ -274,13 +308,13 @@ export class Barrier implements Shareable {
     const deadline = deadlineAfter(timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs));
     let a: Arrival | null = null;
     while (a === null) {
-      if (!(await this.#lockAsync(deadline))) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-      const seen = this.#get(BARRIER.seq);
-      try {
-        a = this.#arrive();
-      } finally {
-        if (a === null || !a.last) this.#unlock();
-      }
+      let seen = 0;
+      const r = await this.#critical(deadline, () => {
+        seen = this.#get(BARRIER.seq);
+        return this.#arrive();
+      });
+      if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+      a = r;
       if (a === null) {
         // A full cycle runs its action: wait for the next cycle.
         const left = remaining(deadline);
@@ -288,7 +322,17 @@ export class Barrier implements Shareable {
         await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
       }
     }
-    if (a.last) return this.#release(a, async (run) => await run(), async () => this.#lockAsync(Infinity));
+    if (a.last) {
+      if (!this.#action) return a.index;
+      let failure: unknown;
+      try {
+        await this.#action();
+      } catch (e) {
+        failure = e;
+      }
+      const arrival = a;
+      return this.#finishAction(arrival, failure, await this.#critical(Infinity, () => this.#afterAction(arrival, failure)));
+    }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
       const done = this.#check(a);
@@ -301,12 +345,9 @@ export class Barrier implements Shareable {
         if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
       }
       if (why !== undefined) {
-        await this.#lockAsync(Infinity);
-        try {
-          return this.#giveUp(a, why);
-        } finally {
-          this.#unlock();
-        }
+        const arrival = a;
+        const reason = why;
+        return this.#settled(await this.#critical(Infinity, () => this.#giveUp(arrival, reason)));
       }
     }
   }
@@ -317,20 +358,30 @@ export class Barrier implements Shareable {
     const native = addon();
     let a: Arrival | null = null;
     while (a === null) {
-      if (!this.#lockSync(deadline)) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-      const seen = this.#get(BARRIER.seq);
-      try {
-        a = this.#arrive();
-      } finally {
-        if (a === null || !a.last) this.#unlock();
-      }
+      let seen = 0;
+      const r = this.#criticalSync(deadline, () => {
+        seen = this.#get(BARRIER.seq);
+        return this.#arrive();
+      });
+      if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+      a = r;
       if (a === null) {
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
         native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
       }
     }
-    if (a.last) return this.#releaseSync(a);
+    if (a.last) {
+      if (!this.#action) return a.index;
+      let failure: unknown;
+      try {
+        this.#action();
+      } catch (e) {
+        failure = e;
+      }
+      const arrival = a;
+      return this.#finishAction(arrival, failure, this.#criticalSync(Infinity, () => this.#afterAction(arrival, failure)));
+    }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
       const done = this.#check(a);
@@ -343,91 +394,44 @@ export class Barrier implements Shareable {
         if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
       }
       if (why !== undefined) {
-        this.#lockSync(Infinity);
-        try {
-          return this.#giveUp(a, why);
-        } finally {
-          this.#unlock();
-        }
+        const arrival = a;
+        const reason = why;
+        return this.#settled(this.#criticalSync(Infinity, () => this.#giveUp(arrival, reason)));
       }
     }
   }
 
-  // The last arrival, holding the lock: run the action outside the lock
-  // (the cycle in "action" state meanwhile), then release everyone -- unless
-  // the barrier was broken or reset while the action ran.
-  async #release(a: Arrival, run: (f: () => unknown) => Promise<unknown>, relock: () => Promise<boolean>): Promise<number> {
-    if (this.#action) {
-      this.#set(BARRIER.state, ACTION);
-      this.#unlock();
-      let failure: unknown;
-      try {
-        await run(this.#action);
-      } catch (e) {
-        failure = e;
-      }
-      await relock();
-      if (failure !== undefined) {
-        if (this.#get(BARRIER.generation) === a.generation) this.#break();
-        this.#unlock();
-        throw failure;
-      }
-    }
-    try {
-      const done = this.#check(a);
-      if (done !== undefined) return done;
-      this.#endCycle(RELEASED);
+  // Under the lock, after the action ran (or threw): release the cycle,
+  // unless it was broken or reset meanwhile; a throwing action breaks it.
+  #afterAction(a: Arrival, failure: unknown): number {
+    if (failure !== undefined) {
+      if (this.#get(BARRIER.generation) === a.generation) this.#break();
       return a.index;
-    } finally {
-      this.#unlock();
     }
+    const done = this.#check(a);
+    if (done !== undefined) return done;
+    this.#endCycle(RELEASED);
+    return a.index;
   }
 
-  #releaseSync(a: Arrival): number {
-    if (this.#action) {
-      this.#set(BARRIER.state, ACTION);
-      this.#unlock();
-      let failure: unknown;
-      try {
-        this.#action();
-      } catch (e) {
-        failure = e;
-      }
-      this.#lockSync(Infinity);
-      if (failure !== undefined) {
-        if (this.#get(BARRIER.generation) === a.generation) this.#break();
-        this.#unlock();
-        throw failure;
-      }
-    }
-    try {
-      const done = this.#check(a);
-      if (done !== undefined) return done;
-      this.#endCycle(RELEASED);
-      return a.index;
-    } finally {
-      this.#unlock();
-    }
+  #finishAction(a: Arrival, failure: unknown, r: number | typeof TIMED_OUT): number {
+    if (failure !== undefined) throw failure;
+    return this.#settled(r === TIMED_OUT ? a.index : r);
+  }
+
+  #settled(r: number | typeof TIMED_OUT): number {
+    if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
+    return r;
   }
 
   /** Returns the barrier to its initial state, also when broken; current waiters get BrokenBarrierError. */
   reset(): void {
-    this.#lockSync(Infinity);
-    try {
-      this.#endCycle(RESET);
-    } finally {
-      this.#unlock();
-    }
+    this.#criticalSync(Infinity, () => this.#endCycle(RESET));
   }
 
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until reset(). */
   abort(): void {
-    this.#lockSync(Infinity);
-    try {
-      this.#break();
-    } finally {
-      this.#unlock();
-    }
+    this.#criticalSync(Infinity, () => this.#break());
   }
 
   [toHandle](): HandleData {
