@@ -345,9 +345,9 @@ TEST(killing_both_trackers_restarts_a_pair_with_everything_registered) {
     pid_t tag = tracker::ensure().tag;
     tracked_segment(a, 64);
     Pair first = await_pair(tag);
-    // The backup first, so the active cannot replace it.
-    kill(first.backup, SIGKILL);
-    kill(first.active, SIGKILL);
+    // Both at once (one could replace the other in between): the trackers
+    // share the first one's session and process group.
+    CHECK_EQ(kill(-tag, SIGKILL), 0);
     CHECK(eventually([&] { return process_gone(first.active) && process_gone(first.backup); }, kCleanupBound));
     tracked_segment(b, 64);  // EPIPE: a new pair, a re-registered, b registered
     CHECK_EQ(tracker::ensure().tag, tag);  // same tag: names made before still say whose they are
