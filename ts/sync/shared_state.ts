@@ -2,13 +2,10 @@
 // not), opening it from a handle, and the typed view every type works on.
 import { addon } from '../addon';
 import { isSystemError, rethrowWith } from '../errors';
-import { generateName, posixName, validateName } from '../names';
+import { NAMED_PREFIX, generateName, posixName, validateName } from '../names';
 import { unlinkWhenCollected } from '../lifetime';
 import type { NativeSegment } from '../native';
 import { HEADER, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
-
-/** Names given by users live under this prefix, so `multiproc ls` and tools can find them. */
-const NAMED_PREFIX = 'mp-sync-';
 
 export class SharedState {
   readonly segment: NativeSegment;
