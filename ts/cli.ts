@@ -44,7 +44,7 @@ function printTable(objects: SharedObjectInfo[]): void {
     o.named ? '-' : o.trackerAlive ? `alive (${o.trackers.join(',')})` : 'gone',
     `${o.openBy.length}${o.openByComplete ? '' : '?'}`, status(o), o.modified.toISOString(),
   ]);
-  const header = ['TYPE', 'NAME', 'SIZE', 'UID', 'PROGRAM', 'TRACKER', 'USERS', 'STATUS', 'MODIFIED'];
+  const header = ['KIND', 'NAME', 'SIZE', 'UID', 'PROGRAM', 'TRACKER', 'USERS', 'STATUS', 'MODIFIED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
 }
