@@ -122,7 +122,8 @@ function addUser(users: Map<number, Set<number>>, inode: number, pid: number): v
 // every mapping of a file in /dev/shm (one tmpfs, so inodes are unique there).
 const SHM_MAPPING = /^\S+ \S+ \S+ \S+ (\d+) +\/dev\/shm\//gm;
 
-function scanProcesses(): ProcessScan {
+/** With `users` false, only the trackers (no maps or fds read: much cheaper). */
+function scanProcesses(users = true): ProcessScan {
   const scan: ProcessScan = { trackers: new Map(), users: new Map(), hidden: new Map() };
   let pids: string[];
   try {
@@ -150,6 +151,7 @@ function scanProcesses(): ProcessScan {
       scan.trackers.set(tag, list);
       continue; // trackers hold no object open
     }
+    if (!users) continue;
     let maps: string;
     let fds: string[];
     try {
@@ -183,7 +185,7 @@ function scanProcesses(): ProcessScan {
 
 /** Pids of the live tracker processes of the program tagged `tag` (base 36). */
 export function trackerProcesses(tag: string): number[] {
-  return scanProcesses().trackers.get(tag) ?? [];
+  return scanProcesses(false).trackers.get(tag) ?? [];
 }
 
 /**
