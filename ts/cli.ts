@@ -1,16 +1,24 @@
 #!/usr/bin/env node
-// `npx multiproc ls` lists our objects in /dev/shm with the tracker that owns
-// them; `npx multiproc clean` removes orphans (their tracker is gone).
-import fs from 'node:fs';
-import { listSharedObjects, type SharedObjectInfo } from './tracker';
+// `npx multiproc ls` lists our objects in /dev/shm: what each is, the program
+// that made it and whether its tracker is alive, and who uses it.
+// `npx multiproc clean` removes what it can prove orphaned (ts/tracker.ts).
+import { cleanSharedObjects, listSharedObjects, type SharedObjectInfo } from './tracker';
 
-const USAGE = `usage: multiproc <command>
+const USAGE = `usage: multiproc <command> [flags]
 
-  ls [--json]      list multiproc's shared-memory segments and semaphores in /dev/shm,
-                   with the resource tracker that will remove them and whether it is alive
-  clean [--force]  remove orphans: objects whose tracker is gone (nothing else would remove
-                   them). --force removes every object of ours, even those in use.
+  ls [--json]     list multiproc's objects in /dev/shm (names "mp-..."): type, name, size,
+                  owner, the program that made it and whether its resource tracker is
+                  alive, and how many processes map it or hold it open
+  clean [--dry-run] [--named] [--force]
+                  remove orphans: generated objects whose program has no tracker left and
+                  that no process maps or holds open (nothing else would remove them)
+      --named     also named objects (Lock({ name }), SharedMemory "mp-...") no process uses
+      --force     remove every object of ours, even in use: programs using them will fail
+      --dry-run   print what would be removed, remove nothing
+  help            print this text
 `;
+
+class UsageError extends Error {}
 
 function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -19,50 +27,83 @@ function formatSize(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+function status(o: SharedObjectInfo): string {
+  const used = o.openBy.length > 0 || !o.openByComplete;
+  if (o.named) return used ? 'in use' : 'unused';
+  if (o.trackerAlive) return 'tracked';
+  return used ? 'in use, tracker gone' : 'orphan';
+}
+
 function printTable(objects: SharedObjectInfo[]): void {
   if (objects.length === 0) {
     console.log('no multiproc objects in /dev/shm');
     return;
   }
   const rows = objects.map((o) => [
-    o.kind, o.name, formatSize(o.size), String(o.uid), String(o.trackerPid),
-    o.trackerAlive ? 'alive' : 'gone (orphan)', o.modified.toISOString(),
+    o.type, o.name, formatSize(o.size), String(o.uid), o.program ?? '(named)',
+    o.named ? '-' : o.trackerAlive ? `alive (${o.trackers.join(',')})` : 'gone',
+    `${o.openBy.length}${o.openByComplete ? '' : '?'}`, status(o), o.modified.toISOString(),
   ]);
-  const header = ['KIND', 'NAME', 'SIZE', 'UID', 'TRACKER', 'TRACKER STATE', 'MODIFIED'];
+  const header = ['KIND', 'NAME', 'SIZE', 'UID', 'PROGRAM', 'TRACKER', 'USERS', 'STATUS', 'MODIFIED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
+function flagsOf(command: string, args: string[], allowed: string[]): Set<string> {
+  for (const a of args) {
+    if (!allowed.includes(a)) {
+      throw new UsageError(`unknown ${a.startsWith('-') ? 'flag' : 'argument'} ${JSON.stringify(a)} for "${command}"` +
+        (allowed.length ? ` (it takes ${allowed.join(', ')})` : ''));
+    }
+  }
+  return new Set(args);
+}
+
 function main(argv: string[]): number {
-  const [command, ...flags] = argv;
+  const [command, ...args] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    flagsOf(command, args, []);
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (command === 'ls') {
+    const flags = flagsOf(command, args, ['--json']);
     const objects = listSharedObjects();
-    if (flags.includes('--json')) console.log(JSON.stringify(objects, null, 2));
+    if (flags.has('--json')) console.log(JSON.stringify(objects, null, 2));
     else printTable(objects);
     return 0;
   }
   if (command === 'clean') {
-    const force = flags.includes('--force');
+    const flags = flagsOf(command, args, ['--dry-run', '--named', '--force']);
+    const options = { dryRun: flags.has('--dry-run'), named: flags.has('--named'), force: flags.has('--force') };
+    if (options.force) {
+      process.stderr.write('multiproc clean --force: removing EVERY multiproc object in /dev/shm, including ones ' +
+        'in use: programs using them will fail\n');
+    }
+    const verb = options.dryRun ? 'would remove' : 'removed';
     let removed = 0;
-    for (const o of listSharedObjects()) {
-      if (o.trackerAlive && !force) continue;
-      try {
-        fs.unlinkSync(o.path);
+    let failed = 0;
+    for (const d of cleanSharedObjects(listSharedObjects(), options)) {
+      if (d.error) {
+        failed++;
+        console.error(`could not remove ${d.object.path}: ${d.error}`);
+      } else if (d.remove) {
         removed++;
-        console.log(`removed ${o.kind} ${o.name}`);
-      } catch (e) {
-        console.error(`could not remove ${o.path}: ${(e as Error).message}`);
+        console.log(`${verb} ${d.object.type} ${d.object.name}: ${d.reason}`);
+      } else if (options.dryRun) {
+        console.log(`would keep ${d.object.type} ${d.object.name}: ${d.reason}`);
       }
     }
-    console.log(`${removed} object(s) removed`);
-    return 0;
+    console.log(`${removed} object(s) ${options.dryRun ? 'would be removed' : 'removed'}`);
+    return failed > 0 ? 1 : 0;
   }
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
-    return command === undefined ? 1 : 0;
-  }
-  process.stderr.write(`multiproc: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-  return 1;
+  throw new UsageError(command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command)}`);
 }
 
-process.exitCode = main(process.argv.slice(2));
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  process.stderr.write(`multiproc: ${e.message}\n\n${USAGE}`);
+  process.exitCode = 2;
+}

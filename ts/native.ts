@@ -108,8 +108,12 @@ export interface NativeBinding {
   waitChildExit(pid: number, timeoutMs?: number): { code: number; signal: number } | null;
   /** A blocking pipe, both ends close-on-exec: [readFd, writeFd]. */
   pipe(): [number, number];
+  /**
+   * Starts the trackers if this process has none. pid: the program's tag (the pid of its
+   * first tracker, which may have handed over since); fd: this process's end of the channel.
+   */
   trackerInfo(): { pid: number; fd: number };
-  /** Adopts the tracker pipe inherited from the parent (false if `fd` is not a pipe). */
+  /** Adopts the tracker channel inherited from the parent (false if `fd` is not one). */
   trackerAdopt(fd: number, pid: number): boolean;
   trackerRemove(kind: 'segment' | 'semaphore', name: string): void;
   trackerUnregister(kind: 'segment' | 'semaphore', name: string): void;

@@ -345,19 +345,21 @@ Napi::Value Addon::make_pipe(const Napi::CallbackInfo& info) {
   });
 }
 
-// trackerAdopt(fd, pid) -> whether the inherited tracker pipe was adopted.
+// trackerAdopt(fd, pid) -> whether the inherited tracker channel was adopted
+// (pid: the program's tag, as trackerInfo() gives it).
 Napi::Value Addon::tracker_adopt(const Napi::CallbackInfo& info) {
   int fd = int(arg_number(info, 0, "fd"));
-  pid_t pid = pid_t(arg_number(info, 1, "pid"));
-  return Napi::Boolean::New(info.Env(), tracker::adopt(fd, pid));
+  pid_t tag = pid_t(arg_number(info, 1, "pid"));
+  return Napi::Boolean::New(info.Env(), tracker::adopt(fd, tag));
 }
 
-// trackerInfo() -> { pid, fd }: starts the tracker if this process has none.
+// trackerInfo() -> { pid, fd }: starts the trackers if this process has none.
+// pid is the program's tag (the pid of its first tracker, tracker.h).
 Napi::Value Addon::tracker_info(const Napi::CallbackInfo& info) {
   return guard(info, [&] {
     tracker::Info t = tracker::ensure();
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("pid", Napi::Number::New(info.Env(), t.pid));
+    o.Set("pid", Napi::Number::New(info.Env(), t.tag));
     o.Set("fd", Napi::Number::New(info.Env(), t.fd));
     return o;
   });

@@ -4,6 +4,9 @@
 // starts its own (the tracker's state is per process), registers and creates
 // objects, and ends; the parent then polls /dev/shm (5 s upper bound) for
 // what the tracker did at EOF.
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <climits>
 #include <cstring>
 #include <set>
@@ -41,14 +44,87 @@ void await_gone(const std::string& path) {
   CHECK_MSG(eventually([&] { return !exists(path); }, kCleanupBound), path + " was not removed by the tracker");
 }
 
-void await_tracker_exit(pid_t pid) {
-  CHECK_MSG(eventually([&] { return process_gone(pid); }, kCleanupBound),
-            "tracker " + std::to_string(pid) + " did not exit after EOF");
-}
-
 mp::Mapping tracked_segment(const std::string& name, size_t size) {
   tracker::register_object(Kind::kSegment, name);
   return mp::shm_create(name, size);
+}
+
+// The live tracker processes of the program tagged `tag`, found by the names
+// they give themselves (tracker.h): { active, backup }, 0 where none.
+struct Pair {
+  pid_t active = 0, backup = 0;
+  int count = 0;  // every live process with either name (2 for a healthy pair)
+};
+
+Pair trackers_of(pid_t tag) {
+  Pair out;
+  std::string active = tracker::process_name(tag, false), backup = tracker::process_name(tag, true);
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      pid_t pid = pid_t(std::atol(e->d_name));
+      if (pid <= 0 || process_gone(pid)) continue;
+      FILE* f = std::fopen(("/proc/" + std::string(e->d_name) + "/comm").c_str(), "r");
+      if (!f) continue;
+      char comm[32] = {};
+      size_t n = std::fread(comm, 1, sizeof comm - 1, f);
+      std::fclose(f);
+      std::string c(comm, n);
+      if (!c.empty() && c.back() == '\n') c.pop_back();
+      if (c == active) out.active = pid;
+      if (c == backup) out.backup = pid;
+      if (c == active || c == backup) out.count++;
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+pid_t parent_of(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  return p ? pid_t(std::atol(p + 4)) : 0;  // ") S <ppid>"
+}
+
+// Waits until the program tagged `tag` has an active tracker not in
+// `old_active` and a backup not in `old_backup`, and returns them.
+Pair await_pair(pid_t tag, std::set<pid_t> old_active = {}, std::set<pid_t> old_backup = {}) {
+  Pair p;
+  bool ok = eventually([&] {
+    p = trackers_of(tag);
+    return p.active > 0 && p.backup > 0 && !old_active.count(p.active) && !old_backup.count(p.backup);
+  }, kCleanupBound);
+  CHECK_MSG(ok, "no new tracker pair for tag " + std::to_string(tag) + " (active " + std::to_string(p.active) +
+                    ", backup " + std::to_string(p.backup) + ")");
+  return p;
+}
+
+// Waits until no tracker of the program tagged `tag` is left: the first
+// active (pid `tag`) and every tracker named after the tag.
+void await_tracker_exit(pid_t tag) {
+  CHECK_MSG(eventually([&] {
+    Pair p = trackers_of(tag);
+    return process_gone(tag) && p.active == 0 && p.backup == 0;
+  }, kCleanupBound), "the trackers of tag " + std::to_string(tag) + " did not exit after EOF");
+}
+
+void kill_and_wait(pid_t pid) {
+  CHECK_EQ(kill(pid, SIGKILL), 0);
+  CHECK_MSG(eventually([&] { return process_gone(pid); }, kCleanupBound), "tracker " + std::to_string(pid) + " survived SIGKILL");
+}
+
+// A test's own stand-in for another program's file in /dev/shm: never
+// registered, so no tracker may remove it.
+std::string make_victim(const std::string& name) {
+  std::string path = shm_path(name);
+  int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  CHECK_MSG(fd >= 0, "cannot create " + path);
+  close(fd);
+  return path;
 }
 
 }  // namespace
@@ -59,10 +135,10 @@ TEST(registered_objects_are_removed_when_the_process_exits) {
   Gate report;
   Child child = spawn([&] {
     tracker::Info info = tracker::ensure();
-    CHECK(info.pid > 0);
+    CHECK(info.tag > 0);
     CHECK(info.fd >= 0);
-    CHECK_EQ(info.pid, tracker::ensure().pid);  // one tracker per process
-    report.send(info.pid);
+    CHECK_EQ(info.tag, tracker::ensure().tag);  // one tracker pair per process
+    report.send(info.tag);
     mp::Mapping m = tracked_segment(seg, 4096);
     tracker::register_object(Kind::kSemaphore, sem);
     mp::NamedSemaphore s = mp::NamedSemaphore::create(sem, 0);
@@ -81,7 +157,7 @@ TEST(registered_objects_are_removed_after_sigkill) {
   Cleanup c{{shm_path(a), shm_path(b), sem_path(s)}};
   Gate report;
   Child child = spawn([&] {
-    report.send(tracker::ensure().pid);
+    report.send(tracker::ensure().tag);
     tracked_segment(a, 4096);
     tracked_segment(b, 1);
     tracker::register_object(Kind::kSemaphore, s);
@@ -107,7 +183,7 @@ TEST(unregistered_objects_are_not_removed) {
   Cleanup c{{shm_path(never), shm_path(dropped), shm_path(removed), sem_path(kept_sem), shm_path(tracked)}};
   Gate report;
   Child child = spawn([&] {
-    report.send(tracker::ensure().pid);
+    report.send(tracker::ensure().tag);
     mp::shm_create(never, 64);
     tracked_segment(dropped, 64);
     tracker::unregister_object(Kind::kSegment, dropped);
@@ -141,7 +217,7 @@ TEST(the_tracker_waits_for_the_last_process) {
   Cleanup c{{shm_path(a), shm_path(b)}};
   Gate report, release;
   Child child = spawn([&] {
-    report.send(tracker::ensure().pid);
+    report.send(tracker::ensure().tag);
     tracked_segment(a, 64);
     std::fflush(nullptr);
     pid_t grandchild = fork();
@@ -168,60 +244,289 @@ TEST(the_tracker_waits_for_the_last_process) {
   await_tracker_exit(tracker_pid);
 }
 
-TEST(a_killed_tracker_is_restarted_with_everything_registered) {
+TEST(the_tracker_is_a_named_pair_of_detached_processes) {
+  std::string a = unique_name();
+  Cleanup c{{shm_path(a)}};
+  Gate report, release;
+  Child child = spawn([&] {
+    tracker::Info info = tracker::ensure();
+    report.send(info.tag);
+    tracked_segment(a, 64);
+    release.wait();
+    return 0;
+  });
+  pid_t tag = read_pid(report);
+  Pair p = await_pair(tag);
+  CHECK_EQ(p.active, tag);  // the first active's pid is the tag
+  CHECK_EQ(tracker::process_name(tag, false).rfind("mp-trk-", 0), 0u);
+  CHECK_LE(tracker::process_name(4194304, true).size(), 15u);  // fits in comm for any pid
+  CHECK_EQ(parent_of(p.backup), p.active);  // the backup is the active's child
+  CHECK_NE(parent_of(p.active), child.pid());  // double-forked: not a child of the program
+  release.open();
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+  await_tracker_exit(tag);
+}
+
+TEST(killing_the_active_tracker_hands_over_to_the_backup) {
+  // Objects registered before and after the kill are removed at exit, and
+  // the survivor finds itself a new backup.
+  std::string before = unique_name(), after = unique_name(), dropped = unique_name();
+  Cleanup c{{shm_path(before), shm_path(after), shm_path(dropped)}};
+  Gate report, go;
+  Child child = spawn([&] {
+    report.send(tracker::ensure().tag);
+    tracked_segment(before, 64);
+    tracked_segment(dropped, 64);
+    tracker::unregister_object(Kind::kSegment, dropped);  // forgotten: must stay
+    report.send(1);
+    go.wait();
+    tracked_segment(after, 64);  // through the same channel, to the new active
+    report.send(2);
+    go.wait();
+    return 0;
+  });
+  pid_t tag = read_pid(report);
+  CHECK_EQ(report.recv(), 1);
+  Pair first = await_pair(tag);
+  kill_and_wait(first.active);
+  Pair second = await_pair(tag, {first.active}, {first.backup});
+  CHECK_EQ(second.active, first.backup);  // the backup took over
+  go.open();
+  CHECK_EQ(report.recv(), 2);
+  CHECK(exists(shm_path(before)));
+  go.open();
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(before));
+  await_gone(shm_path(after));
+  await_tracker_exit(tag);
+  CHECK(exists(shm_path(dropped)));
+}
+
+TEST(killing_the_backup_tracker_starts_another) {
+  // Kill the backup, then the active that replaced it: what was registered
+  // before either death is still removed at exit.
+  std::string a = unique_name(), b = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b)}};
+  Gate report, go;
+  Child child = spawn([&] {
+    report.send(tracker::ensure().tag);
+    tracked_segment(a, 64);
+    report.send(1);
+    go.wait();
+    tracked_segment(b, 64);
+    report.send(2);
+    go.wait();
+    return 0;
+  });
+  pid_t tag = read_pid(report);
+  CHECK_EQ(report.recv(), 1);
+  Pair first = await_pair(tag);
+  kill_and_wait(first.backup);
+  Pair second = await_pair(tag, {}, {first.backup});
+  CHECK_EQ(second.active, first.active);  // a new backup, replayed to
+  go.open();
+  CHECK_EQ(report.recv(), 2);
+  kill_and_wait(second.active);  // the replacement backup must know a and b
+  Pair third = await_pair(tag, {second.active}, {first.backup, second.backup});
+  CHECK_EQ(third.active, second.backup);
+  go.open();
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_tracker_exit(tag);
+}
+
+TEST(killing_both_trackers_restarts_a_pair_with_everything_registered) {
   std::string a = unique_name(), b = unique_name();
   Cleanup c{{shm_path(a), shm_path(b)}};
   Gate report;
   Child child = spawn([&] {
-    signal(SIGPIPE, SIG_IGN);  // as in Node: a write to a dead tracker is EPIPE
-    pid_t first = tracker::ensure().pid;
+    pid_t tag = tracker::ensure().tag;
     tracked_segment(a, 64);
-    kill(first, SIGKILL);
-    CHECK(eventually([&] { return process_gone(first); }, kCleanupBound));
-    tracked_segment(b, 64);  // EPIPE: restart, re-register a, register b
-    pid_t second = tracker::ensure().pid;
-    CHECK_NE(second, first);
-    report.send(second);
+    Pair first = await_pair(tag);
+    // Both at once (one could replace the other in between): the trackers
+    // share the first one's session and process group.
+    CHECK_EQ(kill(-tag, SIGKILL), 0);
+    CHECK(eventually([&] { return process_gone(first.active) && process_gone(first.backup); }, kCleanupBound));
+    tracked_segment(b, 64);  // EPIPE: a new pair, a re-registered, b registered
+    CHECK_EQ(tracker::ensure().tag, tag);  // same tag: names made before still say whose they are
+    Pair second = await_pair(tag, {first.active, first.backup}, {first.active, first.backup});
+    report.send(second.active);
+    report.send(second.backup);
     return 0;
   });
-  pid_t tracker_pid = read_pid(report);
+  pid_t active = read_pid(report), backup = read_pid(report);
   EXPECT_EXIT(child, 0);
   await_gone(shm_path(a));
   await_gone(shm_path(b));
-  await_tracker_exit(tracker_pid);
+  CHECK(eventually([&] { return process_gone(active) && process_gone(backup); }, kCleanupBound));
+}
+
+// libuv's atfork child handler, as it runs in every fork of a node process:
+// it closes its signal pipe by number and makes a new one (fds 4 and 5 in
+// the process it was registered in, and in our trackers, our pipe).
+void libuv_like_atfork_child() {
+  close(4);
+  close(5);
+  int p[2];
+  if (pipe(p) == 0) {
+    ssize_t w = write(p[1], "*", 1);
+    (void)w;
+  }
+}
+
+// Kills every process of a tracker's session when a test fails midway, so a
+// broken tracker cannot outlive the test (the first active calls setsid()).
+struct KillSession {
+  pid_t tag = 0;
+  ~KillSession() {
+    if (tag > 0 && trackers_of(tag).count > 0) kill(-tag, SIGKILL);
+  }
+};
+
+TEST(atfork_handlers_of_the_program_do_not_split_the_pair) {
+  // Regression: the active forked its backups with fork(), which ran the
+  // program's atfork handlers in them; libuv's closed the new backup's pipe,
+  // the backup took that for the active's death and took over, and the
+  // pair multiplied without end.
+  std::string a = unique_name(), b = unique_name();
+  Cleanup c{{shm_path(a), shm_path(b)}};
+  KillSession guard;
+  Gate report, go;
+  Child child = spawn([&] {
+    CHECK_EQ(pthread_atfork(nullptr, nullptr, libuv_like_atfork_child), 0);
+    report.send(tracker::ensure().tag);
+    tracked_segment(a, 64);
+    report.send(1);
+    go.wait();
+    tracked_segment(b, 64);
+    report.send(2);
+    go.wait();
+    return 0;
+  });
+  pid_t tag = read_pid(report);
+  guard.tag = tag;
+  CHECK_EQ(report.recv(), 1);
+  Pair first = await_pair(tag);
+  go.open();
+  CHECK_EQ(report.recv(), 2);  // b went through the pair
+  Pair now = trackers_of(tag);
+  CHECK_EQ(now.count, 2);
+  CHECK_EQ(now.active, first.active);
+  CHECK_EQ(now.backup, first.backup);
+  kill_and_wait(first.backup);  // and a replacement is forked the same way
+  Pair second = await_pair(tag, {}, {first.backup});
+  CHECK_EQ(trackers_of(tag).count, 2);
+  (void)second;
+  go.open();
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(a));
+  await_gone(shm_path(b));
+  await_tracker_exit(tag);
+}
+
+TEST(forged_and_malformed_records_unlink_nothing) {
+  // Issue 9, item 11: a name with a newline registered a second name. Now
+  // register_object refuses it, and the tracker itself drops any message
+  // that is not exactly one well-formed record with a valid name.
+  std::string real = unique_name(), victim = unique_name(), other = unique_name();
+  std::string victim_path = make_victim(victim), other_path = make_victim(other);
+  Cleanup c{{shm_path(real), victim_path, other_path}};
+  Gate report;
+  Child child = spawn([&] {
+    tracker::Info info = tracker::ensure();
+    report.send(info.tag);
+    std::string v = victim, o = other.substr(1);
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, real + "\nR m " + std::to_string(v.size()) + " " + v), EINVAL);
+    // Straight onto the channel, as a buggy or hostile writer could:
+    auto raw = [&](const std::string& m) {
+      CHECK_EQ(send(info.fd, m.data(), m.size(), MSG_NOSIGNAL), ssize_t(m.size()));
+    };
+    std::string len = std::to_string(v.size());
+    raw("R m " + len + " " + v);                          // no newline
+    raw("R m " + std::to_string(v.size() + 1) + " " + v + "\n");  // length off by one
+    raw("R m 0" + len + " " + v + "\n");                 // leading zero
+    raw("R m " + len + " " + v + "\nR m " + len + " " + v + "\n");  // two records in one message
+    raw("R x " + len + " " + v + "\n");                  // unknown kind
+    raw("D - 0 \n");                                     // the trackers' own record
+    raw("");                                             // empty message
+    std::string dotted = "/../shm/" + o;                  // /dev/shm/../shm/<other>
+    raw("R m " + std::to_string(dotted.size()) + " " + dotted + "\n");
+    raw("R m 3 /..\n");
+    raw("R m 5 /a\nb\n");
+    raw(std::string(PIPE_BUF + 10, 'R'));
+    tracked_segment(real, 64);  // and the channel still works after all that
+    return 0;
+  });
+  pid_t tag = read_pid(report);
+  EXPECT_EXIT(child, 0);
+  await_gone(shm_path(real));
+  await_tracker_exit(tag);
+  CHECK(exists(victim_path));
+  CHECK(exists(other_path));
+}
+
+TEST(object_names_are_checked) {
+  CHECK(tracker::valid_name("/mp-1a-0123456789abcdef"));
+  CHECK(tracker::valid_name("mp-named.A_b:c@d+e=f~g-h.9"));
+  CHECK(tracker::valid_name("/" + std::string(tracker::kMaxNameBytes, 'x')));
+  CHECK(tracker::valid_name("..."));
+  for (const std::string& bad : std::vector<std::string>{"", "/", ".", "..", "/.", "/..", "/a/b", "a b", "a\nb", std::string("a\0b", 3), "a\tb",
+                          "caf\xc3\xa9", "a\\b", "a*b", "a%b", "//a"}) {
+    CHECK_MSG(!tracker::valid_name(bad), "accepted '" + bad + "'");
+  }
+  CHECK(!tracker::valid_name(std::string(tracker::kMaxNameBytes + 1, 'x')));
+  Child child = spawn([&] {
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, "/a b"), EINVAL);
+    CHECK_SYSERR(tracker::register_object(Kind::kSemaphore, "/../x"), EINVAL);
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, "/" + std::string(tracker::kMaxNameBytes + 1, 'n')), ENAMETOOLONG);
+    tracker::unregister_object(Kind::kSegment, "/a\nb");  // never registered: ignored
+    return 0;
+  });
+  EXPECT_EXIT(child, 0);
 }
 
 TEST(the_wire_protocol_and_an_adopted_tracker) {
-  // adopt(): the write end a parent passed on. Point it at a pipe of ours
-  // and read the exact lines.
+  // adopt(): the client end a parent passed on. Point it at a socket pair of
+  // ours and read the exact messages.
   Child child = spawn([&] {
     int p[2];
-    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p), 0);
     int wfd = fcntl(p[1], F_DUPFD, 10);  // any fd >= 3
     CHECK(wfd >= 10);
     close(p[1]);
-    // Not a pipe, not open, or a standard stream: refused, nothing adopted.
+    // Not a SOCK_SEQPACKET socket, not open, or a standard stream: refused, nothing adopted.
     int devnull = open("/dev/null", O_WRONLY);
     CHECK(devnull >= 3);
+    int pp[2], dgram[2];
+    CHECK_EQ(pipe(pp), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram), 0);
     CHECK(!tracker::adopt(devnull, getppid()));
+    CHECK(!tracker::adopt(pp[1], getppid()));
+    CHECK(!tracker::adopt(dgram[1], getppid()));
     CHECK(!tracker::adopt(1000, getppid()));
     CHECK(!tracker::adopt(2, getppid()));
     CHECK(!tracker::adopt(wfd, 0));
-    close(devnull);
+    for (int fd : {devnull, pp[0], pp[1], dgram[0], dgram[1]}) close(fd);
     CHECK(tracker::adopt(wfd, getppid()));
     CHECK(fcntl(wfd, F_GETFD) & FD_CLOEXEC);  // not leaked into exec()ed programs
     CHECK(!tracker::adopt(wfd, getppid()));   // already has a tracker
     tracker::Info info = tracker::ensure();
     CHECK_EQ(info.fd, wfd);
-    CHECK_EQ(info.pid, getppid());
+    CHECK_EQ(info.tag, getppid());
     tracker::register_object(Kind::kSegment, "/mp-x");
     tracker::register_object(Kind::kSemaphore, "mp-y");
     tracker::unregister_object(Kind::kSegment, "/mp-x");
-    // A name that does not fit in one atomic pipe write is refused.
+    // A name that does not fit in one atomic write is refused.
     CHECK_SYSERR(tracker::register_object(Kind::kSegment, std::string(PIPE_BUF, 'n')), ENAMETOOLONG);
-    char buf[256] = {};
-    ssize_t n = read(p[0], buf, sizeof buf - 1);
-    CHECK_EQ(std::string(buf, n > 0 ? size_t(n) : 0), std::string("R m /mp-x\nR s mp-y\nU m /mp-x\n"));
+    for (const char* expected : {"R m 5 /mp-x\n", "R s 4 mp-y\n", "U m 5 /mp-x\n"}) {
+      char buf[256] = {};
+      ssize_t n = recv(p[0], buf, sizeof buf, MSG_DONTWAIT);  // one record per message
+      CHECK_EQ(std::string(buf, n > 0 ? size_t(n) : 0), std::string(expected));
+    }
+    char buf[8];
+    CHECK_EQ(recv(p[0], buf, sizeof buf, MSG_DONTWAIT), -1);  // nothing more
     return 0;
   });
   EXPECT_EXIT(child, 0);
@@ -234,7 +539,7 @@ int adopt_child_main(char** argv) {
   int fd = std::atoi(argv[2]);
   pid_t pid = pid_t(std::atol(argv[3]));
   if (!tracker::adopt(fd, pid)) return 2;
-  if (tracker::ensure().pid != pid) return 3;
+  if (tracker::ensure().tag != pid) return 3;
   tracked_segment(argv[4], 64);
   return 0;
 }
@@ -247,14 +552,14 @@ TEST(an_adopted_tracker_cleans_up_after_the_whole_family) {
   Gate report;
   Child child = spawn([&] {
     tracker::Info info = tracker::ensure();
-    report.send(info.pid);
+    report.send(info.tag);
     tracked_segment(a, 64);
     int inherited = fcntl(info.fd, F_DUPFD, 10);  // without FD_CLOEXEC
     CHECK(inherited >= 10);
     std::fflush(nullptr);
     pid_t grandchild = fork();
     if (grandchild == 0) {
-      std::string fd = std::to_string(inherited), pid = std::to_string(info.pid);
+      std::string fd = std::to_string(inherited), pid = std::to_string(info.tag);
       execl("/proc/self/exe", "test_tracker", "--adopt-child", fd.c_str(), pid.c_str(), b.c_str(), nullptr);
       _exit(127);
     }
@@ -301,7 +606,7 @@ TEST(a_process_started_with_stdin_closed_is_tracked_too) {
   Child child = spawn([&] {
     signal(SIGPIPE, SIG_IGN);  // as in Node
     close(0);
-    report.send(tracker::ensure().pid);
+    report.send(tracker::ensure().tag);
     tracked_segment(a, 64);
     return 0;
   });

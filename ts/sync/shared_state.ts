@@ -19,14 +19,11 @@
 // too.
 import { addon } from '../addon';
 import { isSystemError, rethrowWith } from '../errors';
-import { generateName, posixName, validateName } from '../names';
+import { NAMED_PREFIX, generateName, posixName, validateName } from '../names';
 import type { NativeSegment } from '../native';
 import { Entries, placeholder } from './entries';
 import { FLAG, HEADER, HOLDERS, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
 import { threadIdentity } from './thread';
-
-/** Names given by users live under this prefix, so `multiproc ls` and tools can find them. */
-const NAMED_PREFIX = 'mp-sync-';
 
 /** A placeholder in an object's holder table, carried by a handle in flight. */
 export interface Ticket {
@@ -120,9 +117,6 @@ export class SharedState {
       return s;
     }
     validateName(userName, 'options.name');
-    if (Buffer.byteLength(userName) > 251 - NAMED_PREFIX.length) {
-      throw new RangeError(`options.name must be at most ${251 - NAMED_PREFIX.length} bytes long (it is stored as "${NAMED_PREFIX}<name>"), got ${Buffer.byteLength(userName)}`);
-    }
     const name = NAMED_PREFIX + userName;
     try {
       const s = new SharedState(addon().Segment.create(posixName(name), size, false), name, kind, userName);
