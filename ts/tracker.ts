@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { addon } from './addon';
 import { parseObjectName } from './names';
 import { CHILD } from './payload';
-import { Kind, MAGIC } from './sync/layout';
+import { Kind, MAGIC, SIDE_MAGIC } from './sync/layout';
 
 /**
  * What makes a spawned child share this program's tracker: put `fd` at
@@ -58,10 +58,6 @@ export interface SharedObjectInfo {
 
 const SHM_DIR = '/dev/shm';
 const TRACKER_PROCESS = /^mp-trk-([0-9a-z]+)(-b)?$/; // native/core/tracker.cc process_name()
-// A queue item's side segment starts with "MPSD" (messaging/encoding.ts).
-const SIDE_MAGIC = 0x4453504d;
-// Kinds that may not be in this build's enum yet (the shared values' headers).
-const LATER_KINDS: Record<number, SharedObjectType> = { 9: 'Value', 10: 'SharedArray' };
 
 /**
  * What an object is, from its file name and its first 8 bytes (undefined: unreadable):
@@ -78,7 +74,7 @@ export function classifyObject(entry: string, head: Uint8Array | undefined): Sha
   if (magic === SIDE_MAGIC) return 'QueueItem';
   if (magic !== MAGIC) return 'SharedMemory';
   const kind = view.getUint32(4, true);
-  return (Kind[kind] as SharedObjectType | undefined) ?? LATER_KINDS[kind] ?? 'unknown';
+  return (Kind[kind] as SharedObjectType | undefined) ?? 'unknown';
 }
 
 function readHead(path: string): Uint8Array | undefined {

@@ -9,6 +9,7 @@ import { deserialize, serialize } from '../handles';
 import { addon } from '../addon';
 import { GENERATED_NAME, posixName } from '../names';
 import { SharedMemory } from '../shared_memory';
+import { SIDE_MAGIC } from '../sync/layout';
 import { collectTickets, corruptError } from '../sync/shared_state';
 
 const BYTES = 0;
@@ -32,7 +33,6 @@ const TAGS = new Set([V8, RAW, BUFFER, UINT8ARRAY, NUMBER, STRING, JSON_TEXT, SI
 // (u32), the item's length (u64). A receiver unlinks a side segment only
 // after checking them, so a forged record cannot make it remove (or return)
 // some other file.
-export const SIDE_MAGIC = 0x4453504d; // "MPSD"
 const SIDE_VERSION = 1;
 const SIDE_HEADER = 16;
 

@@ -15,6 +15,8 @@
 // opens a named object waits for that flag, so it never sees a half-made one.
 
 export const MAGIC = 0x4d505359; // "MPSY"
+/** What a queue item's side segment starts with (messaging/encoding.ts). */
+export const SIDE_MAGIC = 0x4453504d; // "MPSD"
 // Bumped whenever a layout changes, so that processes running different
 // versions refuse each other's objects instead of misreading them.
 // 2: queue records carry an encoding tag (native/core/ring.h).
