@@ -15,7 +15,10 @@
 // owner stamp  which incarnation of that thread id holds it: thread_stamp()
 //              of the holder, 0 while not (yet) written. The kernel reuses
 //              ids (pid_max is 32768 on many machines), so an id alone cannot
-//              tell a dead holder from a stranger that got its id later.
+//              tell a dead holder from a stranger that got its id later. The
+//              start time has the kernel's clock-tick resolution (10 ms): a
+//              stranger would have to get the id within the same tick, i.e.
+//              after every other pid was used in between.
 //
 // Protocol (every access is an atomic one): acquire = CAS owner 0 -> tid,
 // then store the stamp; release = store stamp 0, then store owner 0, then
