@@ -108,6 +108,47 @@ describe('Process', () => {
     await p.join(); // and 'exit' still arrives after joinSync
   });
 
+  // Regression (issue 9, item 9): setTimeout fires after 1 ms for delays
+  // past 2^31-1 ms, so join(2 ** 31) and join(Infinity) returned at once.
+  it('join(2 ** 31), join(Infinity) and join(Number.MAX_VALUE) wait for the child, with no TimeoutOverflowWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      const s = shm();
+      const p = proc({ target: t.blockUntilReleased, args: [s] });
+      p.start();
+      await waitUntil(() => s.buf[0] === 1, 'the child is running');
+      const settled = [false, false, false];
+      const joins = [2 ** 31, Infinity, Number.MAX_VALUE].map((ms, i) => p.join(ms).then(() => {
+        settled[i] = true;
+      }));
+      // A join that times out: the broken ones had returned long before it.
+      await p.join(50);
+      expect(p.exitCode).toBe(null);
+      expect(settled).toEqual([false, false, false]);
+      s.buf[1] = 1;
+      await Promise.all(joins);
+      expect(p.exitCode).toBe(0);
+      expect(warnings.map((w) => w.name)).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('joinSync waits for the child whatever the timeout: 2 ** 31, 2 ** 32, Infinity, Number.MAX_VALUE', async () => {
+    for (const ms of [2 ** 31, 2 ** 32, Infinity, Number.MAX_VALUE]) {
+      const s = shm();
+      const p = proc({ target: t.lingerThenReturn, args: [s, 100] });
+      p.start();
+      await waitUntil(() => s.buf[0] === 1, 'the child is running');
+      p.joinSync(ms);
+      expect(p.exitCode).toBe(0);
+    }
+  });
+
   it('awaits async targets and passes structured-clone arguments and handles', async () => {
     const s = shm();
     const a = proc({ target: t.asyncTarget, args: [s] });

@@ -14,6 +14,7 @@ import { describe } from './names';
 import { encodePayload, type StartPayload } from './payload';
 import { serialize } from './handles';
 import { state } from './state';
+import { delay } from './timers';
 import { validateTimeout } from './wait';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -196,12 +197,12 @@ export class Process {
     // A daemon does not keep the event loop alive, but a pending join must.
     const child = this.#child!;
     if (this.#daemon && this.#joiners++ === 0) child.ref();
-    let timer: NodeJS.Timeout | undefined;
+    // Not setTimeout: it fires after 1 ms for delays past 2^31-1 ms (Infinity included).
+    const timer = timeout === undefined ? undefined : delay(timeout);
     try {
-      const timedOut = timeout === undefined ? [] : [new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))];
-      await Promise.race([this.#exited, ...timedOut]);
+      await Promise.race(timer === undefined ? [this.#exited] : [this.#exited, timer.promise]);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       if (this.#daemon && --this.#joiners === 0 && this.#exitCode === null) child.unref();
     }
   }
