@@ -1,5 +1,6 @@
 // Process: real children, Python's semantics.
 import fs from 'node:fs';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
@@ -290,6 +291,113 @@ describe('main scripts and modules', () => {
     await child.line(/^exit/);
     expect(child.stdout()).toContain('exit 1');
     expect(child.stderr()).toMatch(/isMainProcess\(\)/);
+  });
+});
+
+// Regression (issue 9, item 13): the bootstrap called process.exit() as soon
+// as the target returned, and swallowed a later unhandled rejection (exit 0).
+describe('a child lives as a Node program', () => {
+  const lifetime = fixture('lifetime-targets.mjs');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let l: Record<string, any>;
+  function child(target: string, args: unknown[] = []): Process {
+    return proc({ target: l[target], args, module: lifetime });
+  }
+  const pidAt = (s: SharedMemory, slot: number): number => Number(s.buf.toString('latin1', 16 + slot * 16, 32 + slot * 16).split(';')[0]);
+
+  it('a pending timer keeps it alive after the target returned, until it is done', async () => {
+    l = await import(lifetime);
+    const s = shm();
+    const p = child('leaveTimer', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the target returned');
+    expect(p.exitCode).toBe(null);
+    s.buf[1] = 1;
+    await p.join();
+    expect(s.buf[2]).toBe(1); // the timer saw the release: the child was still there
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('a listening server keeps it alive until it is closed', async () => {
+    const s = shm();
+    const p = child('leaveServer', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the server is listening');
+    const port = s.buf.readUInt16LE(4);
+    const reply = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('data', (d) => (data += d)).on('end', () => resolve(data)).on('error', reject);
+    });
+    expect(reply).toBe('bye');
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('exits once the target returns holding multiproc objects (queue, lock, events, a spare): they never keep it alive', async () => {
+    const mp = await import('../dist/index.js');
+    const queue = new mp.Queue();
+    const lock = new mp.Lock();
+    const event = new mp.Event();
+    const p = child('holdObjects', [queue, lock, event]);
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('waits for its non-daemon children; its daemon children die with it', async () => {
+    const s = shm();
+    const p = child('startGrandchildren', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the grandchildren started');
+    const [daemonPid, workerPid] = [pidAt(s, 0), pidAt(s, 1)];
+    expect(p.exitCode).toBe(null);
+    s.buf[1] = 1;
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(s.buf[2]).toBe(1);
+    expect(gone(workerPid)).toBe(true);
+    await waitUntil(() => gone(daemonPid), 'the daemon grandchild is gone');
+  });
+
+  it('exits with process.exitCode when the target set it', async () => {
+    const p = child('setsExitCode');
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(3);
+  });
+
+  it.each([
+    ['lateRejection', 'rejected after the target returned'],
+    ['lateThrow', 'thrown after the target returned'],
+  ])('%s: an error left uncaught after the target returned prints its stack under the name, exit 1', async (scenario, message) => {
+    const r = startNode([fixture('lifetime-main.mjs'), scenario]);
+    await r.line(/^exit/);
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toContain('exit 1');
+    expect(r.stderr()).toMatch(new RegExp(`^Process ${scenario}:\nError: ${message}\n\\s+at `, 'm'));
+  });
+
+  it('an uncaughtException handler of the user\'s own decides, as in any Node program', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'ownHandler']);
+    await r.line(/^exit/);
+    expect(r.stdout()).toBe('handled for the handler\nexit 0\n');
+  });
+
+  it('a target whose promise can never settle ends with code 13 and says why', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'neverSettles']);
+    await r.line(/^exit/);
+    expect(r.stdout()).toContain('exit 13');
+    expect(r.stderr()).toMatch(/^Process neverSettles:\nWarning: the target never settled/m);
+  });
+
+  it('logs "process shutting down" and the exit code when the process really ends', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'logsAfterReturn', 'log']);
+    await r.line(/^exit/);
+    expect(await r.exited).toBe(0);
+    const lines = r.stderr().split('\n').filter((line) => !line.includes('MainProcess') && line !== '');
+    expect(lines).toEqual(['[INFO/logsAfterReturn] child process calling run()', 'timer fired',
+      '[INFO/logsAfterReturn] process shutting down', '[INFO/logsAfterReturn] process exiting with exitcode 0']);
   });
 });
 
