@@ -246,7 +246,7 @@ describe('Process', () => {
     expect(() => new Process({ args: 'x' as never })).toThrow(TypeError);
     expect(() => new Process({ daemon: 1 as never })).toThrow(TypeError);
     const anonymous = [() => 1][0]!;
-    expect(() => proc({ target: anonymous }).start()).toThrow(/named function exported/);
+    expect(() => proc({ target: anonymous }).start()).toThrow(/the target is an anonymous function/);
     expect(() => proc({}).start()).toThrow(/no target/);
     const p = proc({ target: t.returns });
     await expect(p.join()).rejects.toThrow(/never started/);
@@ -279,12 +279,7 @@ describe('main scripts and modules', () => {
     expect(child.stdout()).not.toContain('from main');
   });
 
-  it('an unexported target: the child names the module and the export, exit 1', async () => {
-    const child = startNode([fixture('unexported.mjs')]);
-    await child.line(/^exit/);
-    expect(child.stdout()).toContain('exit 1');
-    expect(child.stderr()).toMatch(/unexported\.mjs has no export named "hidden"/);
-  });
+  // An unexported target is refused by start() in the parent now: test/targets.test.ts.
 
   it('starting a process while the main script is re-imported fails with advice, not recursion', async () => {
     const child = startNode([fixture('unguarded.mjs')]);

@@ -16,6 +16,7 @@ import { spawnBootstrap, type Booted } from './launcher';
 import { describe } from './names';
 import { CHILD } from './payload';
 import { state } from './state';
+import { moduleUrl } from './targets';
 
 export interface SpareOptions {
   /** The module to import ahead of time (path, file URL or import.meta.url). Default: the main script. */
@@ -29,9 +30,7 @@ let refilling = false;
 
 function preloadUrl(module: string | URL | undefined): string | undefined {
   if (module === undefined) return state.mainModule ? pathToFileURL(state.mainModule).href : undefined;
-  if (module instanceof URL) return module.href;
-  if (typeof module === 'string' && module !== '') return module.startsWith('file:') ? module : pathToFileURL(module).href;
-  throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
+  return moduleUrl(module, 'the targets of spare processes');
 }
 
 function retire(spare: Booted): void {
