@@ -163,6 +163,17 @@ async function main(): Promise<void> {
   // and the exit code is process.exitCode, 0 unless the user set it.
   // multiproc's own handles (the payload pipe, the tracker's pipe, the idle
   // async-wait bridge, idle spares, daemon children) never do.
+  process.on('beforeExit', endAtBeforeExit);
+}
+
+// The loop has drained after the target settled: Node ends the process
+// right after 'beforeExit' unless a listener schedules more work. With no
+// listener but this one nothing can, so end it here with the code it would
+// have had (process.exitCode, 0 unless set; 'exit' listeners run as usual),
+// minus the teardown of the environment (finalizers, the heap), which costs
+// a child ~1.5 ms more than process.exit() and serves nothing at this point.
+function endAtBeforeExit(): void {
+  if (process.listenerCount('beforeExit') === 1) process.exit();
 }
 
 void main();

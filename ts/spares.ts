@@ -16,7 +16,7 @@ import { spawnBootstrap, type Booted } from './launcher';
 import { describe } from './names';
 import { CHILD } from './payload';
 import { state } from './state';
-import { moduleUrl } from './targets';
+import { moduleUrl, prepareExports } from './targets';
 
 export interface SpareOptions {
   /** The module to import ahead of time (path, file URL or import.meta.url). Default: the main script. */
@@ -85,6 +85,11 @@ export function setSpareProcesses(count: number, options: SpareOptions = {}): vo
   wanted = count;
   while (idle.length > wanted) retire(idle.pop()!);
   while (idle.length < wanted) startSpare();
+  // Off start()'s path: what start() will check the targets against.
+  if (count > 0 && preload) {
+    const url = preload;
+    setImmediate(() => prepareExports(url)).unref();
+  }
 }
 
 /** A live spare for start(), if one is ready; a replacement follows in the background. */
