@@ -12,7 +12,7 @@ import { collect, nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 import { waitUntil } from './helpers/shm';
 
-const targets = fixture('lifetime-targets.mjs');
+const targets = fixture('object-lifetime-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);

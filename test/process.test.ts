@@ -1,5 +1,6 @@
 // Process: real children, Python's semantics.
 import fs from 'node:fs';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
@@ -108,6 +109,47 @@ describe('Process', () => {
     await p.join(); // and 'exit' still arrives after joinSync
   });
 
+  // Regression (issue 9, item 9): setTimeout fires after 1 ms for delays
+  // past 2^31-1 ms, so join(2 ** 31) and join(Infinity) returned at once.
+  it('join(2 ** 31), join(Infinity) and join(Number.MAX_VALUE) wait for the child, with no TimeoutOverflowWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      const s = shm();
+      const p = proc({ target: t.blockUntilReleased, args: [s] });
+      p.start();
+      await waitUntil(() => s.buf[0] === 1, 'the child is running');
+      const settled = [false, false, false];
+      const joins = [2 ** 31, Infinity, Number.MAX_VALUE].map((ms, i) => p.join(ms).then(() => {
+        settled[i] = true;
+      }));
+      // A join that times out: the broken ones had returned long before it.
+      await p.join(50);
+      expect(p.exitCode).toBe(null);
+      expect(settled).toEqual([false, false, false]);
+      s.buf[1] = 1;
+      await Promise.all(joins);
+      expect(p.exitCode).toBe(0);
+      expect(warnings.map((w) => w.name)).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('joinSync waits for the child whatever the timeout: 2 ** 31, 2 ** 32, Infinity, Number.MAX_VALUE', async () => {
+    for (const ms of [2 ** 31, 2 ** 32, Infinity, Number.MAX_VALUE]) {
+      const s = shm();
+      const p = proc({ target: t.lingerThenReturn, args: [s, 100] });
+      p.start();
+      await waitUntil(() => s.buf[0] === 1, 'the child is running');
+      p.joinSync(ms);
+      expect(p.exitCode).toBe(0);
+    }
+  });
+
   it('awaits async targets and passes structured-clone arguments and handles', async () => {
     const s = shm();
     const a = proc({ target: t.asyncTarget, args: [s] });
@@ -204,7 +246,7 @@ describe('Process', () => {
     expect(() => new Process({ args: 'x' as never })).toThrow(TypeError);
     expect(() => new Process({ daemon: 1 as never })).toThrow(TypeError);
     const anonymous = [() => 1][0]!;
-    expect(() => proc({ target: anonymous }).start()).toThrow(/named function exported/);
+    expect(() => proc({ target: anonymous }).start()).toThrow(/the target is an anonymous function/);
     expect(() => proc({}).start()).toThrow(/no target/);
     const p = proc({ target: t.returns });
     await expect(p.join()).rejects.toThrow(/never started/);
@@ -237,18 +279,120 @@ describe('main scripts and modules', () => {
     expect(child.stdout()).not.toContain('from main');
   });
 
-  it('an unexported target: the child names the module and the export, exit 1', async () => {
-    const child = startNode([fixture('unexported.mjs')]);
-    await child.line(/^exit/);
-    expect(child.stdout()).toContain('exit 1');
-    expect(child.stderr()).toMatch(/unexported\.mjs has no export named "hidden"/);
-  });
+  // An unexported target is refused by start() in the parent now: test/targets.test.ts.
 
   it('starting a process while the main script is re-imported fails with advice, not recursion', async () => {
     const child = startNode([fixture('unguarded.mjs')]);
     await child.line(/^exit/);
     expect(child.stdout()).toContain('exit 1');
     expect(child.stderr()).toMatch(/isMainProcess\(\)/);
+  });
+});
+
+// Regression (issue 9, item 13): the bootstrap called process.exit() as soon
+// as the target returned, and swallowed a later unhandled rejection (exit 0).
+describe('a child lives as a Node program', () => {
+  const lifetime = fixture('lifetime-targets.mjs');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let l: Record<string, any>;
+  function child(target: string, args: unknown[] = []): Process {
+    return proc({ target: l[target], args, module: lifetime });
+  }
+  const pidAt = (s: SharedMemory, slot: number): number => Number(s.buf.toString('latin1', 16 + slot * 16, 32 + slot * 16).split(';')[0]);
+
+  it('a pending timer keeps it alive after the target returned, until it is done', async () => {
+    l = await import(lifetime);
+    const s = shm();
+    const p = child('leaveTimer', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the target returned');
+    expect(p.exitCode).toBe(null);
+    s.buf[1] = 1;
+    await p.join();
+    expect(s.buf[2]).toBe(1); // the timer saw the release: the child was still there
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('a listening server keeps it alive until it is closed', async () => {
+    const s = shm();
+    const p = child('leaveServer', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the server is listening');
+    const port = s.buf.readUInt16LE(4);
+    const reply = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('data', (d) => (data += d)).on('end', () => resolve(data)).on('error', reject);
+    });
+    expect(reply).toBe('bye');
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('exits once the target returns holding multiproc objects (queue, lock, events, a spare): they never keep it alive', async () => {
+    const mp = await import('../dist/index.js');
+    const queue = new mp.Queue();
+    const lock = new mp.Lock();
+    const event = new mp.Event();
+    const p = child('holdObjects', [queue, lock, event]);
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+  });
+
+  it('waits for its non-daemon children; its daemon children die with it', async () => {
+    const s = shm();
+    const p = child('startGrandchildren', [s]);
+    p.start();
+    await waitUntil(() => s.buf[0] === 1, 'the grandchildren started');
+    const [daemonPid, workerPid] = [pidAt(s, 0), pidAt(s, 1)];
+    expect(p.exitCode).toBe(null);
+    s.buf[1] = 1;
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(s.buf[2]).toBe(1);
+    expect(gone(workerPid)).toBe(true);
+    await waitUntil(() => gone(daemonPid), 'the daemon grandchild is gone');
+  });
+
+  it('exits with process.exitCode when the target set it', async () => {
+    const p = child('setsExitCode');
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(3);
+  });
+
+  it.each([
+    ['lateRejection', 'rejected after the target returned'],
+    ['lateThrow', 'thrown after the target returned'],
+  ])('%s: an error left uncaught after the target returned prints its stack under the name, exit 1', async (scenario, message) => {
+    const r = startNode([fixture('lifetime-main.mjs'), scenario]);
+    await r.line(/^exit/);
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toContain('exit 1');
+    expect(r.stderr()).toMatch(new RegExp(`^Process ${scenario}:\nError: ${message}\n\\s+at `, 'm'));
+  });
+
+  it('an uncaughtException handler of the user\'s own decides, as in any Node program', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'ownHandler']);
+    await r.line(/^exit/);
+    expect(r.stdout()).toBe('handled for the handler\nexit 0\n');
+  });
+
+  it('a target whose promise can never settle ends with code 13 and says why', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'neverSettles']);
+    await r.line(/^exit/);
+    expect(r.stdout()).toContain('exit 13');
+    expect(r.stderr()).toMatch(/^Process neverSettles:\nWarning: the target never settled/m);
+  });
+
+  it('logs "process shutting down" and the exit code when the process really ends', async () => {
+    const r = startNode([fixture('lifetime-main.mjs'), 'logsAfterReturn', 'log']);
+    await r.line(/^exit/);
+    expect(await r.exited).toBe(0);
+    const lines = r.stderr().split('\n').filter((line) => !line.includes('MainProcess') && line !== '');
+    expect(lines).toEqual(['[INFO/logsAfterReturn] child process calling run()', 'timer fired',
+      '[INFO/logsAfterReturn] process shutting down', '[INFO/logsAfterReturn] process exiting with exitcode 0']);
   });
 });
 

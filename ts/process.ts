@@ -4,8 +4,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { inspect } from 'node:util';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { addChild, removeChild } from './children';
 import { getLogger } from './logging';
 import { addon } from './addon';
@@ -14,6 +12,8 @@ import { describe } from './names';
 import { encodePayload, type StartPayload } from './payload';
 import { serialize } from './handles';
 import { state } from './state';
+import { resolveExport } from './targets';
+import { delay } from './timers';
 import { validateTimeout } from './wait';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,7 +32,6 @@ export interface ProcessOptions {
 }
 
 const OPTION_KEYS = new Set(['target', 'args', 'name', 'daemon', 'module']);
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function exitCodeName(code: number): string {
   if (code < 0) {
@@ -43,21 +42,6 @@ function exitCodeName(code: number): string {
 }
 
 type Phase = 'initial' | 'started' | 'exited' | 'closed';
-
-function moduleUrl(module: string | URL | undefined, what: string): string {
-  if (module === undefined) {
-    if (state.mainModule === undefined) {
-      throw new TypeError(`${what}: there is no main script to import it from (code run with -e or a REPL): ` +
-        'pass { module: import.meta.url } or the path of the module that exports it');
-    }
-    return pathToFileURL(state.mainModule).href;
-  }
-  if (module instanceof URL) return module.href;
-  if (typeof module !== 'string' || module === '') {
-    throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
-  }
-  return module.startsWith('file:') ? module : pathToFileURL(path.resolve(module)).href;
-}
 
 export class Process {
   #target: Target | undefined;
@@ -142,19 +126,12 @@ export class Process {
   #describeForChild(): Omit<StartPayload, 'version'> {
     const cls = this.constructor as typeof Process;
     const subclass = cls !== Process;
-    let exportName: string;
-    if (subclass) {
-      exportName = cls.name;
-      if (!IDENTIFIER.test(exportName)) throw new TypeError('a Process subclass must be a named, exported class');
-    } else {
-      if (this.#target === undefined) throw new TypeError(`process ${this.#name} has no target to run: pass { target }`);
-      exportName = this.#target.name;
-      if (!IDENTIFIER.test(exportName) || exportName.startsWith('bound ')) {
-        throw new TypeError(`the target must be a named function exported by its module (got ${exportName ? `"${exportName}"` : 'an anonymous function'}): ` +
-          'the child process imports the module and finds the function by its name');
-      }
-    }
-    const module = moduleUrl(this.#module, `cannot find the module that exports ${exportName}`);
+    if (!subclass && this.#target === undefined) throw new TypeError(`process ${this.#name} has no target to run: pass { target }`);
+    // Before anything is spawned: a target the child could not find is an
+    // error here, not a message on the child's stderr.
+    const { module, exportName } = subclass
+      ? resolveExport(cls, this.#module, 'the Process subclass')
+      : resolveExport(this.#target!, this.#module, 'the target');
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(this)) fields[key] = (this as Record<string, unknown>)[key];
     const logger = getLogger();
@@ -196,12 +173,12 @@ export class Process {
     // A daemon does not keep the event loop alive, but a pending join must.
     const child = this.#child!;
     if (this.#daemon && this.#joiners++ === 0) child.ref();
-    let timer: NodeJS.Timeout | undefined;
+    // Not setTimeout: it fires after 1 ms for delays past 2^31-1 ms (Infinity included).
+    const timer = timeout === undefined ? undefined : delay(timeout);
     try {
-      const timedOut = timeout === undefined ? [] : [new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))];
-      await Promise.race([this.#exited, ...timedOut]);
+      await Promise.race(timer === undefined ? [this.#exited] : [this.#exited, timer.promise]);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       if (this.#daemon && --this.#joiners === 0 && this.#exitCode === null) child.unref();
     }
   }

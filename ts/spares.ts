@@ -16,6 +16,7 @@ import { spawnBootstrap, type Booted } from './launcher';
 import { describe } from './names';
 import { CHILD } from './payload';
 import { state } from './state';
+import { moduleUrl, prepareExports } from './targets';
 
 export interface SpareOptions {
   /** The module to import ahead of time (path, file URL or import.meta.url). Default: the main script. */
@@ -29,9 +30,7 @@ let refilling = false;
 
 function preloadUrl(module: string | URL | undefined): string | undefined {
   if (module === undefined) return state.mainModule ? pathToFileURL(state.mainModule).href : undefined;
-  if (module instanceof URL) return module.href;
-  if (typeof module === 'string' && module !== '') return module.startsWith('file:') ? module : pathToFileURL(module).href;
-  throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
+  return moduleUrl(module, 'the targets of spare processes');
 }
 
 function retire(spare: Booted): void {
@@ -86,6 +85,11 @@ export function setSpareProcesses(count: number, options: SpareOptions = {}): vo
   wanted = count;
   while (idle.length > wanted) retire(idle.pop()!);
   while (idle.length < wanted) startSpare();
+  // Off start()'s path: what start() will check the targets against.
+  if (count > 0 && preload) {
+    const url = preload;
+    setImmediate(() => prepareExports(url)).unref();
+  }
 }
 
 /** A live spare for start(), if one is ready; a replacement follows in the background. */

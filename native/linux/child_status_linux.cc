@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdint>
 #include <string>
 
 #include "../core/child_status.h"
@@ -40,13 +42,19 @@ ChildStatus wait_child_exit(pid_t pid, int64_t timeout_ns) {
   // A pidfd becomes readable when the process exits (Linux >= 5.3).
   int fd = int(syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) throw_errno("pidfd_open", "pid " + std::to_string(pid));
-  int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
+  // A deadline past what int64 holds (hundreds of years) is no deadline.
+  int64_t start = monotonic_ns();
+  int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - start ? -1 : start + timeout_ns;
   for (;;) {
     int wait_ms = -1;
     if (deadline >= 0) {
       int64_t left = deadline - monotonic_ns();
       if (left <= 0) break;
-      wait_ms = int((left + 999999) / 1000000);
+      // poll() takes an int: a wait past 2^31-1 ms (24.8 days) is done in
+      // pieces. Converting it unclamped wrapped it, to 0 for 2^32 ms: a
+      // busy loop instead of a wait.
+      int64_t left_ms = (left + 999999) / 1000000;
+      wait_ms = left_ms > INT_MAX ? INT_MAX : int(left_ms);
     }
     pollfd p{fd, POLLIN, 0};
     int r = poll(&p, 1, wait_ms);
