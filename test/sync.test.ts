@@ -385,11 +385,17 @@ describe('review regressions', () => {
   });
 
   it('a Barrier whose action throws is broken, and counts no one as waiting', () => {
-    const b = new Barrier(1, { action: function failing() { throw new Error('action failed'); } });
+    const b = new Barrier(1, { action: t.failingAction, actionModule: targets });
     expect(() => b.waitSync()).toThrow('action failed');
     expect(b.broken).toBe(true);
     expect(b.nWaiting).toBe(0);
     expect(() => b.waitSync(10)).toThrow(BrokenBarrierError);
+  });
+
+  it('a Barrier action every party could not find is refused by the constructor (was a timeout in the other processes)', () => {
+    expect(() => new Barrier(2, { action: () => 1 })).toThrow(TypeError);
+    expect(() => new Barrier(2, { action: function notExported() {}, actionModule: targets })).toThrow(/notExported/);
+    expect(() => new Barrier(2, { action: t.failingAction, actionModule: targets })).not.toThrow();
   });
 
   it('an empty SharedArray travels with its length', async () => {

@@ -24,6 +24,51 @@ export interface Shareable {
 
 type Reopen = (data: HandleData) => object;
 
+/**
+ * A handle that reserves something for its receiver (a placeholder in the
+ * object's holder table, ts/sync/shared_state.ts) says how to give it back
+ * if the bytes are not sent after all, and how to give it to a receiver
+ * known by its pid before it takes it (a child started with the bytes: if
+ * it dies first, its entry is that of a dead process, which is cleared).
+ */
+export interface Reservation {
+  drop(): void;
+  assign(tid: number): void;
+}
+
+/** What serialize() reserved for the handles it wrote: see collectReservations. */
+export interface HandlesSent {
+  drop(): void;
+  assign(tid: number): void;
+}
+
+let reserving: Reservation[] | undefined;
+
+/** Called by a shareable's toHandle() for what it reserved for its receiver. */
+export function noteTicket(r: Reservation): void {
+  reserving?.push(r);
+}
+
+/** Runs `fn` (a serialize()) and returns what its handles reserved (undefined: nothing). */
+export function collectTickets<R>(fn: () => R): [R, HandlesSent | undefined] {
+  const outer = reserving;
+  const mine: Reservation[] = [];
+  reserving = mine;
+  try {
+    const result = fn();
+    const sent = mine.length === 0 ? undefined : {
+      drop: () => mine.forEach((r) => r.drop()),
+      assign: (tid: number) => mine.forEach((r) => r.assign(tid)),
+    };
+    return [result, sent];
+  } catch (e) {
+    mine.forEach((r) => r.drop());
+    throw e;
+  } finally {
+    reserving = outer;
+  }
+}
+
 const HANDLE_KEY = '__multiproc_handle__';
 const FLAG_PLAIN = 0;
 const FLAG_HANDLES = 1;

@@ -10,7 +10,7 @@ import { addon } from './addon';
 import { isSystemError } from './errors';
 import { describe } from './names';
 import { encodePayload, type StartPayload } from './payload';
-import { serialize } from './handles';
+import { collectTickets, serialize } from './handles';
 import { state } from './state';
 import { resolveExport } from './targets';
 import { delay } from './timers';
@@ -103,12 +103,23 @@ export class Process {
         'The main script is imported again in every child: guard its top-level work with ' +
         '`if (isMainProcess()) { ... }` (Python\'s `if __name__ == "__main__":`).');
     }
-    const payload = encodePayload(this.#describeForChild());
+    // Shared objects among the arguments reserve an entry for the child
+    // (their holder tables): once its pid is known, the entries are its, so
+    // a child that dies before it revives them does not keep them for ever.
+    const [payload, sent] = collectTickets(() => encodePayload(this.#describeForChild()));
     // Required here, not at the top: a child that never starts a process of
     // its own should not load child_process and the tracker at start-up.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { launch } = require('./launcher') as typeof import('./launcher');
-    const { child, pid } = launch(payload, this.#daemon);
+    let launched: { child: ChildProcess; pid: number };
+    try {
+      launched = launch(payload, this.#daemon);
+    } catch (e) {
+      sent?.drop();
+      throw e;
+    }
+    const { child, pid } = launched;
+    sent?.assign(pid);
     this.#child = child;
     this.#pid = pid;
     this.#phase = 'started';

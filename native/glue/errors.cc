@@ -26,7 +26,9 @@ int64_t arg_timeout_ns(const Napi::CallbackInfo& info, size_t i) {
   double ms = arg_number(info, i, "timeout");
   if (ms < 0 || std::isinf(ms)) return -1;
   double ns = ms * 1e6;
-  return ns > 9.2e18 ? -1 : int64_t(ns);
+  // Beyond ~31 years is forever: callers add the timeout to the clock, which
+  // must not overflow.
+  return ns > 1e18 ? -1 : int64_t(ns);
 }
 
 }  // namespace mp::glue

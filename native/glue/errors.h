@@ -50,7 +50,8 @@ std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* wha
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what);
 // A 32-bit word's bits from a number (an Int32Array element may be negative).
 uint32_t arg_word(const Napi::CallbackInfo& info, size_t i, const char* what);
-// Milliseconds (undefined, null, negative or Infinity: forever) to ns (-1: forever).
+// Milliseconds (undefined, null, negative, Infinity or above ~31 years:
+// forever) to ns (-1: forever).
 int64_t arg_timeout_ns(const Napi::CallbackInfo& info, size_t i);
 
 }  // namespace mp::glue

@@ -5,12 +5,12 @@
 // than a string conversion: v8.serialize + deserialize cost ~4 us for a
 // three-key object here, JSON.stringify + parse ~0.8 us, a number ~0.
 import { types } from 'node:util';
-import { deserialize, serialize } from '../handles';
+import { collectTickets, deserialize, serialize } from '../handles';
 import { addon } from '../addon';
 import { GENERATED_NAME, posixName } from '../names';
 import { SharedMemory } from '../shared_memory';
 import { SIDE_MAGIC } from '../sync/layout';
-import { collectTickets, corruptError } from '../sync/shared_state';
+import { corruptError } from '../sync/shared_state';
 
 const BYTES = 0;
 const UTF8 = 1;
@@ -134,8 +134,8 @@ export function encode(item: unknown, raw: boolean): Encoded {
     case 'boolean':
       return { tag: JSON_TEXT, value: item ? 'true' : 'false' };
   }
-  const [value, drop] = collectTickets(() => serialize(item, 'item'));
-  return { tag: V8, value, drop };
+  const [value, sent] = collectTickets(() => serialize(item, 'item'));
+  return { tag: V8, value, drop: sent?.drop };
 }
 
 /**

@@ -10,14 +10,14 @@
 // kept in the queue it sends on (entries.ts: a live thread, or a handle of
 // the end in flight to another process).
 import { inspect } from 'node:util';
-import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
+import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
 import { describe } from '../names';
 import { ShutDown } from '../errors';
 import { Entries, placeholder } from '../sync/entries';
 import { QUEUE, QUEUE_SENDERS_OVERFLOWED } from '../sync/layout';
 import { asyncOptions, msArgument, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
-import { noteTicket, type SharedState, type Ticket } from '../sync/shared_state';
-import { threadIdentity } from '../sync/thread';
+import { adoptEntry, type SharedState, type Ticket } from '../sync/shared_state';
+import { pack, threadIdentity } from '../sync/thread';
 import { Queue } from './queue';
 import type { Ring } from './ring';
 
@@ -54,7 +54,7 @@ class Sending {
     ({ state: this.#state, ring: this.#ring } = partsOf!(queue));
     this.#table = senders(this.#state);
     const me = threadIdentity();
-    if (ticket && ticket.entry >= 0 && this.#table.swap(ticket.entry, ticket.id, me)) this.#entry = ticket.entry;
+    if (ticket && ticket.entry >= 0 && adoptEntry(this.#table, ticket, me)) this.#entry = ticket.entry;
     else this.#entry = this.#table.claim(me);
     if (this.#entry < 0) this.#overflow();
   }
@@ -72,7 +72,10 @@ class Sending {
       return undefined;
     }
     const t = { entry, id };
-    noteTicket(() => this.#table.swap(t.entry, t.id, 0n));
+    noteTicket({
+      drop: () => this.#table.swap(t.entry, t.id, 0n),
+      assign: (tid) => this.#table.swap(t.entry, t.id, pack(tid, 0)),
+    });
     return t;
   }
 

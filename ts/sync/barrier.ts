@@ -25,13 +25,13 @@
 // The action runs in whichever process arrives last, so every process must
 // be able to find it: pass an exported function (of the main script, or name
 // its module with `actionModule`), as for Process targets.
-import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { addon } from '../addon';
 import { BrokenBarrierError } from '../errors';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { state as processState } from '../state';
+import { resolveExport } from '../targets';
 import { wait } from '../wait';
 import { Entries } from './entries';
 import { BARRIER, Kind, LOCK } from './layout';
@@ -103,10 +103,10 @@ export class Barrier implements Shareable {
       this.#timeout = msArgument(options.timeout, 'options.timeout');
       this.#action = action;
       if (action) {
-        const module = actionModule instanceof URL ? actionModule.href
-          : typeof actionModule === 'string' ? (actionModule.startsWith('file:') ? actionModule : pathToFileURL(actionModule).href)
-            : processState.mainModule ? pathToFileURL(processState.mainModule).href : undefined;
-        this.#actionRef = module && action.name ? { module, name: action.name } : undefined;
+        // Any party may be the last to arrive and run it, so it must be a
+        // function every process can find: checked here, not at a timeout.
+        const { module, exportName } = resolveExport(action, actionModule, 'the Barrier action', 'actionModule');
+        this.#actionRef = { module, name: exportName };
       }
       this.#state = SharedState.createOrOpen(Kind.Barrier, words(parties), undefined, (s) => {
         s.i32[s.at(BARRIER.parties)] = parties;
@@ -435,10 +435,6 @@ export class Barrier implements Shareable {
   }
 
   [toHandle](): HandleData {
-    if (this.#action && !this.#actionRef) {
-      throw new TypeError('this Barrier\'s action cannot be sent to another process: make it a named, exported function ' +
-        '(of the main script, or give its module as options.actionModule)');
-    }
     return { kind: 'Barrier', ...handleOf(this.#state), action: this.#actionRef, timeout: this.#timeout };
   }
 

@@ -18,42 +18,18 @@
 // (more than HOLDERS.entries threads and handles at once) is kept until then
 // too.
 import { addon } from '../addon';
+import { noteTicket } from '../handles';
 import { isSystemError, rethrowWith } from '../errors';
 import { NAMED_PREFIX, generateName, posixName, validateName } from '../names';
 import type { NativeSegment } from '../native';
 import { Entries, placeholder } from './entries';
 import { FLAG, HEADER, HOLDERS, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
-import { threadIdentity } from './thread';
+import { pack, threadId, threadIdentity } from './thread';
 
 /** A placeholder in an object's holder table, carried by a handle in flight. */
 export interface Ticket {
   entry: number;
   id: bigint;
-}
-
-// Handles being written by serialize() (handles.ts) note their tickets here,
-// so a send that fails can give them back.
-let sending: Array<() => void> | undefined;
-
-/** Notes a placeholder reserved for a handle being serialized, so a failed send gives it back. */
-export function noteTicket(drop: () => void): void {
-  sending?.push(drop);
-}
-
-/** Runs `fn` (a serialize()) and returns what gives back the tickets it reserved. */
-export function collectTickets<R>(fn: () => R): [R, (() => void) | undefined] {
-  const outer = sending;
-  const mine: Array<() => void> = [];
-  sending = mine;
-  try {
-    const result = fn();
-    return [result, mine.length === 0 ? undefined : () => mine.forEach((drop) => drop())];
-  } catch (e) {
-    mine.forEach((drop) => drop());
-    throw e;
-  } finally {
-    sending = outer;
-  }
 }
 
 export class SharedState {
@@ -199,11 +175,13 @@ export class SharedState {
     Atomics.or(this.i32, HEADER.flags, FLAG.pinned);
   }
 
-  // This thread's entry: the ticket's placeholder if it is still there
-  // (else it was taken by another revival of the same bytes: take a new one).
+  // This thread's entry: the ticket's placeholder if it is still there (or
+  // what its sender made of it once it knew who this process is: see
+  // handles.ts HandlesSent.assign), else a new one -- another revival of
+  // the same bytes took the placeholder.
   #adopt(ticket: Ticket | undefined): void {
     const me = threadIdentity();
-    if (ticket && ticket.entry >= 0 && this.holders.swap(ticket.entry, ticket.id, me)) {
+    if (ticket && ticket.entry >= 0 && adoptEntry(this.holders, ticket, me)) {
       this.#holder = ticket.entry;
       return;
     }
@@ -221,7 +199,10 @@ export class SharedState {
       return undefined;
     }
     const t = { entry, id };
-    noteTicket(() => this.dropTicket(t));
+    noteTicket({
+      drop: () => this.dropTicket(t),
+      assign: (tid) => this.holders.swap(t.entry, t.id, pack(tid, 0)),
+    });
     return t;
   }
 
@@ -267,6 +248,15 @@ export class SharedState {
       rethrowWith(e, `cannot unlink ${this.describe()}`);
     }
   }
+}
+
+/**
+ * Takes a handle's ticket over as `me`'s entry: the placeholder itself, or
+ * the entry its sender gave this process (its pid, stamp unknown) when it
+ * started it. False if neither is there.
+ */
+export function adoptEntry(table: Entries, ticket: Ticket, me: bigint): boolean {
+  return table.swap(ticket.entry, ticket.id, me) || table.swap(ticket.entry, pack(threadId(), 0), me);
 }
 
 /** An error for shared memory another process wrote garbage into. */
