@@ -62,10 +62,15 @@ export function isSystemError(e: unknown, code?: string): e is SystemError {
     (code === undefined || (e as SystemError).code === code);
 }
 
-/** Re-throws a native error with a clearer message, keeping code/errno/syscall. */
+/**
+ * Re-throws a native error with a clearer message, keeping code/errno/syscall.
+ * The native message follows when it says more than the code (why a file
+ * was refused, how big it is), not for a plain ENOENT or EEXIST.
+ */
 export function rethrowWith(e: unknown, message: string): never {
   if (isSystemError(e)) {
-    const err = new Error(`${message} (${e.code})`, { cause: e }) as SystemError;
+    const detail = e.code === 'ENOENT' || e.code === 'EEXIST' ? ` (${e.code})` : `: ${e.message}`;
+    const err = new Error(`${message}${detail}`, { cause: e }) as SystemError;
     err.code = e.code;
     if (e.errno !== undefined) err.errno = e.errno;
     if (e.syscall !== undefined) err.syscall = e.syscall;

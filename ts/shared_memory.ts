@@ -1,6 +1,7 @@
 // SharedMemory: Python's multiprocessing.shared_memory.SharedMemory.
 // close() ends this process's mapping; unlink() removes the name, once, for
 // everyone (existing mappings stay valid until closed).
+import { inspect } from 'node:util';
 import { isSystemError, rethrowWith } from './errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from './handles';
 import { addon } from './addon';
@@ -129,6 +130,10 @@ export class SharedMemory implements Shareable {
 
   get [Symbol.toStringTag](): string {
     return 'SharedMemory';
+  }
+
+  [inspect.custom](): string {
+    return `SharedMemory ${JSON.stringify(this.#name)} { ${this.closed ? 'closed' : `${this.size} bytes`} }`;
   }
 }
 

@@ -61,25 +61,26 @@ let revived: { state: SharedState; lock: AnyLock | undefined } | undefined;
 
 // Shared by both: the segment, the typed view, the optional lock.
 abstract class SharedData implements Shareable {
-  protected readonly state: SharedState;
-  protected readonly info: TypeInfo;
+  // Accessors over private fields, not fields: a SharedArray's own keys are its indexes.
+  readonly #state: SharedState;
+  readonly #info: TypeInfo;
   readonly #typecode: string;
   readonly #view: TypedArray;
   readonly #lock: AnyLock | undefined;
 
   protected constructor(kind: Kind.Value | Kind.SharedArray, typecode: string, length: number,
     options: SharedValueOptions & { sizeGiven?: boolean }, init: (view: TypedArray) => void) {
-    this.info = typeInfo(typecode);
+    this.#info = typeInfo(typecode);
     this.#typecode = typecode;
     const what = Kind[kind];
     let lock: AnyLock | undefined;
     if (revived) {
-      ({ state: this.state, lock } = revived);
+      ({ state: this.#state, lock } = revived);
       revived = undefined;
     } else {
       const own = options.lock === undefined || options.lock === true;
       if (length * this.info.bytes > MAX_BYTES) throw new RangeError(`a ${what} holds at most ${MAX_BYTES} bytes, got ${length} × ${this.info.bytes}`);
-      this.state = SharedState.createOrOpen(kind, stateWords(this.info, length), options.name, (s) => {
+      this.#state = SharedState.createOrOpen(kind, stateWords(this.info, length), options.name, (s) => {
         s.i32[s.at(VALUE.typecode)] = this.info.index;
         s.i32[s.at(VALUE.flags)] = own ? VALUE_HAS_LOCK : 0;
         s.i32[s.at(VALUE.lengthLow)] = length % 2 ** 32;
@@ -104,6 +105,14 @@ abstract class SharedData implements Shareable {
     this.#view = new this.info.array(s.segment.buffer.buffer as ArrayBuffer, s.segment.buffer.byteOffset + DATA_OFFSET, stored) as TypedArray;
     if (lock === undefined && (s.i32[s.at(VALUE.flags)]! & VALUE_HAS_LOCK) !== 0) lock = RLock._embedded(s, VALUE.lock);
     this.#lock = lock;
+  }
+
+  protected get state(): SharedState {
+    return this.#state;
+  }
+
+  protected get info(): TypeInfo {
+    return this.#info;
   }
 
   get typecode(): string {

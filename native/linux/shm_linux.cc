@@ -171,17 +171,17 @@ Mapping map_fd(int fd, size_t size, const std::string& name) {
 }  // namespace
 
 void check_ownership(const struct stat& st, const std::string& name) {
-  if (!S_ISREG(st.st_mode)) throw SysError(EPERM, "open", quoted(name) + " is not a regular file: refusing to use it");
+  // The messages read "open '<name>' (<why>) failed: Operation not permitted (EPERM)".
+  if (!S_ISREG(st.st_mode)) throw SysError(EPERM, "open", quoted(name) + " (not a regular file: refused)");
   if (st.st_uid != geteuid()) {
     throw SysError(EPERM, "open",
-                   quoted(name) + " is owned by uid " + std::to_string(st.st_uid) + ", not by this process (uid " +
-                       std::to_string(geteuid()) + "): refusing to use an object another user made");
+                   quoted(name) + " (owned by uid " + std::to_string(st.st_uid) + ", not by this process's uid " +
+                       std::to_string(geteuid()) + ": an object another user made is refused)");
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    throw SysError(EPERM, "open",
-                   quoted(name) + " may be written by group or others (mode " + mode + "): refusing to use it");
+    throw SysError(EPERM, "open", quoted(name) + " (mode " + std::string(mode) + ": group or others may write it, so it is refused)");
   }
 }
 
@@ -220,8 +220,8 @@ Mapping shm_open_existing(const std::string& name, size_t min_size) {
     }
     if (size_t(st.st_size) < min_size) {
       throw SysError(EBADMSG, "shm_open",
-                     quoted(name) + " has " + std::to_string(st.st_size) + " bytes, fewer than the " +
-                         std::to_string(min_size) + " it must have (truncated, or not made by multiproc)");
+                     quoted(name) + " (" + std::to_string(st.st_size) + " bytes, fewer than the " + std::to_string(min_size) +
+                         " it must have: truncated, or not made by multiproc)");
     }
   } catch (...) {
     close(fd);

@@ -113,23 +113,31 @@ export class SharedState {
     const what = `${Kind[kind]} ${JSON.stringify(userName ?? name)}`;
     let segment: NativeSegment;
     try {
-      segment = SharedState.#openSegment(name, bytesFor(minStateWords));
+      segment = SharedState.#openSegment(name, bytesFor(0));
     } catch (e) {
       if (isSystemError(e, 'ENOENT')) rethrowWith(e, `${what} no longer exists (its program ended, or it was unlinked)`);
       if (isSystemError(e, 'EBADMSG')) throw corruptError(`${what} cannot be opened: ${(e as Error).message}`);
       rethrowWith(e, `cannot open ${what}`);
     }
     const s = new SharedState(segment, name, kind, userName);
+    const shown = JSON.stringify(userName ?? name);
+    const refuse = (error: Error): never => {
+      segment.close();
+      throw error;
+    };
+    const magic = s.i32[HEADER.magic];
+    // Zeros: its creator may still be writing it (then `initialized` comes);
+    // anything else that is not our magic is some other program's file.
+    if (magic !== 0 && magic !== MAGIC) refuse(new TypeError(`${shown} is not a multiproc object (another program's file?)`));
     s.#awaitInitialized();
-    const found = s.i32[HEADER.kind]!;
     if (s.i32[HEADER.magic] !== MAGIC || s.i32[HEADER.version] !== VERSION) {
-      segment.close();
-      throw new TypeError(`${JSON.stringify(userName ?? name)} is not a multiproc object of this version ` +
-        `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`);
+      refuse(new TypeError(`${shown} is not a multiproc object of this version ` +
+        `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`));
     }
-    if (found !== kind) {
-      segment.close();
-      throw new TypeError(`${JSON.stringify(userName ?? name)} is a ${Kind[found] ?? 'different kind of object'}, not a ${Kind[kind]}`);
+    const found = s.i32[HEADER.kind]!;
+    if (found !== kind) refuse(new TypeError(`${shown} is a ${Kind[found] ?? 'different kind of object'}, not a ${Kind[kind]}`));
+    if (segment.size < bytesFor(minStateWords)) {
+      refuse(corruptError(`${what} is corrupt: its segment has ${segment.size} bytes, fewer than the ${bytesFor(minStateWords)} a ${Kind[kind]} needs`));
     }
     if (!s.named) s.#adopt(ticket);
     return s;
