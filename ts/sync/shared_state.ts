@@ -157,8 +157,20 @@ export class SharedState {
     }
   }
 
+  // Writes the initial state; a creation whose init throws (a bad initial
+  // value) leaves nothing behind.
   #initialize(init: (s: SharedState) => void, flags: number): void {
-    init(this);
+    try {
+      init(this);
+    } catch (e) {
+      this.segment.close();
+      try {
+        addon().Segment.unlink(posixName(this.name));
+      } catch {
+        // gone already
+      }
+      throw e;
+    }
     this.i32[HEADER.magic] = MAGIC;
     this.i32[HEADER.kind] = this.kind;
     this.i32[HEADER.version] = VERSION;
