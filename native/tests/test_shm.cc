@@ -1,6 +1,9 @@
 // Shared-memory segments (native/core/shm.h) and SysError.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -201,6 +204,83 @@ TEST(failed_create_leaves_nothing_behind) {
   Unlinker u{shm_path(name)};
   CHECK_SYSERR(mp::shm_create(name, 0), EINVAL);
   CHECK_MSG(!exists(shm_path(name)), "shm_create threw but left " + shm_path(name));
+}
+
+
+// ---- Trust: files that are not ours, and segments shrunk under us ------------
+
+TEST(open_refuses_a_file_others_may_write_and_one_too_small) {
+  std::string name = unique_name();
+  Unlinker u{shm_path(name)};
+  mp::Mapping m = mp::shm_create(name, 64);
+  mp::shm_unmap(m);
+  CHECK_SYSERR(mp::shm_open_existing(name, 65), EBADMSG);  // smaller than the caller needs
+  mp::Mapping ok = mp::shm_open_existing(name, 64);
+  mp::shm_unmap(ok);
+  CHECK_EQ(chmod(shm_path(name).c_str(), 0666), 0);
+  CHECK_SYSERR(mp::shm_open_existing(name), EPERM);
+  if (geteuid() == 0) {  // another user's file (needs root to make)
+    CHECK_EQ(chmod(shm_path(name).c_str(), 0600), 0);
+    CHECK_EQ(chown(shm_path(name).c_str(), 65534, 65534), 0);
+    CHECK_SYSERR(mp::shm_open_existing(name), EPERM);
+  }
+  mp::shm_remove(name);
+}
+
+TEST(a_segment_truncated_under_its_mapping_reads_as_ones_instead_of_raising_sigbus) {
+  std::string name = unique_name();
+  Unlinker u{shm_path(name)};
+  const size_t size = 3 * 4096;
+  mp::Mapping m = mp::shm_create(name, size);
+  auto* p = static_cast<volatile uint32_t*>(m.addr);
+  p[0] = 7;
+  p[4096 / 4] = 8;
+  CHECK(!mp::shm_truncated(m));
+  CHECK_EQ(truncate(shm_path(name).c_str(), 100), 0);  // page 0 stays (zeros past 100), pages 1-2 go
+  CHECK_EQ(p[0], 7u);
+  uint32_t seen = p[4096 / 4];  // would be SIGBUS
+  CHECK_EQ(seen, 0xFFFFFFFFu);
+  CHECK(mp::shm_truncated(m));
+  p[2 * 4096 / 4] = 5;  // the rest is private memory now: writable, no fault
+  CHECK_EQ(p[2 * 4096 / 4], 5u);
+  mp::shm_unmap(m);
+  mp::shm_remove(name);
+}
+
+TEST(a_sigbus_that_is_not_ours_still_kills) {
+  Child c = spawn([] {
+    std::string name = unique_name();
+    int fd = open(shm_path(name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0) return 2;
+    void* addr = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);  // not through shm.h
+    unlink(shm_path(name).c_str());
+    std::string mine = unique_name() + "x";
+    mp::Mapping ours = mp::shm_create(mine, 64);  // installs the handler
+    mp::shm_remove(mine);                          // (the child dies with SIGBUS: nothing may be left)
+    (void)ours;
+    if (ftruncate(fd, 0) != 0) return 3;
+    return int(*static_cast<volatile char*>(addr));  // SIGBUS: the default action
+  });
+  int st = c.join();
+#ifdef __SANITIZE_ADDRESS__
+  // Our handler passes it on to ASan's, which reports it and exits 1.
+  CHECK_MSG(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), describe_status(st));
+#else
+  CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, describe_status(st));
+#endif
+}
+
+TEST(the_mapping_limit_is_below_the_kernels) {
+  CHECK(mp::shm_mapping_limit() >= 1024);
+  CHECK(mp::shm_mapping_limit() <= 65536);
+  size_t before = mp::shm_mapping_count();
+  std::string name = unique_name();
+  Unlinker u{shm_path(name)};
+  mp::Mapping m = mp::shm_create(name, 64);
+  CHECK_EQ(mp::shm_mapping_count(), before + 1);
+  mp::shm_unmap(m);
+  CHECK_EQ(mp::shm_mapping_count(), before);
+  mp::shm_remove(name);
 }
 
 MPTEST_MAIN()
