@@ -10,13 +10,6 @@ Owner current_owner() {
   return me;
 }
 
-bool lock_try(LockState* lock, Owner me) {
-  uint32_t expected = 0;
-  if (!lock->cell.value.compare_exchange_strong(expected, me.tid)) return false;
-  lock->stamp.store(me.stamp);
-  return true;
-}
-
 LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns) {
   WaitCell* cell = &lock->cell;
   int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
@@ -53,14 +46,8 @@ bool lock_take_if_owner_dead(LockState* lock, uint32_t owner, Owner me) {
   // below fails if the lock changed hands meanwhile.
   if (lock->cell.value.load() != owner || thread_alive(owner, stamp)) return false;
   if (!lock->cell.value.compare_exchange_strong(owner, me.tid)) return false;
-  lock->stamp.store(me.stamp);
+  lock->stamp.store(me.stamp, std::memory_order_relaxed);
   return true;
-}
-
-void lock_release(LockState* lock) {
-  lock->stamp.store(0);
-  lock->cell.value.store(0);
-  wake(&lock->cell, 1);
 }
 
 }  // namespace mp

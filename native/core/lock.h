@@ -59,7 +59,16 @@ Owner current_owner();
 enum class LockResult { kAcquired, kOwnerDied, kTimedOut };
 
 // One try: CAS 0 -> owner (and the stamp). No waiting, no liveness check.
-bool lock_try(LockState* lock, Owner me);
+// Inline: a queue's put and get each take and free the ring's lock.
+// The stamp's stores need no ordering of their own: the CAS (and, when
+// freeing, the store of owner 0 after it) orders them; a reader that sees
+// owner T read after T's CAS, so it sees 0 or T's stamp.
+inline bool lock_try(LockState* lock, Owner me) {
+  uint32_t expected = 0;
+  if (!lock->cell.value.compare_exchange_strong(expected, me.tid)) return false;
+  lock->stamp.store(me.stamp, std::memory_order_relaxed);
+  return true;
+}
 
 // Blocks until the lock is ours, for at most timeout_ns (< 0: forever; 0:
 // one try, plus taking over a dead holder's lock). Does not touch `count`.
@@ -70,7 +79,11 @@ LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns);
 bool lock_take_if_owner_dead(LockState* lock, uint32_t owner, Owner me);
 
 // Clears the stamp and the owner, then wakes one sleeper if any announced.
-void lock_release(LockState* lock);
+inline void lock_release(LockState* lock) {
+  lock->stamp.store(0, std::memory_order_relaxed);
+  lock->cell.value.store(0);  // seq_cst: ordered before the sleepers check in wake()
+  if (lock->cell.sleepers.load() != 0) wake(&lock->cell, 1);
+}
 
 // The stamp of a live thread: a function of its start time (never 0), or 0
 // when it cannot be read (no such thread, no /proc).

@@ -21,6 +21,7 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -51,6 +52,9 @@ void shm_remove(const std::string& name);
 // Whether another process shrank the segment under this mapping (a SIGBUS
 // was caught in it; from that fault on, the mapping's tail is private zeros).
 bool shm_truncated(const Mapping& m);
+// The flag shm_truncated() reads, for callers that check it on every call
+// (nullptr for a mapping not in the table). Valid while the mapping is.
+const std::atomic<uint32_t>* shm_truncated_flag(const Mapping& m);
 
 // Throws SysError EPERM unless `st` is a regular file owned by our effective
 // uid that group and others cannot write (`name` is for the message).

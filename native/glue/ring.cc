@@ -70,6 +70,11 @@ struct RingRef {
   uint32_t capacity;  // as checked against the mapping by ringOpen
   Napi::Reference<Napi::Int32Array> result_ref;
   int32_t* result;  // [status, tag] of the last get
+  // Read on every call, so kept here: the mapping's truncated flag (shm.h),
+  // and who this thread is -- a handle is used only by the JS thread that
+  // opened it (an External belongs to one isolate).
+  const std::atomic<uint32_t>* truncated;
+  Owner owner;
 };
 
 Segment* segment_arg(const Napi::CallbackInfo& info) {
@@ -91,7 +96,7 @@ RingRef& ref_of(const Napi::CallbackInfo& info) {
 RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   void* base = ref.segment->mapping().addr;
   if (!base) throw coded_error(info.Env(), "ERR_MP_CLOSED", "the queue's segment is closed");
-  ref.segment->check_intact(info.Env());
+  if (ref.truncated && ref.truncated->load(std::memory_order_relaxed)) ref.segment->check_intact(info.Env());
   auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
   // The capacity lives in shared memory, where any process could scribble:
   // never trust it beyond what ringOpen checked against the mapping.
@@ -105,7 +110,7 @@ RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
 // A u32 counter at byte `offset` of the ring's segment (JoinableQueue's
 // count of the items this consumer holds), or nullptr for undefined / -1.
 std::atomic<uint32_t>* counter_at(const Napi::CallbackInfo& info, RingRef& ref, size_t i) {
-  if (info[i].IsUndefined()) return nullptr;
+  if (info.Length() <= i || info[i].IsUndefined()) return nullptr;
   double off = arg_number(info, i, "counter offset");
   if (off < 0) return nullptr;
   const Mapping& m = ref.segment->mapping();
@@ -117,7 +122,7 @@ std::atomic<uint32_t>* counter_at(const Napi::CallbackInfo& info, RingRef& ref, 
 
 // How long a one-try call may wait for the ring's lock (ms; 0: one CAS).
 int64_t lock_wait_ns(const Napi::CallbackInfo& info, size_t i) {
-  if (info[i].IsUndefined()) return 0;
+  if (info.Length() <= i || info[i].IsUndefined()) return 0;
   int64_t ns = arg_timeout_ns(info, i);
   return ns < 0 ? 0 : ns;
 }
@@ -202,7 +207,7 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
   }
   Napi::Int32Array result = info[2].As<Napi::Int32Array>();
   auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()), seg, size_t(off), ring->capacity,
-                          Napi::Persistent(result), result.Data()};
+                          Napi::Persistent(result), result.Data(), shm_truncated_flag(m), current_owner()};
   return Napi::External<RingRef>::New(env, ref, [](Napi::Env, RingRef* r) { delete r; });
 }
 
@@ -226,8 +231,8 @@ Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
       std::memcpy(dst, p.bytes ? p.bytes : &p.number, p.len);
     }
   };
-  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, current_owner(), lock_wait_ns(info, 4))
-                              : ring_put(ring, tag, p.len, write, current_owner(), timeout);
+  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, ref.owner, lock_wait_ns(info, 4))
+                              : ring_put(ring, tag, p.len, write, ref.owner, timeout);
   return Napi::Number::New(env, status_of(env, ref.segment, r));
 }
 
@@ -267,8 +272,8 @@ Napi::Value ring_get_js(const Napi::CallbackInfo& info) {
     ref.result[1] = int32_t(tag);
     return true;
   };
-  RingResult r = timeout == 0 ? ring_try_get(ring, read, current_owner(), lock_wait_ns(info, 2), taken)
-                              : ring_get(ring, read, current_owner(), timeout, taken);
+  RingResult r = timeout == 0 ? ring_try_get(ring, read, ref.owner, lock_wait_ns(info, 2), taken)
+                              : ring_get(ring, read, ref.owner, timeout, taken);
   ref.result[0] = status_of(env, ref.segment, r);
   return r == RingResult::kOk ? Napi::Value(env, out) : env.Undefined();
 }
@@ -279,13 +284,14 @@ Napi::Value ring_shutdown_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RingRef& ref = ref_of(info);
   RingHeader* ring = ring_of(info, ref);
-  RingResult r = ring_shutdown(ring, current_owner(), info[1].ToBoolean(), arg_timeout_ns(info, 2));
+  RingResult r = ring_shutdown(ring, ref.owner, info[1].ToBoolean(), arg_timeout_ns(info, 2));
   return Napi::Number::New(env, status_of(env, ref.segment, r));
 }
 
 // ringRecover(ring) -> whether a dead holder's lock was taken over (and the ring repaired).
 Napi::Value ring_recover_js(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ring_recover(ring_of(info), current_owner()));
+  RingRef& ref = ref_of(info);
+  return Napi::Boolean::New(info.Env(), ring_recover(ring_of(info, ref), ref.owner));
 }
 
 }  // namespace mp::glue

@@ -246,6 +246,10 @@ bool shm_truncated(const Mapping& m) {
   return m.slot >= 0 && g_table[m.slot].truncated.load(std::memory_order_acquire) != 0;
 }
 
+const std::atomic<uint32_t>* shm_truncated_flag(const Mapping& m) {
+  return m.slot >= 0 ? &g_table[m.slot].truncated : nullptr;
+}
+
 size_t shm_mapping_limit() { return g_limit; }
 
 size_t shm_mapping_count() {

@@ -35,6 +35,7 @@ const MIN_STATE_WORDS = RING_OFFSET / 4 - STATE + 16; // the ring's header must 
 const LIVENESS_SLICE_MS = 20;
 
 let revived: SharedState | undefined;
+const NO_OPTIONS: GetOptions = Object.freeze({});
 
 function closedHandle(): Error {
   return Object.assign(new Error('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)'),
@@ -91,7 +92,7 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** @internal what a get passes the ring (JoinableQueue: the consumer's count). */
   protected _getOptions(): GetOptions {
-    return {};
+    return NO_OPTIONS;
   }
 
   /** Resolves with the oldest item (rejects Empty after options.timeout; ShutDown once shut down and drained). */
@@ -200,6 +201,7 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
 export class JoinableQueue<T = unknown> extends Queue<T> {
   #consumers: Entries | undefined;
   #mine = -1; // this thread's consumer entry
+  #options: GetOptions | undefined; // what gets pass the ring: the counter of that entry
 
   #table(): Entries {
     if (!this.#consumers) {
@@ -231,7 +233,9 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 
   protected override _getOptions(): GetOptions {
-    return { counter: this.#countWord() * 4 };
+    const word = this.#countWord();
+    if (this.#options?.counter !== word * 4) this.#options = Object.freeze({ counter: word * 4 });
+    return this.#options;
   }
 
   // A dead consumer's entry: its count goes (it will never call taskDone),

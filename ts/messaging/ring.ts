@@ -111,7 +111,9 @@ export class Ring {
     const timeout = timeoutMs === Infinity ? undefined : timeoutMs;
     let record = encode(item, raw);
     try {
-      let r = native.ringPut(this.#handle, record.tag, record.value, timeout, NOWAIT_LOCK_MS);
+      let r = timeout === 0
+        ? native.ringPut(this.#handle, record.tag, record.value, 0, NOWAIT_LOCK_MS)
+        : native.ringPut(this.#handle, record.tag, record.value, timeout);
       // Too large for a record: again, through a side segment.
       if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeout, NOWAIT_LOCK_MS);
       if (r === OK) return;
@@ -154,7 +156,10 @@ export class Ring {
     const native = addon();
     const { raw = false, counter, onIdle } = options;
     if (!onIdle || timeoutMs === 0) {
-      const value = native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter);
+      // Only the arguments this call needs: each costs the addon a type check.
+      const value = timeoutMs === 0 || counter !== undefined
+        ? native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter)
+        : native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
       return this.#took(value, raw);
     }
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
