@@ -46,6 +46,9 @@ const BROKEN = -2;
 const RELEASED = 1;
 const RESET = 2;
 const TIMED_OUT = Symbol('timed out');
+// How long a wait that gave up waits for the internal lock to record it
+// (under the lock); past that it breaks the barrier without the lock.
+const GIVE_UP_LOCK_MS = 100;
 
 const LIVENESS_SLICE_MS = 20;
 /** Parties a Barrier may have: each has an entry in the segment. */
@@ -331,7 +334,7 @@ export class Barrier implements Shareable {
         failure = e;
       }
       const arrival = a;
-      return this.#finishAction(arrival, failure, await this.#critical(Infinity, () => this.#afterAction(arrival, failure)));
+      return this.#finishAction(arrival, failure, await this.#critical(deadline, () => this.#afterAction(arrival, failure)));
     }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
@@ -347,7 +350,7 @@ export class Barrier implements Shareable {
       if (why !== undefined) {
         const arrival = a;
         const reason = why;
-        return this.#settled(await this.#critical(Infinity, () => this.#giveUp(arrival, reason)));
+        return this.#givenUp(arrival, reason, await this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)));
       }
     }
   }
@@ -380,7 +383,7 @@ export class Barrier implements Shareable {
         failure = e;
       }
       const arrival = a;
-      return this.#finishAction(arrival, failure, this.#criticalSync(Infinity, () => this.#afterAction(arrival, failure)));
+      return this.#finishAction(arrival, failure, this.#criticalSync(deadline, () => this.#afterAction(arrival, failure)));
     }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
@@ -396,7 +399,7 @@ export class Barrier implements Shareable {
       if (why !== undefined) {
         const arrival = a;
         const reason = why;
-        return this.#settled(this.#criticalSync(Infinity, () => this.#giveUp(arrival, reason)));
+        return this.#givenUp(arrival, reason, this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)));
       }
     }
   }
@@ -415,13 +418,29 @@ export class Barrier implements Shareable {
   }
 
   #finishAction(a: Arrival, failure: unknown, r: number | typeof TIMED_OUT): number {
+    // The lock could not be had before the deadline (its holder is stopped):
+    // the others must not wait on, so break the barrier without it.
+    if (r === TIMED_OUT) this.#breakUnlocked(a);
     if (failure !== undefined) throw failure;
-    return this.#settled(r === TIMED_OUT ? a.index : r);
+    if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out: its internal lock stayed held');
+    return r;
   }
 
-  #settled(r: number | typeof TIMED_OUT): number {
-    if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-    return r;
+  // The outcome of #giveUp under the lock -- or, when the lock stays held
+  // (its holder is stopped), the barrier broken without it.
+  #givenUp(a: Arrival, why: string, r: number | typeof TIMED_OUT): number {
+    if (r !== TIMED_OUT) return r;
+    if (this.#get(BARRIER.generation) !== a.generation) return this.#outcome(a);
+    this.#breakUnlocked(a);
+    throw new BrokenBarrierError(why);
+  }
+
+  // Breaks the barrier without its lock, if the cycle `a` is still the
+  // current one: one store and a wake. A holder of the lock that resumes
+  // finds it broken (its own change is then overwritten by nothing worse).
+  #breakUnlocked(a?: Arrival): void {
+    if (a && this.#get(BARRIER.generation) !== a.generation) return;
+    this.#break();
   }
 
   /** Returns the barrier to its initial state, also when broken; current waiters get BrokenBarrierError. */
@@ -431,7 +450,9 @@ export class Barrier implements Shareable {
 
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until reset(). */
   abort(): void {
-    this.#criticalSync(Infinity, () => this.#break());
+    // One store and a wake: no need to wait for the internal lock (which a
+    // stopped process might hold).
+    this.#breakUnlocked();
   }
 
   [toHandle](): HandleData {
