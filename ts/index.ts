@@ -1,4 +1,10 @@
+/// <reference types="node" preserve="true" />
 // multiproc: Python's multiprocessing for Node.js.
+//
+// The reference above stays in dist/index.d.ts (preserve: tsc drops others
+// since 5.5): our declarations use Buffer, NodeJS.Signals and node:util, so
+// they pull in @types/node themselves and compile in a consumer whose
+// tsconfig lists `types` without "node".
 export { Process, type ProcessOptions, type Target } from './process';
 export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './state';
 export { activeChildren } from './children';
