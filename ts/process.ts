@@ -30,13 +30,21 @@ interface CommonOptions<F extends Target> {
   module?: string | URL;
 }
 
+interface OptionalArgs<F extends Target> {
+  /** The target's arguments: structured clone; shared objects travel as handles. */
+  args?: Parameters<F>;
+}
+
+interface RequiredArgs<F extends Target> {
+  /** The target's arguments: structured clone; shared objects travel as handles. */
+  args: Parameters<F>;
+}
+
 // `args` is checked against the target's parameters, and may be left out
 // only when the target can be called without arguments (the child calls
 // target(...args), so a missing one would arrive as undefined). F is
 // inferred from `target` alone: a conditional type is no inference site.
-type ArgsOption<F extends Target> = [] extends Parameters<F>
-  ? { /** The target's arguments: structured clone; shared objects travel as handles. */ args?: Parameters<F> }
-  : { /** The target's arguments: structured clone; shared objects travel as handles. */ args: Parameters<F> };
+type ArgsOption<F extends Target> = [] extends Parameters<F> ? OptionalArgs<F> : RequiredArgs<F>;
 
 /** Options of `new Process()`; with a target F, `args` are F's parameters. */
 export type ProcessOptions<F extends Target = Target> = CommonOptions<F> & ArgsOption<F>;
