@@ -1,4 +1,10 @@
+/// <reference types="node" preserve="true" />
 // multiproc: Python's multiprocessing for Node.js.
+//
+// The reference above stays in dist/index.d.ts (preserve: tsc drops others
+// since 5.5): our declarations use Buffer, NodeJS.Signals and node:util, so
+// they pull in @types/node themselves and compile in a consumer whose
+// tsconfig lists `types` without "node".
 export { Process, type ProcessOptions, type Target } from './process';
 export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './state';
 export { activeChildren } from './children';
@@ -13,8 +19,8 @@ export { unlinkNamed } from './sync/shared_state';
 export type { SyncOptions, AsyncOptions } from './sync/options';
 export { Queue, JoinableQueue, SimpleQueue, type QueueOptions } from './messaging/queue';
 export { Pipe, Connection } from './messaging/pipe';
-export { Value, RawValue, SharedArray, RawArray } from './shared_values';
-export { TYPECODES, type TypedArray } from './typecodes';
+export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './shared_values';
+export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shared_memory';
 export { Empty, Full, ShutDown, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './errors';
 export { getSpinPolicy, setSpinPolicy, type SpinPolicy } from './wait';

@@ -19,10 +19,9 @@ import { validateTimeout } from './wait';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Target = (...args: any[]) => unknown;
 
-export interface ProcessOptions {
+interface CommonOptions<F extends Target> {
   /** An exported function: the child imports its module and finds it by name. */
-  target?: Target;
-  args?: unknown[];
+  target?: F;
   /** Default 'Process-N'. */
   name?: string;
   /** Killed when this process exits, however it exits; does not keep the event loop alive. Default false. */
@@ -30,6 +29,25 @@ export interface ProcessOptions {
   /** The module that exports `target` (a path, file URL or import.meta.url). Default: the main script. */
   module?: string | URL;
 }
+
+interface OptionalArgs<F extends Target> {
+  /** The target's arguments: structured clone; shared objects travel as handles. */
+  args?: Parameters<F>;
+}
+
+interface RequiredArgs<F extends Target> {
+  /** The target's arguments: structured clone; shared objects travel as handles. */
+  args: Parameters<F>;
+}
+
+// `args` is checked against the target's parameters, and may be left out
+// only when the target can be called without arguments (the child calls
+// target(...args), so a missing one would arrive as undefined). F is
+// inferred from `target` alone: a conditional type is no inference site.
+type ArgsOption<F extends Target> = [] extends Parameters<F> ? OptionalArgs<F> : RequiredArgs<F>;
+
+/** Options of `new Process()`; with a target F, `args` are F's parameters. */
+export type ProcessOptions<F extends Target = Target> = CommonOptions<F> & ArgsOption<F>;
 
 const OPTION_KEYS = new Set(['target', 'args', 'name', 'daemon', 'module']);
 
@@ -43,7 +61,12 @@ function exitCodeName(code: number): string {
 
 type Phase = 'initial' | 'started' | 'exited' | 'closed';
 
-export class Process {
+/**
+ * Python's multiprocessing.Process. F, the target's type, exists only to
+ * check `args` at construction: every Process<F> is a Process, so
+ * activeChildren() and arrays of processes need no type arguments.
+ */
+export class Process<F extends Target = Target> {
   #target: Target | undefined;
   #args: unknown[];
   #name: string;
@@ -60,14 +83,15 @@ export class Process {
   /** True for the object that represents the current process inside a child. */
   #isSelf = false;
 
-  constructor(options: ProcessOptions = {}) {
+  constructor(options: ProcessOptions<F> = {} as ProcessOptions<F>) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Process options must be an object, got ${describe(options)}`);
     }
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key)) throw new TypeError(`unknown Process option ${JSON.stringify(key)}`);
     }
-    const { target, args = [], name, daemon, module } = options;
+    // Checked at run time below, for JavaScript callers and casts.
+    const { target, args = [], name, daemon, module } = options as ProcessOptions;
     if (target !== undefined && typeof target !== 'function') {
       throw new TypeError(`options.target must be a function, got ${describe(target)}`);
     }

@@ -103,7 +103,11 @@ const collected = new FinalizationRegistry<Sending>((sending) => {
 
 let revived: { incoming: Queue | null; outgoing: Queue | null; ticket: Ticket | undefined } | undefined;
 
-export class Connection implements Shareable {
+/**
+ * One end of a Pipe. T is what travels through it (both ways: Pipe<T>() makes
+ * two Connection<T>); it is a promise of the program, not checked at run time.
+ */
+export class Connection<T = unknown> implements Shareable {
   readonly #incoming: Queue | null;
   readonly #sending: Sending | null;
   #closed = false;
@@ -160,11 +164,11 @@ export class Connection implements Shareable {
   // block/timeout. The pipe's queues are unbounded, so sends wait only when
   // the ring's bytes are all in use.
 
-  async send(obj: unknown, options?: AsyncOptions): Promise<void> {
+  async send(obj: T, options?: AsyncOptions): Promise<void> {
     await this.#out().put(obj, options);
   }
 
-  sendSync(obj: unknown, options?: SyncOptions): void {
+  sendSync(obj: T, options?: SyncOptions): void {
     this.#out().putSync(obj, options);
   }
 
@@ -176,21 +180,21 @@ export class Connection implements Shareable {
     await partsOf!(this.#out()).ring.put(bytes, true, timeout, signal);
   }
 
-  async recv(options?: AsyncOptions): Promise<unknown> {
+  async recv(options?: AsyncOptions): Promise<T> {
     const q = this.#in();
     const { timeout, signal } = asyncOptions(options, 'recv');
     try {
-      return await partsOf!(q).ring.get(timeout, signal, { onIdle: this.#idle });
+      return await partsOf!(q).ring.get(timeout, signal, { onIdle: this.#idle }) as T;
     } catch (e) {
       throw this.#eof(e);
     }
   }
 
-  recvSync(options?: SyncOptions): unknown {
+  recvSync(options?: SyncOptions): T {
     const q = this.#in();
     const timeout = syncTimeout(options, 'recvSync');
     try {
-      return partsOf!(q).ring.getSync(timeout, { onIdle: this.#idle });
+      return partsOf!(q).ring.getSync(timeout, { onIdle: this.#idle }) as T;
     } catch (e) {
       throw this.#eof(e);
     }
@@ -251,8 +255,11 @@ export class Connection implements Shareable {
   }
 }
 
-/** Two connected ends. duplex (default true): both send and receive; false: [receive-only, send-only]. */
-export function Pipe<T = unknown>(duplex = true): [Connection, Connection] {
+/**
+ * Two connected ends. duplex (default true): both send and receive; false:
+ * [receive-only, send-only]. `Pipe<T>()` types what they carry.
+ */
+export function Pipe<T = unknown>(duplex = true): [Connection<T>, Connection<T>] {
   if (typeof duplex !== 'boolean') throw new TypeError(`duplex must be a boolean, got ${describe(duplex)}`);
   const aToB = new Queue<T>();
   if (!duplex) return [new Connection(aToB, null), new Connection(null, aToB)];
