@@ -204,8 +204,9 @@ export class Value<C extends Typecode = Typecode> extends SharedData {
   }
 
   /** Atomically adds n (integer typecodes; no lock needed) and returns the new value, wrapped as the type wraps. */
-  add(n: ValueOf<C & IntegerTypecode>): ValueOf<C> {
-    return this.atomicAdd(0, n) as ValueOf<C>;
+  add(this: C extends IntegerTypecode ? Value<C> : never, n: ValueOf<C>): ValueOf<C> {
+    // (`this` is typed so that add() on a float or char Value does not compile.)
+    return (this as Value<C>).atomicAdd(0, n) as ValueOf<C>;
   }
 
   /** Atomically replaces the value with `replacement` if it is `expected`; returns the value it found. */
@@ -340,8 +341,9 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
   }
 
   /** Atomically adds n to item i (integer typecodes; no lock needed); returns the new value. */
-  add(i: number, n: ValueOf<C & IntegerTypecode>): ValueOf<C> {
-    return this.atomicAdd(this.#index(i), n) as ValueOf<C>;
+  add(this: C extends IntegerTypecode ? SharedArray<C> : never, i: number, n: ValueOf<C>): ValueOf<C> {
+    const self = this as SharedArray<C>;
+    return self.atomicAdd(self.#index(i), n) as ValueOf<C>;
   }
 
   /** Atomically replaces item i with `replacement` if it is `expected`; returns the value it found. */

@@ -77,7 +77,7 @@ for (const [codes, name, array, char] of table) {
   for (const code of codes) byCode.set(code, info);
 }
 
-export const TYPECODES: readonly string[] = [...byCode.keys()];
+export const TYPECODES = [...byCode.keys()] as readonly Typecode[];
 
 export function typeInfo(typecode: unknown): TypeInfo {
   const info = typeof typecode === 'string' ? byCode.get(typecode) : undefined;
