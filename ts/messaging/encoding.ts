@@ -212,6 +212,11 @@ export function toSide(encoded: Encoded): Encoded {
  */
 export function discard(record: Encoded): void {
   record.drop?.();
+  unlinkSide(record);
+}
+
+/** Unlinks a record's side segment (none for an ordinary record), by name. */
+export function unlinkSide(record: Encoded): void {
   if (record.tag !== SIDE) return;
   try {
     addon().Segment.unlink(posixName((record.value as string).split(':')[2]!));

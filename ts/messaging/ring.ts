@@ -20,13 +20,17 @@ import type { RingHandle } from '../native';
 import { RING_OFFSET } from '../sync/layout';
 import type { SharedState } from '../sync/shared_state';
 import { eventLoopSpinMs, wait } from '../wait';
-import { decode, decodeBytes, discard, encode, toSide, type RecordValue } from './encoding';
+import { decode, decodeBytes, discard, encode, toSide, unlinkSide, type Encoded, type RecordValue } from './encoding';
 
 const LOCK = RING_OFFSET; // the ring's LockState: owner, sleepers, ...
 const WRITTEN = RING_OFFSET + 16; // bumped after each put
 const FREED = RING_OFFSET + 24; // bumped after each get
 const ITEMS = (RING_OFFSET + 48) / 4;
 const MAXSIZE = (RING_OFFSET + 52) / 4;
+const CAPACITY = (RING_OFFSET + 56) / 4;
+// Room a side record takes: its header, "<tag>:<length>:<name>" and a NUL,
+// padded (native/core/ring.h), with room to spare.
+const SIDE_RECORD_ROOM = 128n;
 const SHUT = (RING_OFFSET + 60) / 4;
 const RING_HEADER = 64;
 const RETRY_SLICE_MS = 20;
@@ -76,6 +80,7 @@ export class Ring {
   #spinSkips = 0;
   #quietWaits = 0; // in a row
   #loopHeldSince = 0; // when spins began to stand in for turns of the loop
+  #positions: BigUint64Array | undefined; // the ring's head and tail
 
   /** `what` names the queue in errors. */
   constructor(state: SharedState, what: string) {
@@ -109,14 +114,13 @@ export class Ring {
   putSync(item: unknown, raw: boolean, timeoutMs: number): void {
     const native = addon();
     const timeout = timeoutMs === Infinity ? undefined : timeoutMs;
-    let record = encode(item, raw);
+    const record = encode(item, raw);
     try {
-      let r = timeout === 0
+      const r = timeout === 0
         ? native.ringPut(this.#handle, record.tag, record.value, 0, NOWAIT_LOCK_MS)
         : native.ringPut(this.#handle, record.tag, record.value, timeout);
-      // Too large for a record: again, through a side segment.
-      if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, timeout, NOWAIT_LOCK_MS);
       if (r === OK) return;
+      if (r === TOO_BIG) return this.#putSideSync(record, timeoutMs);
       this.#check(r);
       throw new Full(); // no room (or no lock) within the time allowed
     } catch (e) {
@@ -126,15 +130,15 @@ export class Ring {
   }
 
   async put(item: unknown, raw: boolean, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    let record = encode(item, raw);
+    const record = encode(item, raw);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     try {
       for (;;) {
         const seen = Atomics.load(this.#state.i32, FREED / 4);
-        let r = native.ringPut(this.#handle, record.tag, record.value, 0, ASYNC_LOCK_MS);
-        if (r === TOO_BIG) r = native.ringPut(this.#handle, (record = toSide(record)).tag, record.value, 0, ASYNC_LOCK_MS);
+        const r = native.ringPut(this.#handle, record.tag, record.value, 0, ASYNC_LOCK_MS);
         if (r === OK) return;
+        if (r === TOO_BIG) return await this.#putSide(record, deadline, signal);
         this.#check(r);
         const left = deadline - performance.now();
         if (left <= 0) throw new Full();
@@ -144,6 +148,57 @@ export class Ring {
     } catch (e) {
       discard(record);
       throw e;
+    }
+  }
+
+  // An item too big for the ring goes through a side segment, which only
+  // its record names. It is made only once the ring looks to have room for
+  // that record, and unlinked again if the put still fails: a producer
+  // killed while it waits for room leaves nothing behind (only one killed in
+  // the few microseconds between making it and the put can).
+  #roomForSideRecord(): boolean {
+    const i32 = this.#state.i32;
+    const maxsize = i32[MAXSIZE]!;
+    if (maxsize !== 0 && Atomics.load(i32, ITEMS) >= maxsize) return false;
+    const u64 = this.#positions ??= new BigUint64Array(i32.buffer, i32.byteOffset + RING_OFFSET + 32, 2);
+    const used = Atomics.load(u64, 1) - Atomics.load(u64, 0); // tail - head
+    return used === 0n || BigInt(i32[CAPACITY]!) - used >= SIDE_RECORD_ROOM;
+  }
+
+  #putSideSync(record: Encoded, timeoutMs: number): void {
+    const native = addon();
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const seen = Atomics.load(this.#state.i32, FREED / 4);
+      if (this.#roomForSideRecord()) {
+        const side = toSide(record);
+        const r = native.ringPut(this.#handle, side.tag, side.value, 0, NOWAIT_LOCK_MS);
+        if (r === OK) return;
+        unlinkSide(side);
+        this.#check(r);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Full();
+      native.waitSync(this.#state.segment, FREED, seen, Math.min(left, RETRY_SLICE_MS));
+    }
+  }
+
+  async #putSide(record: Encoded, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const native = addon();
+    for (;;) {
+      const seen = Atomics.load(this.#state.i32, FREED / 4);
+      let r = FULL;
+      if (this.#roomForSideRecord()) {
+        const side = toSide(record);
+        r = native.ringPut(this.#handle, side.tag, side.value, 0, ASYNC_LOCK_MS);
+        if (r === OK) return;
+        unlinkSide(side);
+        this.#check(r);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Full();
+      if (r === BUSY) await this.#lockMoved(left, signal);
+      else await this.#moved(FREED, seen, left, signal);
     }
   }
 
