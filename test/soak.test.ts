@@ -1,0 +1,469 @@
+// A bounded fault-injection soak (issue 9, "Done when"): random SIGKILL and
+// SIGSTOP/SIGCONT of producers, consumers, lock holders, barrier parties,
+// condition waiters, the resource trackers and a main process, and holders
+// whose pids are handed to strangers. It checks exactly: no crash (every
+// process not killed exits 0), no hang (every wait has a watchdog that fails
+// the test, naming what hung), no item lost or duplicated beyond what the
+// kills allow, and nothing left in /dev/shm (the per-file check of
+// helpers/setup.ts, and each child program's own tag).
+//
+// The schedule of faults comes from a seeded PRNG (helpers/soak.ts): a
+// failure prints the seed and the command that replays it. The sizes below
+// keep the whole file within about a minute on a loaded 2-core machine;
+// MULTIPROC_SOAK_SCALE multiplies them for a long run by hand.
+import { inspect } from 'node:util';
+import { describe, expect, it, onTestFailed } from 'vitest';
+import { Barrier, Condition, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock } from '../dist/index.js';
+import { fixture } from './helpers/child';
+import { processRunner } from './helpers/processes';
+import { Schedule, scaled } from './helpers/soak';
+
+// ---- Sizes (multiplied by MULTIPROC_SOAK_SCALE) ------------------------------
+const QUEUE_FAULTS = scaled(20);        // faults injected into the Queue run
+const JOINABLE_FAULTS = scaled(14);     // ... into the JoinableQueue run
+const LOCK_FAULTS = scaled(14);         // ... into each lock run (Lock, RLock)
+const BARRIER_ROUNDS = scaled(4);       // rounds of a Barrier broken by a death or a stop, then reset
+const CONDITION_ROUNDS = scaled(3);     // rounds of Condition waiters killed and notified one by one
+
+// Generous bounds for things that must happen; a hang becomes a failure.
+const BOOT_MS = 60_000;   // processes starting on a loaded machine
+const HANG_MS = 60_000;   // anything that must finish once the faults stop
+
+const targets = fixture('soak-targets.mjs');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const t: Record<string, any> = await import(targets);
+const { run } = processRunner(targets);
+
+/** Starts a scenario's schedule and prints its seed if the test fails. */
+function schedule(scenario: string): Schedule {
+  const s = new Schedule(scenario);
+  onTestFailed(() => console.error(`FAILED ${s.note()}`));
+  return s;
+}
+
+// ---- A crew of processes that faults are injected into ------------------------
+
+interface Member {
+  proc: Process;
+  role: string;
+  /** The step of the schedule at which a stopped member is resumed. */
+  resumeAt?: number;
+  killed: boolean;
+}
+
+/**
+ * The live processes of a scenario, with the faults applied to them: a
+ * SIGKILLed member is replaced by a fresh one of the same role; a SIGSTOPped
+ * one is resumed a few steps of the schedule later.
+ */
+class Crew {
+  readonly members: Member[] = [];
+  readonly kills = new Map<string, number>();
+  stops = 0;
+
+  constructor(private readonly s: Schedule, private readonly spawn: (role: string) => Process) {}
+
+  add(role: string): Member {
+    const m: Member = { proc: this.spawn(role), role, killed: false };
+    this.members.push(m);
+    return m;
+  }
+
+  live(): Member[] {
+    return this.members.filter((m) => !m.killed && m.proc.exitCode === null);
+  }
+
+  kill(m: Member): void {
+    m.proc.kill(); // also a stopped one
+    this.died(m);
+  }
+
+  /** `m` was killed (by us, or by itself): count it and replace it. */
+  died(m: Member): void {
+    m.killed = true;
+    this.kills.set(m.role, (this.kills.get(m.role) ?? 0) + 1);
+    this.add(m.role);
+  }
+
+  allKills(): number {
+    return [...this.kills.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** One step: resume what is due, then SIGKILL or SIGSTOP a member picked at random. */
+  step(n: number, pKill: number, roles?: readonly string[]): void {
+    for (const m of this.members) {
+      if (m.resumeAt !== undefined && m.resumeAt <= n) this.resume(m);
+    }
+    const candidates = this.live().filter((m) => m.resumeAt === undefined && (!roles || roles.includes(m.role)));
+    if (candidates.length === 0) return;
+    const victim = this.s.pick(candidates);
+    if (this.s.chance(pKill)) {
+      this.kill(victim);
+    } else {
+      victim.proc.sendSignal('SIGSTOP');
+      victim.resumeAt = n + this.s.int(1, 3);
+      this.stops++;
+    }
+  }
+
+  resume(m: Member): void {
+    if (m.resumeAt === undefined) return;
+    m.resumeAt = undefined;
+    if (!m.killed && m.proc.exitCode === null) m.proc.sendSignal('SIGCONT');
+  }
+
+  resumeAll(): void {
+    for (const m of this.members) this.resume(m);
+  }
+
+  /** Waits for every member of `roles` to exit (watchdog), then checks none crashed. */
+  async finish(roles: readonly string[], what: string): Promise<void> {
+    const ms = this.members.filter((m) => roles.includes(m.role));
+    await this.s.within(Promise.all(ms.map((m) => m.proc.join())), HANG_MS, what);
+    for (const m of ms) {
+      expect(m.proc.exitCode, `${m.role} ${m.proc.name} (pid ${m.proc.pid}) ${m.killed ? 'was SIGKILLed' : 'was not killed'}`)
+        .toBe(m.killed ? -9 : 0);
+    }
+  }
+
+  summary(): string {
+    return `${[...this.kills].map(([r, n]) => `${n} ${r} kills`).join(', ') || 'no kills'}, ${this.stops} stops, ${this.members.length} processes`;
+  }
+}
+
+// ---- Queues ----------------------------------------------------------------------
+
+const ITEM_CAP = 100_000; // items per producer at most (the stop event usually comes first)
+
+interface Accounting {
+  delivered: number;
+  missing: number;      // put returned, never seen
+  duplicated: number;   // seen more than once
+  phantom: number;      // seen, never put
+  cutShort: number;     // puts a kill interrupted (delivered or not)
+  returned: number;
+}
+
+function account(marks: { view: Int32Array }, seen: { view: Uint8Array }, producers: number): Accounting {
+  const a: Accounting = { delivered: 0, missing: 0, duplicated: 0, phantom: 0, cutShort: 0, returned: 0 };
+  for (let p = 0; p < producers; p++) {
+    const started = marks.view[2 * p]!;
+    const returned = marks.view[2 * p + 1]!;
+    expect(started - returned, `producer ${p}: started ${started}, returned ${returned}`).toBeGreaterThanOrEqual(0);
+    expect(started - returned).toBeLessThanOrEqual(1);
+    a.returned += returned;
+    if (started > returned) a.cutShort++;
+    for (let i = 0; i < ITEM_CAP; i++) {
+      const n = seen.view[p * ITEM_CAP + i]!;
+      a.delivered += n;
+      if (n > 1) a.duplicated++;
+      if (i < returned && n === 0) a.missing++;
+      if (i >= started && n !== 0) a.phantom++;
+    }
+  }
+  return a;
+}
+
+const PRODUCER_MODES = ['sync', 'async', 'sync'] as const;
+const CONSUMER_MODES = ['sync', 'async', 'iterate'] as const;
+
+/** A Queue or JoinableQueue with producers and consumers of every form, and a Crew over them. */
+function queueRun(s: Schedule, q: Queue<unknown>, joinable: boolean) {
+  const marks = RawArray('i', 2 * 256);
+  const seen = RawArray('B', 256 * ITEM_CAP);
+  const stats = RawArray('i', 8);
+  const stop = new Event();
+  let producers = 0;
+  let consumers = 0;
+  const crew = new Crew(s, (role) => {
+    if (role.startsWith('producer')) {
+      const mode = role.slice('producer-'.length);
+      if (producers >= 256) throw new Error('more producers than the soak has room for');
+      return run(mode === 'sync' ? t.produceSync : t.produceAsync, q, marks, producers++, ITEM_CAP, stop);
+    }
+    consumers++;
+    return run(t.consume, q, seen, stats, ITEM_CAP, 256, role.slice('consumer-'.length), joinable);
+  });
+  for (const mode of PRODUCER_MODES) crew.add(`producer-${mode}`);
+  for (const mode of CONSUMER_MODES) crew.add(`consumer-${mode}`);
+  const producerRoles = PRODUCER_MODES.map((m) => `producer-${m}`);
+  const consumerRoles = CONSUMER_MODES.map((m) => `consumer-${m}`);
+  const consumerKills = (): number => consumerRoles.reduce((n, r) => n + (crew.kills.get(r) ?? 0), 0);
+  return {
+    crew, marks, seen, stats, stop, producerRoles, consumerRoles, consumerKills,
+    producers: () => producers,
+    /** Every first producer has put something and something came out. */
+    flowing: () => [0, 1, 2].every((p) => marks.view[2 * p + 1]! > 0) && seen.view.some((n) => n > 0),
+  };
+}
+
+async function inject(s: Schedule, crew: Crew, faults: number, pKill: number, roles?: readonly string[]): Promise<void> {
+  for (let n = 0; n < faults; n++) {
+    await s.pause(10, 90);
+    crew.step(n, pKill, roles);
+  }
+  crew.resumeAll();
+}
+
+// ---- Locks -----------------------------------------------------------------------
+
+const HOLDER_MODES = ['sync', 'async', 'with'] as const;
+
+describe('soak', () => {
+  it('Queue: producers and consumers (sync, async, for await) SIGKILLed and SIGSTOPped at random: nothing lost but what a killed consumer took, nothing twice, nothing torn', async () => {
+    const s = schedule('queue');
+    // A small ring: puts wrap around it and wait for room; every 64th item
+    // is too big for it and goes through a side segment.
+    const q = new Queue(16, { capacityBytes: 2048 });
+    const r = queueRun(s, q, false);
+    await s.until(r.flowing, BOOT_MS, 'the first producers and consumers get going');
+    await inject(s, r.crew, QUEUE_FAULTS, 0.6);
+    r.stop.set();
+    await r.crew.finish(r.producerRoles, 'every producer returns once told to stop');
+    q.shutdown();
+    await r.crew.finish(r.consumerRoles, 'every consumer drains the shut-down queue and returns');
+    const a = account(r.marks, r.seen, r.producers());
+    console.log(`soak queue: ${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
+      `${a.cutShort} puts cut short; ${r.crew.summary()}; ${r.stats.view[2]} timed-out gets`);
+    expect(r.stats.view[t.Q.torn], 'torn items').toBe(0);
+    expect(r.stats.view[t.Q.disorder], 'items of one producer out of order').toBe(0);
+    expect(r.stats.view[t.Q.unexpected], 'errors other than Empty/ShutDown in consumers').toBe(0);
+    expect(a.duplicated, 'items delivered twice').toBe(0);
+    expect(a.phantom, 'items delivered that were never put').toBe(0);
+    expect(a.missing, 'items lost: at most one per killed consumer').toBeLessThanOrEqual(r.consumerKills());
+    expect(q.qsize()).toBe(0);
+  });
+
+  it('JoinableQueue: producers and consumers SIGKILLed at random: join() resolves, with every item done but what a killed consumer took', async () => {
+    const s = schedule('joinable');
+    const q = new JoinableQueue(16, { capacityBytes: 2048 });
+    const r = queueRun(s, q, true);
+    await s.until(r.flowing, BOOT_MS, 'the first producers and consumers get going');
+    await inject(s, r.crew, JOINABLE_FAULTS, 0.8);
+    r.stop.set();
+    await r.crew.finish(r.producerRoles, 'every producer returns once told to stop');
+    await s.within(q.join(), HANG_MS, 'JoinableQueue.join() resolves once the producers stopped');
+    // At this instant every item put is done: seen by a consumer (which marks
+    // it before taskDone()), or taken by one that was killed.
+    const atJoin = account(r.marks, r.seen, r.producers());
+    expect(q.unfinished()).toBe(0);
+    expect(q.qsize()).toBe(0);
+    q.shutdown();
+    await r.crew.finish(r.consumerRoles, 'every consumer returns once the queue is shut down');
+    const a = account(r.marks, r.seen, r.producers());
+    console.log(`soak joinable: ${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
+      `${a.cutShort} puts cut short; ${r.crew.summary()}`);
+    expect(a.delivered, 'nothing was delivered after join() resolved').toBe(atJoin.delivered);
+    expect(atJoin.missing, 'items not done when join() resolved: at most one per killed consumer').toBeLessThanOrEqual(r.consumerKills());
+    expect(r.stats.view[t.Q.torn], 'torn items').toBe(0);
+    expect(r.stats.view[t.Q.disorder], 'items of one producer out of order').toBe(0);
+    expect(r.stats.view[t.Q.unexpected], 'errors other than Empty/ShutDown in consumers').toBe(0);
+    expect(a.duplicated, 'items delivered twice').toBe(0);
+    expect(a.phantom, 'items delivered that were never put').toBe(0);
+  });
+
+  for (const kind of ['Lock', 'RLock'] as const) {
+    it(`${kind}: holders SIGKILLed and SIGSTOPped at random and killed inside the critical section: mutual exclusion holds, the counter stays exact, the next acquirer sees ownerDied`, async () => {
+      const s = schedule(`lock-${kind}`);
+      const L = t.L as Record<string, number>;
+      const lock = kind === 'Lock' ? new Lock() : new RLock();
+      const sh = RawArray('i', 16);
+      const log = RawArray('B', scaled(1 << 21)); // ~150k sections a second here
+      const tally = RawArray('i', 255);
+      const idOf = new Map<Process, number>();
+      const crew = new Crew(s, (mode) => {
+        const id = idOf.size;
+        if (id >= 254) throw new Error('more holders than the soak has room for');
+        const p = run(t.lockHolder, lock, sh, log, tally, id, mode, kind === 'RLock');
+        idOf.set(p, id);
+        return p;
+      });
+      for (const mode of HOLDER_MODES) crew.add(mode);
+      await s.until(() => HOLDER_MODES.every((_, id) => tally.view[id]! > 0), BOOT_MS, 'every first holder completes a critical section');
+      let suicides = 0;
+      for (let n = 0; n < LOCK_FAULTS; n++) {
+        await s.pause(10, 90);
+        if (!s.chance(0.3)) {
+          crew.step(n, 0.5);
+          continue;
+        }
+        // A holder that dies inside its critical section, for certain.
+        crew.resumeAll();
+        const victim = s.pick(crew.live());
+        const id = idOf.get(victim.proc)!;
+        Atomics.store(sh.view, L.doom!, id + 1);
+        await s.within(victim.proc.join(), HANG_MS, `holder ${id} (${victim.role}) gets the ${kind} and kills itself inside`);
+        Atomics.store(sh.view, L.doom!, 0);
+        if (victim.proc.exitCode === -9) {
+          suicides++;
+          crew.died(victim);
+        }
+      }
+      Atomics.store(sh.view, L.stop!, 1);
+      crew.resumeAll();
+      await crew.finish(HOLDER_MODES, 'every holder leaves once told to stop');
+      expect(Atomics.load(sh.view, L.full!), 'the log filled up: make it bigger').toBe(0);
+
+      // The last acquirer is this process: the same checks as the holders'.
+      expect(await s.within(lock.acquire({ timeout: HANG_MS }), HANG_MS + 1000, `this process gets the ${kind}`)).toBe(true);
+      const inside = Atomics.load(sh.view, L.inside!);
+      if (lock.ownerDied) Atomics.add(sh.view, L.ownerDied!, 1);
+      if (inside !== 0) Atomics.add(sh.view, lock.ownerDied ? L.takeovers! : L.violations!, 1);
+      lock.release();
+
+      const counter = Atomics.load(sh.view, L.counter!);
+      const logged = new Map<number, number>();
+      for (let k = 0; k < counter; k++) logged.set(log.view[k]! - 1, (logged.get(log.view[k]! - 1) ?? 0) + 1);
+      expect(logged.has(-1), 'a completed section left no entry in the log').toBe(false);
+      const killed = new Set(crew.members.filter((m) => m.killed).map((m) => idOf.get(m.proc)!));
+      for (const [proc, id] of idOf) {
+        const diff = (logged.get(id) ?? 0) - tally.view[id]!;
+        // A holder killed between moving the counter and counting its own
+        // section has one more in the log than in its tally; no other gap.
+        expect(diff, `holder ${id} (pid ${proc.pid}${killed.has(id) ? ', killed' : ''}): sections in the log minus its own count`)
+          .toBeGreaterThanOrEqual(0);
+        expect(diff).toBeLessThanOrEqual(killed.has(id) ? 1 : 0);
+      }
+      const deaths = crew.allKills();
+      console.log(`soak ${kind}: ${counter} critical sections, ${Atomics.load(sh.view, L.takeovers!)} takeovers from a holder that died inside, ` +
+        `${Atomics.load(sh.view, L.ownerDied!)} ownerDied, ${suicides} deaths inside for certain; ${crew.summary()}`);
+      expect(Atomics.load(sh.view, L.violations!), 'times a holder found another inside (mutual exclusion broken)').toBe(0);
+      expect(Atomics.load(sh.view, L.suicides!)).toBe(suicides);
+      // Each holder that died inside made the next acquirer see ownerDied ...
+      expect(Atomics.load(sh.view, L.takeovers!)).toBeGreaterThanOrEqual(suicides);
+      // ... and ownerDied was never reported without a death.
+      expect(Atomics.load(sh.view, L.ownerDied!), 'acquisitions that reported ownerDied, at most one per death').toBeLessThanOrEqual(deaths);
+      expect(lock.locked()).toBe(false);
+    });
+  }
+
+  it('Barrier: a party SIGKILLed or SIGSTOPped while the others cycle: they get BrokenBarrierError (at their timeout for a stopped one), and after reset() a full cycle completes', async () => {
+    const s = schedule('barrier');
+    const P = 3;
+    const PARTY_TIMEOUT = 750; // what a stopped (live) party, or a dead one that had not arrived, costs the others
+    const b = new Barrier(P);
+    const outcomes: string[] = [];
+    for (let round = 0; round < BARRIER_ROUNDS; round++) {
+      const out = RawArray('i', 2 * P);
+      const forms = Array.from({ length: P }, () => s.chance(0.5));
+      const parties = forms.map((sync, slot) => run(t.barrierParty, b, out, slot, P, sync, PARTY_TIMEOUT));
+      await s.until(() => parties.every((p, i) => out.view[P + i]! >= 2 || p.exitCode !== null), BOOT_MS,
+        `round ${round}: the parties complete cycles together`);
+      const victim = s.int(0, P - 1);
+      const stop = s.chance(0.4);
+      await s.pause(0, 30);
+      // On a very loaded machine a wait may have timed out already (that
+      // breaks the barrier too); then the fault hits a process that is done.
+      const early = parties.some((p) => p.exitCode !== null);
+      if (stop) parties[victim]!.sendSignal('SIGSTOP');
+      else parties[victim]!.kill();
+      const others = parties.filter((_, i) => i !== victim);
+      const state = (): string => `victim ${victim} ${stop ? 'stopped' : 'killed'}${early ? ' (early)' : ''}; forms ${forms.map((f) => (f ? 'sync' : 'async'))}; ` +
+        `out ${[...out.view]}; exit codes ${parties.map((p) => p.exitCode)}; pids ${parties.map((p) => p.pid)}; ${inspect(b)}`;
+      await s.within(Promise.all(others.map((p) => p.join())), HANG_MS, `round ${round}: the other parties see the barrier broken`, state);
+      if (stop) parties[victim]!.sendSignal('SIGCONT');
+      await s.within(parties[victim]!.join(), HANG_MS, `round ${round}: the ${stop ? 'stopped' : 'killed'} party ends`);
+      for (const [i, p] of parties.entries()) {
+        const killed = i === victim && !stop && !early;
+        expect(p.exitCode, `round ${round}, party ${i}`).toBe(killed ? -9 : 0);
+        if (!killed) expect(out.view[i], `round ${round}, party ${i}: 1 = BrokenBarrierError`).toBe(1);
+      }
+      expect(b.broken).toBe(true);
+      b.reset();
+      expect(b.broken).toBe(false);
+      expect(b.nWaiting).toBe(0);
+      const arrivals = await s.within(Promise.all(Array.from({ length: P }, () => b.wait(HANG_MS))), HANG_MS + 1000,
+        `round ${round}: a full cycle after reset()`);
+      expect(arrivals.sort()).toEqual(Array.from({ length: P }, (_, i) => i));
+      outcomes.push(early ? 'timed out early' : stop ? 'stopped' : 'killed');
+    }
+    console.log(`soak barrier: ${outcomes.join(', ')}`);
+  });
+
+  it('Condition: waiters SIGKILLed while waiting and after being notified: each notify(1) wakes exactly one live waiter; timeouts are honoured', async () => {
+    const s = schedule('condition');
+    const C = t.C as Record<string, number>;
+    const cond = new Condition();
+    const timedCond = new Condition();
+    const W = 4;
+    const TIMED_MS = 500;
+    let notifies = 0;
+    let passedOn = 0;
+    let kills = 0;
+    for (let round = 0; round < CONDITION_ROUNDS; round++) {
+      const sh = RawArray('i', 64);
+      const waiters = Array.from({ length: W }, (_, slot) => run(t.condWaiter, cond, sh, slot, 600_000, s.chance(0.5)));
+      // Meanwhile, on another Condition, two waiters with a timeout; one is
+      // killed once both wait: the other returns false at its timeout.
+      const timedSh = RawArray('i', 64);
+      const timed = [0, 1].map((slot) => run(t.condWaiter, timedCond, timedSh, slot, TIMED_MS, s.chance(0.5)));
+      const timedVictim = s.int(0, 1);
+      const timedDelay = s.int(0, 400);
+      const timedPart = (async () => {
+        // At a random instant: before, while or after they arrive.
+        await new Promise((resolve) => setTimeout(resolve, timedDelay));
+        timed[timedVictim]!.kill();
+        await s.within(Promise.all(timed.map((p) => p.join())), HANG_MS, `round ${round}: the timed waiters end`);
+      })();
+
+      // A waiter counts its arrival under the lock, then wait() releases it:
+      // once all have, all are inside wait().
+      await s.until(() => Atomics.load(sh.view, C.arrivals!) === W, BOOT_MS, `round ${round}: every waiter waits`);
+      // ... and the last one has released the lock (a waiter killed holding
+      // it would wake another up holding it: a wake no notify(1) made).
+      await s.within(cond.acquire(), HANG_MS, 'this process gets the condition\'s lock');
+      cond.release();
+      const live = new Set(waiters.keys());
+      for (let k = s.int(1, 2); k > 0; k--) {
+        const victim = s.pick([...live]);
+        waiters[victim]!.kill();
+        await s.within(waiters[victim]!.join(), HANG_MS, 'a killed waiter is reaped');
+        live.delete(victim);
+        kills++;
+      }
+      let woken = Atomics.load(sh.view, C.woke!);
+      expect(woken).toBe(0);
+      while (live.size > 0) {
+        let doomed: number | undefined;
+        if (live.size >= 2 && s.chance(0.4)) {
+          // The oldest live waiter gets the notification, but is stopped and
+          // then killed before it can take it: the next one must get it.
+          doomed = [...live].sort((a, b) => sh.view[C.order! + a]! - sh.view[C.order! + b]!)[0]!;
+          waiters[doomed]!.sendSignal('SIGSTOP');
+        }
+        await s.within(cond.acquire(), HANG_MS, 'this process gets the condition\'s lock');
+        cond.notify(1);
+        cond.release();
+        notifies++;
+        if (doomed !== undefined) {
+          waiters[doomed]!.kill();
+          await s.within(waiters[doomed]!.join(), HANG_MS, 'a killed waiter is reaped');
+          live.delete(doomed);
+          kills++;
+          passedOn++;
+        }
+        woken++;
+        const wokeNow = (): number[] => [...live].filter((i) => Atomics.load(sh.view, C.result! + i) !== 0);
+        await s.until(() => wokeNow().length > 0, HANG_MS, `round ${round}: notify(1) #${woken} wakes a live waiter`);
+        const [one, ...more] = wokeNow();
+        expect(more, `round ${round}: waiters woken by notify(1) #${woken} besides waiter ${one}`).toEqual([]);
+        expect(Atomics.load(sh.view, C.woke!), `round ${round}: waits that returned true after ${woken} notify(1)`).toBe(woken);
+        await s.within(waiters[one!]!.join(), HANG_MS, 'a woken waiter returns');
+        expect(waiters[one!]!.exitCode).toBe(0);
+        live.delete(one!);
+      }
+      await timedPart;
+      const survivor = 1 - timedVictim;
+      expect(timed[survivor]!.exitCode).toBe(0);
+      // Timed out, or (the victim died holding the lock) woke up holding it.
+      expect([2, 3], 'the surviving timed waiter: 2 = timed out, 3 = took the lock over')
+        .toContain(Atomics.load(timedSh.view, C.result! + survivor));
+      expect(Atomics.load(timedSh.view, C.woke!), 'timed waiters woken by a notify nobody made').toBe(0);
+      const results = waiters.map((_, i) => Atomics.load(sh.view, C.result! + i));
+      expect(results.filter((r) => r !== 0 && r !== 1), 'waiters that timed out or woke taking a lock over').toEqual([]);
+      kills++;
+    }
+    console.log(`soak condition: ${notifies} notify(1), ${passedOn} passed on from a killed waiter, ${kills} waiters killed`);
+  });
+});
+
