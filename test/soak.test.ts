@@ -15,6 +15,8 @@ import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { Barrier, Condition, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock } from '../dist/index.js';
 import { fixture } from './helpers/child';
+import { stampOf, writeOwner } from './helpers/identity';
+import { nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 import { Schedule, scaled } from './helpers/soak';
 
@@ -467,3 +469,65 @@ describe('soak', () => {
   });
 });
 
+// What the soak found in the library, reduced to deterministic tests. They
+// fail until the library is fixed (the soak scenario above fails now and
+// then for the same reason).
+describe('found by the soak', () => {
+  // A stopped process, with its identity, as if it had stopped holding an internal lock.
+  async function stoppedProcess(): Promise<{ pid: number; stamp: number; release: () => Promise<void> }> {
+    const p = run(t.idle);
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + BOOT_MS;
+      const check = (): void => {
+        try {
+          stampOf(p.pid!);
+          resolve();
+        } catch (e) {
+          if (Date.now() > deadline) reject(e);
+          else setTimeout(check, 5);
+        }
+      };
+      check();
+    });
+    const stamp = stampOf(p.pid!);
+    p.sendSignal('SIGSTOP');
+    return { pid: p.pid!, stamp, release: async () => { p.kill(); p.sendSignal('SIGCONT'); await p.join(); } };
+  }
+
+  // Soak: a party SIGSTOPped while arriving (inside the barrier's internal
+  // lock) kept the other parties' wait(750) pending for ever. When a wait's
+  // deadline passes, it breaks the barrier under the internal lock taken
+  // with no deadline (barrier.ts: #critical(Infinity, () => #giveUp(...)),
+  // and #criticalSync(Infinity, ...) in waitSync), so it waits as long as
+  // the stopped holder stays stopped.
+  it('BUG Barrier: a wait already waiting honours its timeout when another process then stops holding the internal lock (async and sync)', async () => {
+    const s = schedule('finding-barrier-timeout');
+    for (const form of ['async', 'sync'] as const) {
+      const b = new Barrier(3);
+      const res = RawArray('i', 1);
+      let pending: Promise<string> | undefined;
+      let child: Process | undefined;
+      if (form === 'async') {
+        pending = b.wait(300).then(() => 'resolved', (e: Error) => `rejected ${e.name}`);
+      } else {
+        child = run(t.waitSyncOnce, b, res, 300);
+      }
+      await s.until(() => b.nWaiting === 1, BOOT_MS, `the ${form} waiter arrives`);
+      const holder = await stoppedProcess();
+      writeOwner(`/dev/shm/${nameOf(b)}`, 1024, holder.pid, holder.stamp); // BARRIER.lock, as in stopped-holder.test.ts
+      try {
+        if (form === 'async') {
+          expect(await s.within(pending!, 10_000, 'wait(300) settles while a stopped process holds the internal lock')).toBe('rejected BrokenBarrierError');
+        } else {
+          await s.within(child!.join(), 10_000, 'waitSync(300) returns while a stopped process holds the internal lock');
+          expect(res.view[0]).toBe(1);
+        }
+      } finally {
+        await holder.release(); // the dead holder's lock is taken over: what was pending settles
+        await pending;
+        await child?.join();
+        b.reset();
+      }
+    }
+  });
+});
