@@ -14,11 +14,13 @@
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { Barrier, Condition, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock } from '../dist/index.js';
-import { fixture } from './helpers/child';
+import { fixture, startNode, type Child } from './helpers/child';
 import { stampOf, writeOwner } from './helpers/identity';
 import { nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 import { Schedule, scaled } from './helpers/soak';
+import { killTrackerGroups, objectsOf, removeObjectsOf, trackersOf } from './helpers/trackers';
+import { trackerProcesses } from '../dist/tracker.js';
 
 // ---- Sizes (multiplied by MULTIPROC_SOAK_SCALE) ------------------------------
 const QUEUE_FAULTS = scaled(20);        // faults injected into the Queue run
@@ -26,6 +28,8 @@ const JOINABLE_FAULTS = scaled(14);     // ... into the JoinableQueue run
 const LOCK_FAULTS = scaled(14);         // ... into each lock run (Lock, RLock)
 const BARRIER_ROUNDS = scaled(4);       // rounds of a Barrier broken by a death or a stop, then reset
 const CONDITION_ROUNDS = scaled(3);     // rounds of Condition waiters killed and notified one by one
+const TRACKER_ROUNDS = scaled(2);       // child programs whose trackers are killed
+const TRACKER_FAULTS = 3;               // tracker kills in each
 
 // Generous bounds for things that must happen; a hang becomes a failure.
 const BOOT_MS = 60_000;   // processes starting on a loaded machine
@@ -467,6 +471,55 @@ describe('soak', () => {
     }
     console.log(`soak condition: ${notifies} notify(1), ${passedOn} passed on from a killed waiter, ${kills} waiters killed`);
   });
+  it('the resource tracker: its active, its backup or both SIGKILLed while a program and its children create and drop objects: once the program ends, nothing of its tag is left', async () => {
+    const s = schedule('tracker');
+    const faults: string[] = [];
+    for (let round = 0; round < TRACKER_ROUNDS; round++) {
+      const program: Child = startNode(['--expose-gc', fixture('soak-tracker-program.mjs')]);
+      let tag: string | undefined;
+      try {
+        const [, t36, pids] = await s.within(program.line(/^tag (\w+) pids (\S+)/), BOOT_MS, 'the program and its children make objects');
+        tag = t36!;
+        const theTag = tag;
+        const state = (): string => `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects of tag ${theTag}; ` +
+          `program pids ${pids}; program stderr: ${program.stderr().slice(-2000)}`;
+        for (let k = 0; k < TRACKER_FAULTS; k++) {
+          await s.pause(20, 150);
+          const which = s.pick(['active', 'backup', 'both'] as const);
+          faults.push(which);
+          const now = trackersOf(tag);
+          const victims = which === 'active' ? now.active : which === 'backup' ? now.backup : [...now.active, ...now.backup];
+          if (which === 'both') killTrackerGroups(victims); // with a backup being forked that we cannot see yet
+          else for (const pid of victims) process.kill(pid, 'SIGKILL');
+          // The survivor takes over and starts a new partner; after both,
+          // the next registration (they never stop) starts a new pair.
+          await s.until(() => {
+            const after = trackersOf(theTag);
+            const all = [...after.active, ...after.backup];
+            return after.active.length > 0 && after.backup.length > 0 && !victims.some((v) => all.includes(v));
+          }, HANG_MS, `round ${round}: the program has a pair of trackers again after its ${which} was killed`, state);
+        }
+        const ending = s.pick(['exit', 'SIGKILL'] as const);
+        faults.push(`then ${ending}`);
+        if (ending === 'exit') program.proc.stdin!.write('exit\n');
+        else program.proc.kill('SIGKILL');
+        const code = await s.within(program.exited, HANG_MS, `round ${round}: the program ends (${ending})`, state);
+        expect(code, `the program's exit (${ending}); stderr: ${program.stderr()}`).toBe(ending === 'exit' ? 0 : -9);
+        if (ending === 'exit') expect(program.stdout()).toContain('exit codes 0,0');
+        await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
+          `round ${round}: the program's trackers exit once it has ended`, state);
+        const left = objectsOf(tag);
+        expect(left.map((o) => `${o.name} (${o.type})`), `round ${round}: objects of the program's tag left in /dev/shm after ${faults.join(', ')}`).toEqual([]);
+      } finally {
+        if (program.proc.exitCode === null && program.proc.signalCode === null) {
+          program.proc.kill('SIGKILL');
+          await program.exited;
+        }
+        if (tag !== undefined) removeObjectsOf(tag); // what a failure left
+      }
+    }
+    console.log(`soak tracker: ${faults.join(', ')}`);
+  });
 });
 
 // What the soak found in the library, reduced to deterministic tests. They
@@ -528,6 +581,41 @@ describe('found by the soak', () => {
         await child?.join();
         b.reset();
       }
+    }
+  });
+
+  // Soak: after both trackers of a program were SIGKILLed, a child that made
+  // objects earlier and registered nothing since left them in /dev/shm when
+  // the program ended. tracker.cc send_locked(): the process whose send
+  // fails starts a new pair and re-registers only what it registered
+  // itself (g_registered); the other processes keep the dead pair's client
+  // end and nobody tracks their objects any more. (When two processes
+  // both see the failure, the program also ends up with two pairs under
+  // one tag.)
+  it('BUG tracker: after both trackers are killed, the objects of a child that registers nothing more are still removed when the program ends', async () => {
+    const s = schedule('finding-tracker-both');
+    const program = startNode([fixture('soak-quiet-child.mjs')]);
+    let tag: string | undefined;
+    try {
+      const [, t36, suffix] = await s.within(program.line(/^ready (\w+) ([0-9a-f]{8})/), BOOT_MS, 'the program and its child make objects');
+      tag = t36!;
+      const theTag = tag;
+      const segment = objectsOf(tag).find((o) => o.name.endsWith(suffix!));
+      expect(segment, 'the child\'s segment').toBeDefined();
+      killTrackerGroups(trackerProcesses(tag));
+      await s.until(() => trackerProcesses(theTag).length === 0, HANG_MS, 'both trackers are dead');
+      program.proc.stdin!.write('make\n'); // the main process's send fails: it starts a new pair
+      await s.within(program.line(/^made/), HANG_MS, 'the main process makes a segment');
+      program.proc.stdin!.write('exit\n');
+      expect(await s.within(program.exited, HANG_MS, 'the program exits')).toBe(0);
+      await s.until(() => trackerProcesses(theTag).length === 0, HANG_MS, 'the new trackers exit');
+      expect(objectsOf(tag).map((o) => o.name), 'objects of the program left in /dev/shm').toEqual([]);
+    } finally {
+      if (program.proc.exitCode === null && program.proc.signalCode === null) {
+        program.proc.kill('SIGKILL');
+        await program.exited;
+      }
+      if (tag !== undefined) removeObjectsOf(tag);
     }
   });
 });
