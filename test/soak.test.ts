@@ -13,13 +13,15 @@
 // MULTIPROC_SOAK_SCALE multiplies them for a long run by hand.
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
-import { Barrier, Condition, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock } from '../dist/index.js';
+import { Barrier, BrokenBarrierError, Condition, Empty, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock, listSharedObjects } from '../dist/index.js';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { fixture, startNode, type Child } from './helpers/child';
-import { stampOf, writeOwner } from './helpers/identity';
-import { nameOf } from './helpers/names';
+import { canForcePids, reusePid, stampOf, writeOwner } from './helpers/identity';
+import { collect, nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
-import { Schedule, scaled } from './helpers/soak';
-import { killTrackerGroups, objectsOf, removeObjectsOf, trackersOf } from './helpers/trackers';
+import { Schedule, procState, scaled, startTime, stillRuns } from './helpers/soak';
+import { killTrackerGroups, objectsNow, objectsOf, removeObjectsOf, strayObjects, trackersOf } from './helpers/trackers';
 import { trackerProcesses } from '../dist/tracker.js';
 
 // ---- Sizes (multiplied by MULTIPROC_SOAK_SCALE) ------------------------------
@@ -30,6 +32,8 @@ const BARRIER_ROUNDS = scaled(4);       // rounds of a Barrier broken by a death
 const CONDITION_ROUNDS = scaled(3);     // rounds of Condition waiters killed and notified one by one
 const TRACKER_ROUNDS = scaled(2);       // child programs whose trackers are killed
 const TRACKER_FAULTS = 3;               // tracker kills in each
+const MAIN_ROUNDS = scaled(3);          // child programs whose main process is SIGKILLed
+const PID_REUSE_ROUNDS = scaled(5);     // holders that die and whose pids go to strangers
 
 // Generous bounds for things that must happen; a hang becomes a failure.
 const BOOT_MS = 60_000;   // processes starting on a loaded machine
@@ -95,15 +99,19 @@ class Crew {
     return [...this.kills.values()].reduce((a, b) => a + b, 0);
   }
 
-  /** One step: resume what is due, then SIGKILL or SIGSTOP a member picked at random. */
+  /**
+   * One step: resume what is due, then SIGKILL a member picked at random
+   * (perhaps a stopped one) or SIGSTOP one that runs.
+   */
   step(n: number, pKill: number, roles?: readonly string[]): void {
     for (const m of this.members) {
       if (m.resumeAt !== undefined && m.resumeAt <= n) this.resume(m);
     }
-    const candidates = this.live().filter((m) => m.resumeAt === undefined && (!roles || roles.includes(m.role)));
+    const kill = this.s.chance(pKill);
+    const candidates = this.live().filter((m) => (kill || m.resumeAt === undefined) && (!roles || roles.includes(m.role)));
     if (candidates.length === 0) return;
     const victim = this.s.pick(candidates);
-    if (this.s.chance(pKill)) {
+    if (kill) {
       this.kill(victim);
     } else {
       victim.proc.sendSignal('SIGSTOP');
@@ -203,6 +211,22 @@ function queueRun(s: Schedule, q: Queue<unknown>, joinable: boolean) {
   };
 }
 
+/**
+ * Once every process but this one that used a scenario's objects is gone:
+ * nothing of this file's tracker that nobody maps may be left (a side
+ * segment of an item in flight when its producer or consumer was killed).
+ * Removed either way, so that a failure here does not fail the file's
+ * leak check too.
+ */
+async function expectNoStrays(s: Schedule, before: ReadonlySet<string>, what: string): Promise<void> {
+  await collect();
+  const strays = strayObjects(before).map((o) => {
+    fs.rmSync(o.path, { force: true });
+    return `${o.name} (${o.type}, ${o.size} B)`;
+  });
+  expect(strays.length, `${what}: objects nobody maps, left in /dev/shm: ${strays.join(', ')} (${s.note()})`).toBe(0);
+}
+
 async function inject(s: Schedule, crew: Crew, faults: number, pKill: number, roles?: readonly string[]): Promise<void> {
   for (let n = 0; n < faults; n++) {
     await s.pause(10, 90);
@@ -220,6 +244,7 @@ describe('soak', () => {
     const s = schedule('queue');
     // A small ring: puts wrap around it and wait for room; every 64th item
     // is too big for it and goes through a side segment.
+    const before = objectsNow();
     const q = new Queue(16, { capacityBytes: 2048 });
     const r = queueRun(s, q, false);
     await s.until(r.flowing, BOOT_MS, 'the first producers and consumers get going');
@@ -238,10 +263,12 @@ describe('soak', () => {
     expect(a.phantom, 'items delivered that were never put').toBe(0);
     expect(a.missing, 'items lost: at most one per killed consumer').toBeLessThanOrEqual(r.consumerKills());
     expect(q.qsize()).toBe(0);
+    await expectNoStrays(s, before, 'Queue');
   });
 
   it('JoinableQueue: producers and consumers SIGKILLed at random: join() resolves, with every item done but what a killed consumer took', async () => {
     const s = schedule('joinable');
+    const before = objectsNow();
     const q = new JoinableQueue(16, { capacityBytes: 2048 });
     const r = queueRun(s, q, true);
     await s.until(r.flowing, BOOT_MS, 'the first producers and consumers get going');
@@ -266,6 +293,7 @@ describe('soak', () => {
     expect(r.stats.view[t.Q.unexpected], 'errors other than Empty/ShutDown in consumers').toBe(0);
     expect(a.duplicated, 'items delivered twice').toBe(0);
     expect(a.phantom, 'items delivered that were never put').toBe(0);
+    await expectNoStrays(s, before, 'JoinableQueue');
   });
 
   for (const kind of ['Lock', 'RLock'] as const) {
@@ -287,16 +315,31 @@ describe('soak', () => {
       for (const mode of HOLDER_MODES) crew.add(mode);
       await s.until(() => HOLDER_MODES.every((_, id) => tally.view[id]! > 0), BOOT_MS, 'every first holder completes a critical section');
       let suicides = 0;
+      let pausedInside = 0;
       for (let n = 0; n < LOCK_FAULTS; n++) {
         await s.pause(10, 90);
-        if (!s.chance(0.3)) {
+        const fault = s.pick(['random', 'random', 'random', 'die inside', 'stop inside'] as const);
+        if (fault === 'random') {
           crew.step(n, 0.5);
           continue;
         }
-        // A holder that dies inside its critical section, for certain.
-        crew.resumeAll();
+        crew.resumeAll(); // nobody else may be stopped holding the lock
         const victim = s.pick(crew.live());
         const id = idOf.get(victim.proc)!;
+        if (fault === 'stop inside') {
+          // A holder stopped inside its critical section, for certain: the
+          // others wait (no takeover of a live holder) until it is resumed.
+          Atomics.store(sh.view, L.pause!, id + 1);
+          await s.until(() => procState(victim.proc.pid!) === 'T' || victim.proc.exitCode !== null, HANG_MS,
+            `holder ${id} (${victim.role}) gets the ${kind} and stops itself inside`);
+          Atomics.store(sh.view, L.pause!, 0);
+          if (victim.proc.exitCode === null) {
+            victim.resumeAt = n + s.int(1, 3);
+            pausedInside++;
+          }
+          continue;
+        }
+        // A holder that dies inside its critical section, for certain.
         Atomics.store(sh.view, L.doom!, id + 1);
         await s.within(victim.proc.join(), HANG_MS, `holder ${id} (${victim.role}) gets the ${kind} and kills itself inside`);
         Atomics.store(sh.view, L.doom!, 0);
@@ -332,9 +375,10 @@ describe('soak', () => {
       }
       const deaths = crew.allKills();
       console.log(`soak ${kind}: ${counter} critical sections, ${Atomics.load(sh.view, L.takeovers!)} takeovers from a holder that died inside, ` +
-        `${Atomics.load(sh.view, L.ownerDied!)} ownerDied, ${suicides} deaths inside for certain; ${crew.summary()}`);
+        `${Atomics.load(sh.view, L.ownerDied!)} ownerDied, ${suicides} deaths and ${pausedInside} stops inside for certain; ${crew.summary()}`);
       expect(Atomics.load(sh.view, L.violations!), 'times a holder found another inside (mutual exclusion broken)').toBe(0);
       expect(Atomics.load(sh.view, L.suicides!)).toBe(suicides);
+      expect(Atomics.load(sh.view, L.paused!)).toBe(pausedInside);
       // Each holder that died inside made the next acquirer see ownerDied ...
       expect(Atomics.load(sh.view, L.takeovers!)).toBeGreaterThanOrEqual(suicides);
       // ... and ownerDied was never reported without a death.
@@ -520,6 +564,137 @@ describe('soak', () => {
     }
     console.log(`soak tracker: ${faults.join(', ')}`);
   });
+  it('the main process: a program whose daemon children use a queue and a lock is SIGKILLed (or stopped, then killed) at a random instant: its children die, nothing of its tag is left', async () => {
+    const s = schedule('main');
+    const endings: string[] = [];
+    for (let round = 0; round < MAIN_ROUNDS; round++) {
+      const program: Child = startNode([fixture('soak-main-program.mjs')]);
+      let tag: string | undefined;
+      try {
+        const [, t36, list] = await s.within(program.line(/^ready (\w+) (\S+)/), BOOT_MS, 'the program\'s processes get going');
+        tag = t36!;
+        const theTag = tag;
+        const pids = list!.split(',').map(Number);
+        const starts = pids.map(startTime);
+        expect(starts.every((x) => x !== undefined), `every process of the program runs: ${list}`).toBe(true);
+        const state = (): string => `pids ${pids} running: ${pids.map((p, i) => stillRuns(p, starts[i]))}; ` +
+          `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects; stderr: ${program.stderr().slice(-2000)}`;
+        await s.pause(0, 300);
+        const stopFirst = s.chance(0.3);
+        endings.push(stopFirst ? 'stopped, killed' : 'killed');
+        if (stopFirst) {
+          program.proc.kill('SIGSTOP');
+          await s.pause(10, 100);
+        }
+        program.proc.kill('SIGKILL');
+        expect(await s.within(program.exited, HANG_MS, 'the main process dies', state)).toBe(-9);
+        await s.until(() => pids.every((p, i) => !stillRuns(p, starts[i])), HANG_MS, `round ${round}: every daemon child (and grandchild) dies with its parent`, state);
+        await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
+          `round ${round}: the program's trackers exit`, state);
+        expect(objectsOf(tag).map((o) => `${o.name} (${o.type})`), `round ${round}: objects of the killed program left in /dev/shm`).toEqual([]);
+        expect(program.stderr(), 'the program printed no error').toBe('');
+      } finally {
+        if (program.proc.exitCode === null && program.proc.signalCode === null) {
+          program.proc.kill('SIGKILL');
+          await program.exited;
+        }
+        if (tag !== undefined) removeObjectsOf(tag);
+      }
+    }
+    console.log(`soak main: ${endings.join(', ')}`);
+  });
+
+  it.skipIf(!canForcePids())('forced pid reuse: holders of a Lock, an RLock, a Condition, a Barrier and a queue die and strangers get their pids: the others still take over', async () => {
+    const s = schedule('pid-reuse');
+    const strangers: ChildProcess[] = [];
+    const stranger = async (pid: number): Promise<boolean> => {
+      const p = await reusePid(pid);
+      if (p) strangers.push(p);
+      return p !== undefined;
+    };
+    const done: string[] = [];
+    let reused = 0;
+    try {
+      for (let round = 0; round < PID_REUSE_ROUNDS; round++) {
+        const kind = s.pick(['Lock', 'RLock', 'Condition', 'Barrier', 'Queue'] as const);
+        const form = s.pick(['sync', 'async', 'child'] as const);
+        const what = `round ${round}: ${kind}, ${form}`;
+        if (kind === 'Barrier') {
+          const b = new Barrier(3);
+          const arrived = new Event();
+          const p = run(t.arriveAndWait, b, arrived);
+          await s.until(() => b.nWaiting === 1, BOOT_MS, `${what}: the party arrives`);
+          p.kill();
+          await s.within(p.join(), HANG_MS, `${what}: the party is reaped`);
+          if (await stranger(p.pid!)) reused++;
+          await expect(s.within(b.wait(600_000), HANG_MS, `${what}: a wait sees the dead party`)).rejects.toThrow(BrokenBarrierError);
+          b.reset();
+          const arrivals = await s.within(Promise.all([0, 1, 2].map(() => b.wait(HANG_MS))), HANG_MS + 1000, `${what}: a full cycle after reset()`);
+          expect(arrivals.sort()).toEqual([0, 1, 2]);
+        } else if (kind === 'Queue') {
+          // A producer killed at a random instant: perhaps inside the ring's lock.
+          const before = objectsNow();
+          const q = new Queue(4, { capacityBytes: 512 });
+          const marks = RawArray('i', 2);
+          const stop = new Event();
+          const p = run(form === 'async' ? t.produceAsync : t.produceSync, q, marks, 0, ITEM_CAP, stop);
+          await s.until(() => marks.view[1]! > 0, BOOT_MS, `${what}: the producer puts`);
+          const got: number[] = [];
+          for (let k = s.int(0, 20); k > 0; k--) got.push((await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: a get`) as { i: number }).i);
+          p.kill();
+          await s.within(p.join(), HANG_MS, `${what}: the producer is reaped`);
+          if (await stranger(p.pid!)) reused++;
+          for (;;) {
+            try {
+              got.push((q.getNowait() as { i: number }).i);
+            } catch (e) {
+              if (e instanceof Empty) break;
+              throw e;
+            }
+          }
+          const returned = marks.view[1]!;
+          const started = marks.view[0]!;
+          expect(got.slice(0, returned), `${what}: every item whose put returned, once, in order`).toEqual(Array.from({ length: returned }, (_, i) => i));
+          expect(got.length, `${what}: at most the one put cut short besides`).toBeLessThanOrEqual(started);
+          q.putSync('after');
+          expect(await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: the queue works`)).toBe('after');
+          await expectNoStrays(s, before, what);
+        } else {
+          const obj = kind === 'Lock' ? new Lock() : kind === 'RLock' ? new RLock() : new Condition();
+          const lock = obj instanceof Condition ? obj.lock : obj;
+          const p = run(obj instanceof Condition ? t.dieHoldingCondition : t.dieHolding, obj);
+          await s.within(p.join(), HANG_MS, `${what}: the holder takes it and dies`);
+          expect(p.exitCode).toBe(-9);
+          expect(lock.locked()).toBe(true);
+          if (await stranger(p.pid!)) reused++;
+          let got: boolean;
+          let died: boolean;
+          if (form === 'child') {
+            const res = RawArray('i', 2);
+            const c = run(t.acquireAndReport, obj, res, s.chance(0.5));
+            await s.within(c.join(), HANG_MS, `${what}: a child takes it over`);
+            expect(c.exitCode).toBe(0);
+            [got, died] = [res.view[0] === 1, res.view[1] === 1];
+          } else {
+            got = form === 'sync' ? obj.acquireSync({ timeout: HANG_MS }) : await s.within(obj.acquire({ timeout: HANG_MS }), HANG_MS + 1000, `${what}: taken over`);
+            died = lock.ownerDied;
+            if (got) obj.release();
+          }
+          expect(got, `${what}: the lock is taken over`).toBe(true);
+          expect(died, `${what}: ownerDied`).toBe(true);
+          expect(lock.locked()).toBe(false);
+        }
+        done.push(`${kind}/${form}`);
+      }
+    } finally {
+      for (const p of strangers) {
+        p.kill('SIGKILL');
+        if (p.exitCode === null && p.signalCode === null) await new Promise((resolve) => p.once('exit', resolve));
+      }
+    }
+    console.log(`soak pid reuse: ${done.join(', ')}; ${reused} pids reused`);
+    expect(reused, 'rounds where a stranger got the dead holder\'s pid (the machine was too busy for any?)').toBeGreaterThan(0);
+  });
 });
 
 // What the soak found in the library, reduced to deterministic tests. They
@@ -617,5 +792,30 @@ describe('found by the soak', () => {
       }
       if (tag !== undefined) removeObjectsOf(tag);
     }
+  });
+
+  // Soak: after the Queue and JoinableQueue runs, side segments (items too
+  // big for the ring) that no process mapped were left in /dev/shm, until
+  // the program's end. encoding.ts toSide() makes the item's segment before
+  // the put takes the ring (and waits for room); a producer killed from
+  // then until its record is in the ring leaves a segment whose name only
+  // it knew. (A consumer killed between taking such a record and
+  // fromSide()'s unlink does the same, with the item it took.) The tracker
+  // removes them only when the whole program ends: a long-running program
+  // whose workers get killed accumulates them.
+  it('BUG Queue: a producer killed while its put of an item too big for the ring waits for room leaves no side segment behind', async () => {
+    const s = schedule('finding-side-segment');
+    const before = objectsNow();
+    const q = new Queue(1, { capacityBytes: 1024 });
+    q.putSync('first'); // full: the next put waits for room
+    const waiting = new Event();
+    const p = run(t.putBigWhenFull, q, waiting, 4096);
+    expect(await s.within(waiting.wait(BOOT_MS), BOOT_MS + 1000, 'the producer starts its put')).toBe(true);
+    await s.until(() => listSharedObjects().some((o) => o.type === 'QueueItem' && !before.has(o.name)), HANG_MS, 'the item\'s side segment exists');
+    p.kill();
+    await s.within(p.join(), HANG_MS, 'the producer is reaped');
+    expect(q.getSync({ timeout: HANG_MS })).toBe('first');
+    expect(q.empty()).toBe(true);
+    await expectNoStrays(s, before, 'a producer killed waiting to put a big item');
   });
 });

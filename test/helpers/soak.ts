@@ -130,3 +130,13 @@ export function startTime(pid: number): string | undefined {
 
 /** Whether the process that had `pid` when `start` was read still runs (not a later owner of the pid). */
 export const stillRuns = (pid: number, start: string | undefined): boolean => start !== undefined && startTime(pid) === start;
+
+/** A process's state letter (R, S, T for stopped, Z ...), or undefined once it is gone. */
+export function procState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined;
+  }
+}

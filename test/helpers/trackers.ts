@@ -3,6 +3,7 @@
 // what of its objects is still in /dev/shm.
 import fs from 'node:fs';
 import { listSharedObjects, type SharedObjectInfo } from '../../dist/index.js';
+import { native } from '../../dist/native.js';
 import { trackerProcesses } from '../../dist/tracker.js';
 
 const comm = (pid: number): string => {
@@ -57,3 +58,20 @@ export function killTrackerGroups(pids: number[]): void {
     }
   }
 }
+
+/**
+ * Objects of this process's tracker that no process maps or holds open
+ * (and that were not there in `before`): nothing can use them any more,
+ * yet they stay until the program ends. Once the processes that could have
+ * been using them are gone, there should be none.
+ */
+export function strayObjects(before: ReadonlySet<string> = new Set()): SharedObjectInfo[] {
+  const me = native.trackerInfo().pid;
+  return listSharedObjects().filter((o) => o.trackerPid === me && o.openBy.length === 0 && o.openByComplete && !before.has(o.name));
+}
+
+/** The names of this process's tracker's objects now, for strayObjects(). */
+export const objectsNow = (): Set<string> => {
+  const me = native.trackerInfo().pid;
+  return new Set(listSharedObjects().filter((o) => o.trackerPid === me).map((o) => o.name));
+};
