@@ -8,21 +8,25 @@
 // helpers/setup.ts, and each child program's own tag).
 //
 // The schedule of faults comes from a seeded PRNG (helpers/soak.ts): a
-// failure prints the seed and the command that replays it. The sizes below
-// keep the whole file within about a minute on a loaded 2-core machine;
-// MULTIPROC_SOAK_SCALE multiplies them for a long run by hand.
+// failure prints the seed, the command that replays it and what the
+// scenario did. The sizes below keep the whole file within about a minute
+// on a loaded 2-core machine; MULTIPROC_SOAK_SCALE multiplies them for a
+// long run by hand (MULTIPROC_SOAK_VERBOSE=1 prints the tallies).
+//
+// What the soak found in the library is reduced to deterministic tests at
+// the end ("found by the soak"); they fail until the library is fixed.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { Barrier, BrokenBarrierError, Condition, Empty, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock, listSharedObjects } from '../dist/index.js';
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { trackerProcesses } from '../dist/tracker.js';
 import { fixture, startNode, type Child } from './helpers/child';
 import { canForcePids, reusePid, stampOf, writeOwner } from './helpers/identity';
 import { collect, nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 import { Schedule, procState, scaled, startTime, stillRuns } from './helpers/soak';
 import { killTrackerGroups, objectsNow, objectsOf, removeObjectsOf, strayObjects, trackersOf } from './helpers/trackers';
-import { trackerProcesses } from '../dist/tracker.js';
 
 // ---- Sizes (multiplied by MULTIPROC_SOAK_SCALE) ------------------------------
 const QUEUE_FAULTS = scaled(20);        // faults injected into the Queue run
@@ -37,7 +41,7 @@ const PID_REUSE_ROUNDS = scaled(5);     // holders that die and whose pids go to
 
 // Generous bounds for things that must happen; a hang becomes a failure.
 const BOOT_MS = 60_000;   // processes starting on a loaded machine
-const HANG_MS = 60_000;   // anything that must finish once the faults stop
+const HANG_MS = 30_000;   // anything that must happen once the faults that delay it stop
 
 const targets = fixture('soak-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -47,7 +51,7 @@ const { run } = processRunner(targets);
 /** Starts a scenario's schedule and prints its seed if the test fails. */
 function schedule(scenario: string): Schedule {
   const s = new Schedule(scenario);
-  onTestFailed(() => console.error(`FAILED ${s.note()}`));
+  onTestFailed(() => console.error([`FAILED ${s.note()}`, ...s.lines.map((l) => `  ${l}`)].join('\n')));
   return s;
 }
 
@@ -103,12 +107,12 @@ class Crew {
    * One step: resume what is due, then SIGKILL a member picked at random
    * (perhaps a stopped one) or SIGSTOP one that runs.
    */
-  step(n: number, pKill: number, roles?: readonly string[]): void {
+  step(n: number, pKill: number): void {
     for (const m of this.members) {
       if (m.resumeAt !== undefined && m.resumeAt <= n) this.resume(m);
     }
     const kill = this.s.chance(pKill);
-    const candidates = this.live().filter((m) => (kill || m.resumeAt === undefined) && (!roles || roles.includes(m.role)));
+    const candidates = this.live().filter((m) => kill || m.resumeAt === undefined);
     if (candidates.length === 0) return;
     const victim = this.s.pick(candidates);
     if (kill) {
@@ -147,7 +151,7 @@ class Crew {
 
 // ---- Queues ----------------------------------------------------------------------
 
-const ITEM_CAP = 100_000; // items per producer at most (the stop event usually comes first)
+const ITEM_CAP = scaled(100_000); // items per producer at most (the stop event comes first)
 
 interface Accounting {
   delivered: number;
@@ -180,23 +184,23 @@ function account(marks: { view: Int32Array }, seen: { view: Uint8Array }, produc
 
 const PRODUCER_MODES = ['sync', 'async', 'sync'] as const;
 const CONSUMER_MODES = ['sync', 'async', 'iterate'] as const;
+// Each fault kills one process at most, and each kill is replaced.
+const MAX_PRODUCERS = PRODUCER_MODES.length + Math.max(QUEUE_FAULTS, JOINABLE_FAULTS);
 
 /** A Queue or JoinableQueue with producers and consumers of every form, and a Crew over them. */
 function queueRun(s: Schedule, q: Queue<unknown>, joinable: boolean) {
-  const marks = RawArray('i', 2 * 256);
-  const seen = RawArray('B', 256 * ITEM_CAP);
+  const marks = RawArray('i', 2 * MAX_PRODUCERS);
+  const seen = RawArray('B', MAX_PRODUCERS * ITEM_CAP); // one byte per item that could be put
   const stats = RawArray('i', 8);
   const stop = new Event();
   let producers = 0;
-  let consumers = 0;
   const crew = new Crew(s, (role) => {
     if (role.startsWith('producer')) {
       const mode = role.slice('producer-'.length);
-      if (producers >= 256) throw new Error('more producers than the soak has room for');
+      if (producers >= MAX_PRODUCERS) throw new Error('more producers than the soak has room for');
       return run(mode === 'sync' ? t.produceSync : t.produceAsync, q, marks, producers++, ITEM_CAP, stop);
     }
-    consumers++;
-    return run(t.consume, q, seen, stats, ITEM_CAP, 256, role.slice('consumer-'.length), joinable);
+    return run(t.consume, q, seen, stats, ITEM_CAP, MAX_PRODUCERS, role.slice('consumer-'.length), joinable);
   });
   for (const mode of PRODUCER_MODES) crew.add(`producer-${mode}`);
   for (const mode of CONSUMER_MODES) crew.add(`consumer-${mode}`);
@@ -207,7 +211,7 @@ function queueRun(s: Schedule, q: Queue<unknown>, joinable: boolean) {
     crew, marks, seen, stats, stop, producerRoles, consumerRoles, consumerKills,
     producers: () => producers,
     /** Every first producer has put something and something came out. */
-    flowing: () => [0, 1, 2].every((p) => marks.view[2 * p + 1]! > 0) && seen.view.some((n) => n > 0),
+    flowing: () => PRODUCER_MODES.every((_, p) => marks.view[2 * p + 1]! > 0 && seen.view[p * ITEM_CAP]! > 0),
   };
 }
 
@@ -227,10 +231,11 @@ async function expectNoStrays(s: Schedule, before: ReadonlySet<string>, what: st
   expect(strays.length, `${what}: objects nobody maps, left in /dev/shm: ${strays.join(', ')} (${s.note()})`).toBe(0);
 }
 
-async function inject(s: Schedule, crew: Crew, faults: number, pKill: number, roles?: readonly string[]): Promise<void> {
+/** `faults` steps of the schedule, 10-90 ms apart; then every stopped member is resumed. */
+async function inject(s: Schedule, crew: Crew, faults: number, pKill: number): Promise<void> {
   for (let n = 0; n < faults; n++) {
     await s.pause(10, 90);
-    crew.step(n, pKill, roles);
+    crew.step(n, pKill);
   }
   crew.resumeAll();
 }
@@ -242,9 +247,9 @@ const HOLDER_MODES = ['sync', 'async', 'with'] as const;
 describe('soak', () => {
   it('Queue: producers and consumers (sync, async, for await) SIGKILLed and SIGSTOPped at random: nothing lost but what a killed consumer took, nothing twice, nothing torn', async () => {
     const s = schedule('queue');
+    const before = objectsNow();
     // A small ring: puts wrap around it and wait for room; every 64th item
     // is too big for it and goes through a side segment.
-    const before = objectsNow();
     const q = new Queue(16, { capacityBytes: 2048 });
     const r = queueRun(s, q, false);
     await s.until(r.flowing, BOOT_MS, 'the first producers and consumers get going');
@@ -254,8 +259,8 @@ describe('soak', () => {
     q.shutdown();
     await r.crew.finish(r.consumerRoles, 'every consumer drains the shut-down queue and returns');
     const a = account(r.marks, r.seen, r.producers());
-    console.log(`soak queue: ${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
-      `${a.cutShort} puts cut short; ${r.crew.summary()}; ${r.stats.view[2]} timed-out gets`);
+    s.report(`${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
+      `${a.cutShort} puts cut short; ${r.crew.summary()}; ${r.stats.view[t.Q.empties]} timed-out gets`);
     expect(r.stats.view[t.Q.torn], 'torn items').toBe(0);
     expect(r.stats.view[t.Q.disorder], 'items of one producer out of order').toBe(0);
     expect(r.stats.view[t.Q.unexpected], 'errors other than Empty/ShutDown in consumers').toBe(0);
@@ -284,7 +289,7 @@ describe('soak', () => {
     q.shutdown();
     await r.crew.finish(r.consumerRoles, 'every consumer returns once the queue is shut down');
     const a = account(r.marks, r.seen, r.producers());
-    console.log(`soak joinable: ${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
+    s.report(`${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
       `${a.cutShort} puts cut short; ${r.crew.summary()}`);
     expect(a.delivered, 'nothing was delivered after join() resolved').toBe(atJoin.delivered);
     expect(atJoin.missing, 'items not done when join() resolved: at most one per killed consumer').toBeLessThanOrEqual(r.consumerKills());
@@ -374,7 +379,7 @@ describe('soak', () => {
         expect(diff).toBeLessThanOrEqual(killed.has(id) ? 1 : 0);
       }
       const deaths = crew.allKills();
-      console.log(`soak ${kind}: ${counter} critical sections, ${Atomics.load(sh.view, L.takeovers!)} takeovers from a holder that died inside, ` +
+      s.report(`${counter} critical sections, ${Atomics.load(sh.view, L.takeovers!)} takeovers from a holder that died inside, ` +
         `${Atomics.load(sh.view, L.ownerDied!)} ownerDied, ${suicides} deaths and ${pausedInside} stops inside for certain; ${crew.summary()}`);
       expect(Atomics.load(sh.view, L.violations!), 'times a holder found another inside (mutual exclusion broken)').toBe(0);
       expect(Atomics.load(sh.view, L.suicides!)).toBe(suicides);
@@ -392,7 +397,6 @@ describe('soak', () => {
     const P = 3;
     const PARTY_TIMEOUT = 750; // what a stopped (live) party, or a dead one that had not arrived, costs the others
     const b = new Barrier(P);
-    const outcomes: string[] = [];
     for (let round = 0; round < BARRIER_ROUNDS; round++) {
       const out = RawArray('i', 2 * P);
       const forms = Array.from({ length: P }, () => s.chance(0.5));
@@ -414,7 +418,8 @@ describe('soak', () => {
       if (stop) parties[victim]!.sendSignal('SIGCONT');
       await s.within(parties[victim]!.join(), HANG_MS, `round ${round}: the ${stop ? 'stopped' : 'killed'} party ends`);
       for (const [i, p] of parties.entries()) {
-        const killed = i === victim && !stop && !early;
+        // A party that timed out early may have ended before the kill.
+        const killed = i === victim && !stop && !(early && p.exitCode === 0);
         expect(p.exitCode, `round ${round}, party ${i}`).toBe(killed ? -9 : 0);
         if (!killed) expect(out.view[i], `round ${round}, party ${i}: 1 = BrokenBarrierError`).toBe(1);
       }
@@ -425,9 +430,8 @@ describe('soak', () => {
       const arrivals = await s.within(Promise.all(Array.from({ length: P }, () => b.wait(HANG_MS))), HANG_MS + 1000,
         `round ${round}: a full cycle after reset()`);
       expect(arrivals.sort()).toEqual(Array.from({ length: P }, (_, i) => i));
-      outcomes.push(early ? 'timed out early' : stop ? 'stopped' : 'killed');
+      s.report(`round ${round}: party ${victim} ${stop ? 'stopped' : 'killed'}${early ? ' (the barrier had timed out early)' : ''}`);
     }
-    console.log(`soak barrier: ${outcomes.join(', ')}`);
   });
 
   it('Condition: waiters SIGKILLed while waiting and after being notified: each notify(1) wakes exactly one live waiter; timeouts are honoured', async () => {
@@ -444,7 +448,7 @@ describe('soak', () => {
       const sh = RawArray('i', 64);
       const waiters = Array.from({ length: W }, (_, slot) => run(t.condWaiter, cond, sh, slot, 600_000, s.chance(0.5)));
       // Meanwhile, on another Condition, two waiters with a timeout; one is
-      // killed once both wait: the other returns false at its timeout.
+      // killed at a random instant: the other returns at its timeout.
       const timedSh = RawArray('i', 64);
       const timed = [0, 1].map((slot) => run(t.condWaiter, timedCond, timedSh, slot, TIMED_MS, s.chance(0.5)));
       const timedVictim = s.int(0, 1);
@@ -513,12 +517,13 @@ describe('soak', () => {
       expect(results.filter((r) => r !== 0 && r !== 1), 'waiters that timed out or woke taking a lock over').toEqual([]);
       kills++;
     }
-    console.log(`soak condition: ${notifies} notify(1), ${passedOn} passed on from a killed waiter, ${kills} waiters killed`);
+    s.report(`${notifies} notify(1), ${passedOn} passed on from a killed waiter, ${kills} waiters killed`);
   });
+
   it('the resource tracker: its active, its backup or both SIGKILLed while a program and its children create and drop objects: once the program ends, nothing of its tag is left', async () => {
     const s = schedule('tracker');
-    const faults: string[] = [];
     for (let round = 0; round < TRACKER_ROUNDS; round++) {
+      const faults: string[] = [];
       const program: Child = startNode(['--expose-gc', fixture('soak-tracker-program.mjs')]);
       let tag: string | undefined;
       try {
@@ -552,8 +557,9 @@ describe('soak', () => {
         if (ending === 'exit') expect(program.stdout()).toContain('exit codes 0,0');
         await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
           `round ${round}: the program's trackers exit once it has ended`, state);
-        const left = objectsOf(tag);
-        expect(left.map((o) => `${o.name} (${o.type})`), `round ${round}: objects of the program's tag left in /dev/shm after ${faults.join(', ')}`).toEqual([]);
+        s.report(`round ${round}: ${faults.join(', ')}`);
+        const left = objectsOf(tag).map((o) => `${o.name} (${o.type})`);
+        expect(left.length, `round ${round}: objects of the program's tag left in /dev/shm after ${faults.join(', ')}: ${left.join(', ')}`).toBe(0);
       } finally {
         if (program.proc.exitCode === null && program.proc.signalCode === null) {
           program.proc.kill('SIGKILL');
@@ -562,11 +568,10 @@ describe('soak', () => {
         if (tag !== undefined) removeObjectsOf(tag); // what a failure left
       }
     }
-    console.log(`soak tracker: ${faults.join(', ')}`);
   });
+
   it('the main process: a program whose daemon children use a queue and a lock is SIGKILLed (or stopped, then killed) at a random instant: its children die, nothing of its tag is left', async () => {
     const s = schedule('main');
-    const endings: string[] = [];
     for (let round = 0; round < MAIN_ROUNDS; round++) {
       const program: Child = startNode([fixture('soak-main-program.mjs')]);
       let tag: string | undefined;
@@ -581,7 +586,7 @@ describe('soak', () => {
           `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects; stderr: ${program.stderr().slice(-2000)}`;
         await s.pause(0, 300);
         const stopFirst = s.chance(0.3);
-        endings.push(stopFirst ? 'stopped, killed' : 'killed');
+        s.report(`round ${round}: ${stopFirst ? 'stopped, then killed' : 'killed'}`);
         if (stopFirst) {
           program.proc.kill('SIGSTOP');
           await s.pause(10, 100);
@@ -591,7 +596,8 @@ describe('soak', () => {
         await s.until(() => pids.every((p, i) => !stillRuns(p, starts[i])), HANG_MS, `round ${round}: every daemon child (and grandchild) dies with its parent`, state);
         await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
           `round ${round}: the program's trackers exit`, state);
-        expect(objectsOf(tag).map((o) => `${o.name} (${o.type})`), `round ${round}: objects of the killed program left in /dev/shm`).toEqual([]);
+        const left = objectsOf(tag).map((o) => `${o.name} (${o.type})`);
+        expect(left.length, `round ${round}: objects of the killed program left in /dev/shm: ${left.join(', ')}`).toBe(0);
         expect(program.stderr(), 'the program printed no error').toBe('');
       } finally {
         if (program.proc.exitCode === null && program.proc.signalCode === null) {
@@ -601,7 +607,6 @@ describe('soak', () => {
         if (tag !== undefined) removeObjectsOf(tag);
       }
     }
-    console.log(`soak main: ${endings.join(', ')}`);
   });
 
   it.skipIf(!canForcePids())('forced pid reuse: holders of a Lock, an RLock, a Condition, a Barrier and a queue die and strangers get their pids: the others still take over', async () => {
@@ -692,7 +697,7 @@ describe('soak', () => {
         if (p.exitCode === null && p.signalCode === null) await new Promise((resolve) => p.once('exit', resolve));
       }
     }
-    console.log(`soak pid reuse: ${done.join(', ')}; ${reused} pids reused`);
+    s.report(`${done.join(', ')}; ${reused} pids reused`);
     expect(reused, 'rounds where a stranger got the dead holder\'s pid (the machine was too busy for any?)').toBeGreaterThan(0);
   });
 });

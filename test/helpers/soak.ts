@@ -34,8 +34,13 @@ export const replay = (): string =>
  * shift each other's schedules. Timing still varies from run to run; the
  * choices (victims, signals, delays) do not.
  */
+/** MULTIPROC_SOAK_VERBOSE=1 prints each scenario's tallies (kills, items, takeovers) also when it passes. */
+export const VERBOSE = process.env.MULTIPROC_SOAK_VERBOSE === '1';
+
 export class Schedule {
   #state: number;
+  /** What the scenario did, for the failure report (and VERBOSE). */
+  readonly lines: string[] = [];
 
   constructor(readonly scenario: string) {
     let h = BASE_SEED ^ 0x9e3779b9;
@@ -72,6 +77,12 @@ export class Schedule {
    */
   pause(lo: number, hi: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, this.int(lo, hi)));
+  }
+
+  /** Notes what the scenario did: printed if it fails (always, with MULTIPROC_SOAK_VERBOSE=1). */
+  report(line: string): void {
+    this.lines.push(line);
+    if (VERBOSE) console.log(`soak ${this.scenario}: ${line}`);
   }
 
   /** What a failure message needs to be replayed. */

@@ -40,7 +40,10 @@ export function killTrackerGroups(pids: number[]): void {
   const groups = new Set<number>();
   for (const pid of pids) {
     try {
+      // One read gives the name and the group together: if the pid went to
+      // another process meanwhile, its name is not a tracker's.
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('mp-trk-')) continue;
       groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
     } catch {
       // already gone
