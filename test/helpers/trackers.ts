@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { listSharedObjects, type SharedObjectInfo } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
-import { trackerProcesses } from '../../dist/tracker.js';
+import { cleanSharedObjects, trackerProcesses } from '../../dist/tracker.js';
 
 const comm = (pid: number): string => {
   try {
@@ -25,6 +25,17 @@ export function trackersOf(tag: string): { active: number[]; backup: number[] } 
 
 /** What of the program tagged `tag` is still in /dev/shm. */
 export const objectsOf = (tag: string): SharedObjectInfo[] => listSharedObjects().filter((o) => o.program === tag);
+
+/**
+ * After both trackers of a program were killed, what it leaves is for
+ * `multiproc clean`: the objects of the tag that clean would remove (no
+ * tracker alive, no process using them). Removes them and returns those
+ * clean would keep (which must be none once the program has ended).
+ */
+export function cleanOrphansOf(tag: string): string[] {
+  const decisions = cleanSharedObjects(objectsOf(tag));
+  return decisions.filter((d) => !d.remove).map((d) => `${d.object.name} (${d.reason})`);
+}
 
 /** Removes what a test's child program left behind (after the test has failed on it). */
 export function removeObjectsOf(tag: string): void {
