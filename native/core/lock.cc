@@ -10,10 +10,11 @@ Owner current_owner() {
   return me;
 }
 
-LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns) {
+LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns, Liveness liveness) {
   WaitCell* cell = &lock->cell;
   int64_t deadline = timeout_ns < 0 ? -1 : monotonic_ns() + timeout_ns;
   bool first_wait = true;
+  bool checked = false;  // whether a liveness check ran since the last wait
   for (;;) {
     uint32_t owner = cell->value.load();
     if (owner == 0) {
@@ -26,7 +27,9 @@ LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns) {
       if (left <= 0) {
         // Out of time, but a dead holder's lock is free for the taking: even
         // a non-blocking attempt must not find it busy for ever.
-        if (first_wait && lock_take_if_owner_dead(lock, owner, me)) return LockResult::kOwnerDied;
+        if (!checked && liveness == Liveness::kAtDeadline && lock_take_if_owner_dead(lock, owner, me)) {
+          return LockResult::kOwnerDied;
+        }
         return LockResult::kTimedOut;
       }
       if (left < slice) slice = left;
@@ -34,7 +37,14 @@ LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns) {
     // Spin only before the first sleep: later slices follow a long wait.
     WaitResult r = wait_while_equal(cell, owner, slice, first_wait);
     first_wait = false;
-    if (r == WaitResult::kTimedOut && lock_take_if_owner_dead(lock, owner, me)) return LockResult::kOwnerDied;
+    checked = false;
+    // Reading /proc costs tens of microseconds: only after a whole slice
+    // without progress, not after each short wait of a caller that waits
+    // in small steps.
+    if (r == WaitResult::kTimedOut && slice == kLivenessSliceNs) {
+      checked = true;
+      if (lock_take_if_owner_dead(lock, owner, me)) return LockResult::kOwnerDied;
+    }
   }
 }
 
@@ -42,9 +52,15 @@ bool lock_take_if_owner_dead(LockState* lock, uint32_t owner, Owner me) {
   if (owner == 0) return false;
   uint32_t stamp = lock->stamp.load();
   // The stamp may belong to a holder that took the lock after `owner` was
-  // read: only a definite answer about `owner` itself counts, and the CAS
-  // below fails if the lock changed hands meanwhile.
+  // read: only a definite answer about `owner` itself counts.
   if (lock->cell.value.load() != owner || thread_alive(owner, stamp)) return false;
+  // The judged holder is gone, but while /proc was read someone may have
+  // taken the dead lock over, freed it, and a new thread with the same id
+  // (the kernel reuses them) may hold it now: the owner CAS alone would
+  // succeed against that live stranger. Every change of hands rewrites the
+  // stamp (0 on release, the new holder's after its CAS), so an unchanged
+  // stamp means the acquisition we judged is still the current one.
+  if (lock->stamp.load() != stamp) return false;
   if (!lock->cell.value.compare_exchange_strong(owner, me.tid)) return false;
   lock->stamp.store(me.stamp, std::memory_order_relaxed);
   return true;

@@ -70,9 +70,18 @@ inline bool lock_try(LockState* lock, Owner me) {
   return true;
 }
 
+// When lock_acquire checks whether the holder still lives: after every
+// whole kLivenessSliceNs without progress, and (kAtDeadline) once more when
+// its time runs out if no check ran since its last wait -- so a timeout
+// shorter than a slice still finds a dead holder's lock. kSlicesOnly is for
+// callers that wait in steps of microseconds and recover a dead holder's
+// lock themselves (the rings' async paths): a /proc read per step would
+// cost more than the step.
+enum class Liveness { kAtDeadline, kSlicesOnly };
+
 // Blocks until the lock is ours, for at most timeout_ns (< 0: forever; 0:
 // one try, plus taking over a dead holder's lock). Does not touch `count`.
-LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns);
+LockResult lock_acquire(LockState* lock, Owner me, int64_t timeout_ns, Liveness liveness = Liveness::kAtDeadline);
 
 // Takes the lock if it is still held by thread `owner` and that holder is
 // gone (checking the stamp stored in the lock).

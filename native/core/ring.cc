@@ -124,7 +124,10 @@ enum class Locked { kNo, kYes, kCorrupt };
 Locked lock(RingHeader* ring, Owner me, int64_t lock_ns) {
   if (lock_try(&ring->lock, me)) return Locked::kYes;
   if (lock_ns == 0) return Locked::kNo;
-  switch (lock_acquire(&ring->lock, me, lock_ns)) {
+  // Waits shorter than a millisecond come from the async paths, which call
+  // ring_recover after a slice without progress.
+  const Liveness liveness = lock_ns > 0 && lock_ns < 1'000'000 ? Liveness::kSlicesOnly : Liveness::kAtDeadline;
+  switch (lock_acquire(&ring->lock, me, lock_ns, liveness)) {
     case LockResult::kAcquired: return Locked::kYes;
     case LockResult::kOwnerDied: return repair(ring) ? Locked::kYes : Locked::kCorrupt;
     case LockResult::kTimedOut: return Locked::kNo;
