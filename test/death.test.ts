@@ -110,6 +110,44 @@ describe('Barrier', () => {
   });
 });
 
+describe('Barrier: abort() and the action', () => {
+  it('an abort() racing a cycle\'s release is never undone: the barrier stays broken until reset()', async () => {
+    const b = new Barrier(2);
+    const stop = new Event();
+    const ready = [new Event(), new Event()];
+    const kids = ready.map((r) => run(t.cycler, b, stop, r));
+    for (const r of ready) expect(await r.wait(60_000)).toBe(true);
+    const spin = (us: number): void => {
+      const end = performance.now() + us / 1000;
+      while (performance.now() < end);
+    };
+    let lost = 0;
+    for (let i = 0; i < 2000; i++) {
+      b.reset();
+      spin((i % 20) * 10); // land the abort at varying points of the cycles
+      b.abort();
+      spin(50); // a release that was under way when abort() returned ends now
+      if (!b.broken) lost++;
+    }
+    stop.set();
+    b.reset();
+    for (const p of kids) await p.join();
+    expect(lost).toBe(0);
+  });
+
+  it('a caller waiting while a full cycle runs its action is released with BrokenBarrierError when the runner dies', async () => {
+    const b = new Barrier(1, { action: t.stuckAction, actionModule: targets });
+    const started = new Event();
+    const runner = run(t.actionRunner, b, started);
+    expect(await started.wait(60_000)).toBe(true);
+    const mine = b.wait(600_000); // the cycle is full: this one waits for the next
+    setTimeout(() => runner.kill(), 50);
+    expect(await within(mine, 30_000)).toBe('rejected BrokenBarrierError');
+    await runner.join();
+    b.reset();
+  });
+});
+
 describe('Condition', () => {
   it('a killed waiter is not counted: notify(1) wakes exactly one live waiter (was two)', async () => {
     const cond = new Condition();

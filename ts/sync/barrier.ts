@@ -221,7 +221,11 @@ export class Barrier implements Shareable {
   }
 
   // Ends the current cycle: released, or reset (its waiters are told so).
+  // A release never overwrites BROKEN: abort() falls back to breaking the
+  // barrier without the lock (when a stopped process holds it), and that
+  // must not be undone by a holder that resumes.
   #endCycle(outcome: number): void {
+    const from = this.#get(BARRIER.state);
     const gen = this.#get(BARRIER.generation);
     const slot = BARRIER.outcomes + (gen >>> 0) % BARRIER.outcomeEntries * 2;
     this.#set(slot, gen);
@@ -230,7 +234,8 @@ export class Barrier implements Shareable {
     for (let i = 0; i < count; i++) this.#members.swap(i, this.#members.identity(i), 0n);
     this.#set(BARRIER.count, 0);
     this.#set(BARRIER.generation, (gen + 1) | 0);
-    this.#set(BARRIER.state, FILLING);
+    if (outcome === RESET) this.#set(BARRIER.state, FILLING);
+    else if (from !== BROKEN) Atomics.compareExchange(this.#i32, this.#state.at(BARRIER.state), from, FILLING);
     this.#bump();
   }
 
@@ -262,8 +267,10 @@ export class Barrier implements Shareable {
     // With no action the last arrival releases the cycle at once; with one,
     // the cycle runs it first (outside the lock).
     if (last) {
-      if (this.#action) this.#set(BARRIER.state, ACTION);
-      else this.#endCycle(RELEASED);
+      if (!this.#action) this.#endCycle(RELEASED);
+      else if (Atomics.compareExchange(this.#i32, this.#state.at(BARRIER.state), FILLING, ACTION) !== FILLING) {
+        throw new BrokenBarrierError('the barrier was aborted');
+      }
     }
     return a;
   }
@@ -286,6 +293,19 @@ export class Barrier implements Shareable {
     const next = (a.index + 1) % count;
     const id = this.#members.identity(next);
     return id !== 0n && !identityAlive(id);
+  }
+
+  // While a full cycle runs its action, a caller of the next one waits: if
+  // the party running it (the last to arrive) died, the barrier is broken
+  // (its own parties see that too, but with one party there are none).
+  #actionRunnerDied(): boolean {
+    if (this.#get(BARRIER.state) !== ACTION) return false;
+    const id = this.#members.identity(this.#members.count - 1);
+    return id !== 0n && !identityAlive(id);
+  }
+
+  #breakIfActionRunnerDied(): void {
+    if (this.#actionRunnerDied()) this.#break();
   }
 
   // After a wake or a slice: is the wait over? The index, a throw, or
@@ -322,7 +342,11 @@ export class Barrier implements Shareable {
         // A full cycle runs its action: wait for the next cycle.
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        if (r === 'timed-out' && this.#actionRunnerDied()) {
+          const broke = await this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
+          if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
+        }
       }
     }
     if (a.last) {
@@ -371,7 +395,11 @@ export class Barrier implements Shareable {
       if (a === null) {
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        const w = native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        if (w === 'timed-out' && this.#actionRunnerDied()) {
+          const broke = this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
+          if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
+        }
       }
     }
     if (a.last) {
@@ -437,7 +465,7 @@ export class Barrier implements Shareable {
 
   // Breaks the barrier without its lock, if the cycle `a` is still the
   // current one: one store and a wake. A holder of the lock that resumes
-  // finds it broken (its own change is then overwritten by nothing worse).
+  // finds it broken: its release leaves BROKEN in place (see #endCycle).
   #breakUnlocked(a?: Arrival): void {
     if (a && this.#get(BARRIER.generation) !== a.generation) return;
     this.#break();
@@ -450,9 +478,13 @@ export class Barrier implements Shareable {
 
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until reset(). */
   abort(): void {
-    // One store and a wake: no need to wait for the internal lock (which a
-    // stopped process might hold).
-    this.#breakUnlocked();
+    // Under the lock, so that it falls cleanly before or after a cycle's
+    // release. The lock is held only for a few statements, never across an
+    // await (so not by this thread now); if a stopped process holds it,
+    // break without it after GIVE_UP_LOCK_MS -- releases never overwrite
+    // BROKEN, so the abort is not lost, though the parties of a cycle being
+    // released in that instant may see either outcome.
+    if (this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#break()) === TIMED_OUT) this.#breakUnlocked();
   }
 
   [toHandle](): HandleData {
