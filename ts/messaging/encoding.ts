@@ -48,7 +48,7 @@ export type RecordValue = Uint8Array | string | number;
 export interface Encoded {
   tag: number;
   value: RecordValue;
-  /** Gives back the placeholders of the handles inside (holders.ts), if the item is not sent after all. */
+  /** Gives back the placeholders of the handles inside (shared_state.ts), if the item is not sent after all. */
   drop?: (() => void) | undefined;
 }
 

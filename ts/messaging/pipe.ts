@@ -38,8 +38,15 @@ function closedError(): Error {
   return Object.assign(new Error('the connection is closed'), { code: 'ERR_MP_CLOSED' });
 }
 
-const senders = (state: SharedState): Entries =>
-  new Entries(state.i32, state.at(QUEUE.senders), QUEUE.senderEntries, QUEUE.senderWords);
+const tables = new WeakMap<SharedState, Entries>();
+const senders = (state: SharedState): Entries => {
+  let t = tables.get(state);
+  if (!t) {
+    t = new Entries(state.i32, state.at(QUEUE.senders), QUEUE.senderEntries, QUEUE.senderWords, state.at(QUEUE.senderGiveUps));
+    tables.set(state, t);
+  }
+  return t;
+};
 
 // The sending side of a direction: who may still send on a queue.
 class Sending {
@@ -55,7 +62,7 @@ class Sending {
     this.#table = senders(this.#state);
     const me = threadIdentity();
     if (ticket && ticket.entry >= 0 && adoptEntry(this.#table, ticket, me)) this.#entry = ticket.entry;
-    else this.#entry = this.#table.claim(me);
+    else this.#entry = this.#table.claimOrPurge(me);
     if (this.#entry < 0) this.#overflow();
   }
 
@@ -66,14 +73,14 @@ class Sending {
   /** A placeholder for a handle of this end leaving the process. */
   ticket(): Ticket | undefined {
     const id = placeholder();
-    const entry = this.#table.claim(id);
+    const entry = this.#table.claimOrPurge(id);
     if (entry < 0) {
       this.#overflow();
       return undefined;
     }
     const t = { entry, id };
     noteTicket({
-      drop: () => this.#table.swap(t.entry, t.id, 0n),
+      drop: () => this.#table.giveUp(t.entry, t.id),
       assign: (tid) => this.#table.swap(t.entry, t.id, pack(tid, 0)),
     });
     return t;
@@ -81,7 +88,7 @@ class Sending {
 
   /** This end is closed (or collected) here: when no one else can send, the reader gets EOF. */
   letGo(): void {
-    if (this.#entry >= 0) this.#table.free(this.#entry);
+    if (this.#entry >= 0) this.#table.giveUp(this.#entry);
     this.#entry = -1;
     endIfNoSenders(this.#state, this.#ring);
   }
@@ -90,7 +97,7 @@ class Sending {
 /** Shuts the direction down (EOF for its reader) once no live sender and no handle in flight is left. */
 function endIfNoSenders(state: SharedState, ring: Ring): void {
   if (ring.isShutDown || (Atomics.load(state.i32, state.at(QUEUE.flags)) & QUEUE_SENDERS_OVERFLOWED) !== 0) return;
-  if (senders(state).purge() === 0) ring.shutdown(false);
+  if (senders(state).empty()) ring.shutdown(false);
 }
 
 const collected = new FinalizationRegistry<Sending>((sending) => {

@@ -11,6 +11,19 @@
 // thread-id half has bit 30 set is a placeholder: an entry reserved for a
 // handle in flight to another process (always "alive" until its receiver
 // takes it over or it is dropped). Real thread ids are below 2^22.
+//
+// Whether a table is empty. Removing an object (or ending a pipe's
+// direction) once no one holds it needs a table that is empty at one
+// instant, but a scan reads entry after entry: a holder seen as absent
+// early on may have put a placeholder there (to send a handle) before
+// giving up its own entry further on, and the scan would see neither. So a
+// table that decides such things has a counter of give-ups, bumped before
+// each live entry is freed (giveUp), and empty() is true only if the
+// counter did not move during its scan. Claims need no bump: only a live
+// entry's holder can make a new one, and that entry is either seen by the
+// scan or given up during it. Freeing dead entries does not bump: two
+// last holders purging at once would otherwise each see the other's
+// purge and neither remove the object.
 import { identityAlive, threadIdentity } from './thread';
 
 const PLACEHOLDER = 0x40000000;
@@ -28,15 +41,21 @@ export class Entries {
   readonly #ids: BigUint64Array;
   readonly #first: number;
   readonly #stride: number;
+  readonly #i32: Int32Array;
+  readonly #giveUps: number;
   readonly count: number;
 
   /**
    * `i32` views the whole segment; the table starts at word `first` (even),
    * with `count` entries of `words` words (even) each, identity first.
+   * `giveUps`: the word of its give-up counter, for tables that empty()
+   * judges (-1: none).
    */
-  constructor(i32: Int32Array, first: number, count: number, words: number) {
+  constructor(i32: Int32Array, first: number, count: number, words: number, giveUps = -1) {
     if (first % 2 !== 0 || words % 2 !== 0) throw new Error('internal error: entries must be 8-byte aligned');
     this.#ids = new BigUint64Array(i32.buffer, i32.byteOffset, Math.floor(i32.length / 2));
+    this.#i32 = i32;
+    this.#giveUps = giveUps;
     this.#first = first / 2;
     this.#stride = words / 2;
     this.count = count;
@@ -61,6 +80,14 @@ export class Entries {
     return -1;
   }
 
+  /** claim(), and if the table is full, once more after freeing the entries of dead threads. */
+  claimOrPurge(id: bigint = threadIdentity()): number {
+    const i = this.claim(id);
+    if (i >= 0) return i;
+    this.purge();
+    return this.claim(id);
+  }
+
   /** Replaces `from` with `to` in entry i; false if the entry holds something else. */
   swap(i: number, from: bigint, to: bigint): boolean {
     return Atomics.compareExchange(this.#ids, this.#first + i * this.#stride, from, to) === from;
@@ -69,6 +96,31 @@ export class Entries {
   /** Frees entry i if it still holds `id`. */
   free(i: number, id: bigint = threadIdentity()): boolean {
     return this.swap(i, id, 0n);
+  }
+
+  /** Frees a live entry (its holder's own, or a placeholder), counted for empty(). */
+  giveUp(i: number, id: bigint = threadIdentity()): boolean {
+    if (this.#giveUps >= 0) Atomics.add(this.#i32, this.#giveUps, 1);
+    return this.swap(i, id, 0n);
+  }
+
+  /**
+   * Whether no entry is live, at one instant: false as soon as a live one is
+   * seen (placeholders first: they cost no /proc read), and false if an
+   * entry was given up during the scan -- whoever gave it up looks again.
+   * Frees the dead entries it passes.
+   */
+  empty(): boolean {
+    if (this.#giveUps < 0) throw new Error('internal error: empty() needs a table with a give-up counter');
+    const before = Atomics.load(this.#i32, this.#giveUps);
+    for (let i = 0; i < this.count; i++) if (isPlaceholder(this.identity(i))) return false;
+    for (let i = 0; i < this.count; i++) {
+      const id = this.identity(i);
+      if (id === 0n) continue;
+      if (isPlaceholder(id) || identityAlive(id)) return false;
+      this.swap(i, id, 0n);
+    }
+    return Atomics.load(this.#i32, this.#giveUps) === before;
   }
 
   /** The entry this thread holds, from a hint first; -1 if none. */

@@ -6,9 +6,10 @@
 // Every object lives in its own segment:
 //
 //   word   0..15   header: MAGIC, kind, layout version, initialized (0 -> 1),
-//                  flags, reserved
+//                  flags, the holder table's give-up counter, reserved
 //   word  16..255  holders: HOLDERS entries of [tid, stamp] -- who has the
-//                  object open, and handles of it in flight (holders.ts)
+//                  object open, and handles of it in flight (entries.ts,
+//                  shared_state.ts)
 //   word 256..     the object's state (below), from byte 1024
 //
 // The creator writes the state and then sets `initialized`; a process that
@@ -23,7 +24,7 @@ export const SIDE_MAGIC = 0x4453504d; // "MPSD"
 // 3: holder tables, owner stamps in locks, side segments with a header.
 export const VERSION = 3;
 
-export const HEADER = { magic: 0, kind: 1, version: 2, initialized: 3, flags: 4 } as const;
+export const HEADER = { magic: 0, kind: 1, version: 2, initialized: 3, flags: 4, holderGiveUps: 5 } as const;
 /** Header flags. */
 export const FLAG = {
   /** A named object: it lasts until unlink(), holders are not counted. */
@@ -32,7 +33,7 @@ export const FLAG = {
   pinned: 2,
 } as const;
 
-/** The holder table: entries of [tid, stamp]; see holders.ts. */
+/** The holder table: entries of [tid, stamp]; see entries.ts. */
 export const HOLDERS = { first: 16, entries: 120, words: 2 } as const;
 /** Word index where an object's own state begins (byte 1024). */
 export const STATE = 256;
@@ -101,7 +102,8 @@ export const BARRIER = {
  * Queue (and JoinableQueue, Pipe): a wait cell bumped when a task is done,
  * flags, then the consumers of a JoinableQueue ([tid, stamp, taken,
  * unused]: how many items each has taken and not yet marked done), then the
- * ends of a pipe's direction ([tid, stamp]: who may still send). The ring
+ * ends of a pipe's direction ([tid, stamp]: who may still send) and that
+ * table's give-up counter (entries.ts). The ring
  * (native/core/ring.h) starts at byte RING_OFFSET.
  */
 export const QUEUE = {
@@ -110,6 +112,7 @@ export const QUEUE = {
   overflow: 3, // items taken by consumers that found no free entry (never recovered)
   consumers: 4, consumerEntries: 128, consumerWords: 4,
   senders: 4 + 128 * 4, senderEntries: 32, senderWords: 2,
+  senderGiveUps: 4 + 128 * 4 + 32 * 2,
 } as const;
 export const QUEUE_CONSUMERS_OVERFLOWED = 1;
 export const QUEUE_SENDERS_OVERFLOWED = 2;

@@ -53,7 +53,7 @@ export class SharedState {
     this.name = name;
     this.kind = kind;
     this.userName = userName;
-    this.holders = new Entries(this.i32, HOLDERS.first, HOLDERS.entries, HOLDERS.words);
+    this.holders = new Entries(this.i32, HOLDERS.first, HOLDERS.entries, HOLDERS.words, HEADER.holderGiveUps);
   }
 
   /** Word index of state word `i`. */
@@ -205,7 +205,7 @@ export class SharedState {
       this.#holder = ticket.entry;
       return;
     }
-    this.#holder = this.holders.claim(me);
+    this.#holder = this.holders.claimOrPurge(me);
     if (this.#holder < 0) this.#pin();
   }
 
@@ -213,7 +213,7 @@ export class SharedState {
   ticket(): Ticket | undefined {
     if (this.named) return undefined;
     const id = placeholder();
-    const entry = this.holders.claim(id);
+    const entry = this.holders.claimOrPurge(id);
     if (entry < 0) {
       this.#pin();
       return undefined;
@@ -228,7 +228,7 @@ export class SharedState {
 
   /** Gives back a placeholder: its handle was not sent, or arrived where the object is open already. */
   dropTicket(t: Ticket): void {
-    this.holders.swap(t.entry, t.id, 0n);
+    this.holders.giveUp(t.entry, t.id);
   }
 
   /** One more JS object of this thread uses this state. */
@@ -249,11 +249,11 @@ export class SharedState {
    */
   letGo(): void {
     try {
-      if (this.#holder >= 0) this.holders.free(this.#holder);
+      if (this.#holder >= 0) this.holders.giveUp(this.#holder);
       this.#holder = -1;
       if (this.segment.closed || this.segment.truncated) return;
       if ((this.i32[HEADER.flags]! & (FLAG.named | FLAG.pinned)) !== 0) return;
-      if (this.holders.purge() === 0) addon().Segment.unlink(posixName(this.name));
+      if (this.holders.empty()) addon().Segment.unlink(posixName(this.name));
     } catch {
       // already unlinked (by another last holder), or gone: nothing to do
     }
