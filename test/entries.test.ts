@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Entries, placeholder } from '../dist/sync/entries.js';
-import { pack } from '../dist/sync/thread.js';
+import { pack, threadIdentity } from '../dist/sync/thread.js';
 import { repo } from './helpers/child';
 
 const ENTRIES = 120;
@@ -68,5 +68,30 @@ describe('Entries', () => {
     t.giveUp(mine);
     expect(t.empty()).toBe(true);
     expect(t.identity(dead)).toBe(0n);
+  });
+
+  it('a dead entry is reclaimed once; while it is, no one claims it; a reclaimer that died is finished by the next purge', () => {
+    const i32 = new Int32Array(new SharedArrayBuffer((FIRST + ENTRIES * 2) * 4));
+    const t = table(i32);
+    const dead = pack(4_000_000, 0);
+    const i = t.claim(dead);
+    let taken = 0;
+    expect(t.reclaim(i, dead, () => {
+      taken++;
+      expect(t.claim(undefined, i)).not.toBe(i); // tombstoned: not free, not live
+      expect(t.live(i)).toBe(false);
+      expect(t.purge(() => { throw new Error('a tombstone of a live reclaimer is left alone'); })).toBe(1);
+    })).toBe(true);
+    expect(t.reclaim(i, dead, () => taken++)).toBe(false);
+    expect(taken).toBe(1);
+    expect(t.identity(i)).toBe(0n);
+    // A tombstone whose reclaimer (no such thread) died half-way.
+    const stale = dead | 0x80000000n;
+    const j = t.claim(stale, 60);
+    const seen: bigint[] = [];
+    t.purge((k, id) => { seen.push(id); t.reclaim(k, id, () => {}); });
+    expect(seen).toEqual([stale]);
+    expect(t.identity(j)).toBe(0n);
+    expect(threadIdentity() & 0x80000000n).toBe(0n);
   });
 });

@@ -239,16 +239,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 
   // A dead consumer's entry: its count goes (it will never call taskDone),
-  // then the entry.
+  // then the entry (entries.ts: reclaim, so that two recoverers cannot zero
+  // the count of a consumer that claimed the entry in between).
   #dropDead(i: number, id: bigint): void {
     const { state } = Queue._parts(this);
     const table = this.#table();
-    const word = table.word(i, 2);
-    for (;;) {
-      const n = Atomics.load(state.i32, word);
-      if (Atomics.compareExchange(state.i32, word, n, 0) === n) break;
-    }
-    table.swap(i, id, 0n);
+    table.reclaim(i, id, () => Atomics.store(state.i32, table.word(i, 2), 0));
   }
 
   /** Marks one item taken from the queue as processed. */

@@ -12,6 +12,15 @@
 // handle in flight to another process (always "alive" until its receiver
 // takes it over or it is dropped). Real thread ids are below 2^22.
 //
+// Taking a dead thread's entry back, when the entry holds more than the
+// identity (a consumer's count of items, a holder's units): whoever frees
+// it must take what it held exactly once, and no one may claim the entry
+// before that is done (else a second reclaimer would zero the new owner's
+// count). So the reclaimer first swaps the dead identity for a tombstone --
+// its own identity with bit 31 of the thread-id half set -- then takes the
+// contents, then frees the entry. A tombstone is neither free nor live; one
+// whose reclaimer died half-way is reclaimed again by the next purge.
+//
 // Whether a table is empty. Removing an object (or ending a pipe's
 // direction) once no one holds it needs a table that is empty at one
 // instant, but a scan reads entry after entry: a holder seen as absent
@@ -27,8 +36,14 @@
 import { identityAlive, threadIdentity } from './thread';
 
 const PLACEHOLDER = 0x40000000;
+const TOMBSTONE = 0x80000000n;
 
 export const isPlaceholder = (id: bigint): boolean => (Number(id & 0xffffffffn) & PLACEHOLDER) !== 0;
+const isTombstone = (id: bigint): boolean => (id & TOMBSTONE) !== 0n;
+// Whether an identity still counts: a placeholder, a live thread, or a
+// tombstone whose reclaimer is at work.
+const standing = (id: bigint): boolean =>
+  isTombstone(id) ? identityAlive(id & ~TOMBSTONE) : isPlaceholder(id) || identityAlive(id);
 
 /** A fresh placeholder identity: 62 random bits, unique among an object's handles in flight. */
 export function placeholder(): bigint {
@@ -116,7 +131,7 @@ export class Entries {
     for (let i = 0; i < this.count; i++) if (isPlaceholder(this.identity(i))) return false;
     for (let i = 0; i < this.count; i++) {
       const id = this.identity(i);
-      if (id === 0n) continue;
+      if (id === 0n || isTombstone(id)) continue;
       if (isPlaceholder(id) || identityAlive(id)) return false;
       this.swap(i, id, 0n);
     }
@@ -133,7 +148,20 @@ export class Entries {
   /** Whether entry i is taken by a live thread or a placeholder. */
   live(i: number): boolean {
     const id = this.identity(i);
-    return id !== 0n && (isPlaceholder(id) || identityAlive(id));
+    return id !== 0n && !isTombstone(id) && (isPlaceholder(id) || identityAlive(id));
+  }
+
+  /**
+   * Takes a dead thread's entry back: `take` runs (to take what the entry
+   * held) only for the one caller that won it, while no one can claim it.
+   * False if another caller won it.
+   */
+  reclaim(i: number, dead: bigint, take: () => void): boolean {
+    const tomb = threadIdentity() | TOMBSTONE;
+    if (!this.swap(i, dead, tomb)) return false;
+    take();
+    this.swap(i, tomb, 0n);
+    return true;
   }
 
   /**
@@ -146,8 +174,8 @@ export class Entries {
     for (let i = 0; i < this.count; i++) {
       const id = this.identity(i);
       if (id === 0n) continue;
-      if (isPlaceholder(id) || identityAlive(id)) {
-        live++;
+      if (standing(id)) {
+        if (!isTombstone(id)) live++;
       } else if (onDead) {
         onDead(i, id);
       } else {

@@ -117,12 +117,10 @@ export class Semaphore implements Shareable {
     if (!h) return false;
     let units = 0;
     h.purge((i, id) => {
-      const n = Atomics.load(this.#i32, h.word(i, 2));
-      // Whoever frees the dead entry gives its units back, once.
-      if (h.swap(i, id, 0n)) {
-        Atomics.store(this.#i32, h.word(i, 2), 0);
-        units += Math.max(0, n);
-      }
+      // Whoever wins the dead entry gives its units back, once.
+      h.reclaim(i, id, () => {
+        units += Math.max(0, Atomics.exchange(this.#i32, h.word(i, 2), 0));
+      });
     });
     if (units > 0) this.#add(units);
     return units > 0;
