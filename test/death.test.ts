@@ -49,6 +49,19 @@ describe('JoinableQueue', () => {
     expect(() => q.taskDone()).toThrow(/more times than items were taken/);
   });
 
+  it('an item taken but impossible to decode (what it names is gone) throws, and join() does not wait for it', async () => {
+    const q = new JoinableQueue();
+    const name = `test-undecodable-${process.pid}`;
+    await run(t.putGone, q, name).join();
+    expect(() => q.getSync()).toThrow(/no longer exists/);
+    expect(q.unfinished()).toBe(0);
+    q.joinSync();
+    await run(t.putGone, q, name).join();
+    const joined = q.join();
+    await expect(q.get()).rejects.toThrow(/no longer exists/);
+    expect(await within(joined, 30_000)).toBe('resolved undefined');
+  });
+
   it('taskDone() may come from another thread than the one that took the item', async () => {
     const q = new JoinableQueue();
     q.putSync(1);

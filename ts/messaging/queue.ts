@@ -234,7 +234,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   protected override _getOptions(): GetOptions {
     const word = this.#countWord();
-    if (this.#options?.counter !== word * 4) this.#options = Object.freeze({ counter: word * 4 });
+    if (this.#options?.counter !== word * 4) this.#options = Object.freeze({ counter: word * 4, undecodable: () => this.#wakeJoiners() });
     return this.#options;
   }
 

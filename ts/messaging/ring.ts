@@ -67,6 +67,8 @@ export interface GetOptions {
   raw?: boolean;
   /** Byte offset of a u32 this get increments under the ring's lock (a JoinableQueue consumer's count). */
   counter?: number;
+  /** Called after an item was taken but could not be decoded, once `counter` was given back. */
+  undecodable?: () => void;
   onIdle?: OnIdle | undefined;
 }
 
@@ -215,21 +217,21 @@ export class Ring {
       const value = timeoutMs === 0 || counter !== undefined
         ? native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter)
         : native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
-      return this.#took(value, raw);
+      return this.#took(value, raw, options);
     }
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
       const left = deadline - performance.now();
       const value = native.ringGet(this.#handle, Math.max(0, Math.min(left, RETRY_SLICE_MS)), NOWAIT_LOCK_MS, counter);
       const r = this.#result[0];
-      if ((r !== EMPTY && r !== TIMED_OUT && r !== BUSY) || left <= RETRY_SLICE_MS) return this.#took(value, raw);
+      if ((r !== EMPTY && r !== TIMED_OUT && r !== BUSY) || left <= RETRY_SLICE_MS) return this.#took(value, raw, options);
       onIdle();
     }
   }
 
-  #took(value: Buffer | string | number | undefined, raw: boolean): unknown {
+  #took(value: Buffer | string | number | undefined, raw: boolean, options: GetOptions): unknown {
     const r = this.#result[0]!;
-    if (r === OK) return this.#item(this.#result[1]!, value!, raw);
+    if (r === OK) return this.#item(this.#result[1]!, value!, raw, options);
     this.#check(r);
     throw new Empty();
   }
@@ -242,7 +244,7 @@ export class Ring {
       const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
       const value = native.ringGet(this.#handle, 0, ASYNC_LOCK_MS, counter);
       const r = this.#result[0]!;
-      if (r === OK) return this.#item(this.#result[1]!, value!, raw);
+      if (r === OK) return this.#item(this.#result[1]!, value!, raw, options);
       this.#check(r);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
@@ -320,8 +322,20 @@ export class Ring {
     return true;
   }
 
-  #item(tag: number, value: RecordValue, raw: boolean): unknown {
-    return raw ? decodeBytes(tag, value, this.#what) : decode(tag, value, this.#what);
+  // An item that cannot be decoded (its side segment is gone, a handle in
+  // it names an object that no longer exists...) is gone from the ring: the
+  // get throws, and a JoinableQueue consumer's count gives it back, for no
+  // one will mark it done (Python's join() would wait for it for ever).
+  #item(tag: number, value: RecordValue, raw: boolean, options: GetOptions): unknown {
+    try {
+      return raw ? decodeBytes(tag, value, this.#what) : decode(tag, value, this.#what);
+    } catch (e) {
+      if (options.counter !== undefined) {
+        Atomics.sub(this.#state.i32, options.counter / 4, 1);
+        options.undecodable?.();
+      }
+      throw e;
+    }
   }
 
   /**
