@@ -45,6 +45,7 @@ function closedHandle(): Error {
 export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   readonly #state: SharedState;
   readonly #ring: Ring;
+  #parts: { readonly ring: Ring; readonly state: SharedState } | undefined;
   #closed = false;
 
   /** maxsize: most items at once (0: no item limit). */
@@ -170,8 +171,8 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** @internal for Connection (pipe.ts) and JoinableQueue */
-  static _parts(q: Queue): { ring: Ring; state: SharedState } {
-    return { ring: q.#ring, state: q.#state };
+  static _parts(q: Queue): { readonly ring: Ring; readonly state: SharedState } {
+    return q.#parts ??= Object.freeze({ ring: q.#ring, state: q.#state });
   }
 
   [toHandle](): HandleData {

@@ -112,7 +112,7 @@ abstract class LockBase implements Shareable {
   async acquire(options?: AsyncOptions): Promise<boolean> {
     const { timeout, signal } = asyncOptions(options, 'acquire');
     const me = threadId();
-    if ((heldHere.getStore()?.has(this) && this.#reentered()) || this.#tryTake(me)) return true;
+    if ((this.#reentrant && heldHere.getStore()?.has(this) && this.#reentered()) || this.#tryTake(me)) return true;
     const deadline = deadlineAfter(timeout);
     for (;;) {
       const owner = Atomics.load(this.#i32, this.#owner);
