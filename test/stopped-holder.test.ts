@@ -52,6 +52,19 @@ describe('a holder stopped inside an internal lock', () => {
     expect(await q.get({ timeout: 30_000 })).toBe('z');
   });
 
+  it('queue: shutdown({ immediate }) shuts it down but says so when it cannot drop the items; gets drain them later', async () => {
+    const q = new Queue();
+    q.putSync('left');
+    const holder = await stoppedProcess();
+    writeOwner(`/dev/shm/${nameOf(q)}`, RING_OFFSET, holder.pid, holder.stamp);
+    expect(() => q.shutdown({ immediate: true })).toThrow(/could not be dropped/);
+    expect(q.isShutDown).toBe(true);
+    expect(() => q.putNowait('more')).toThrow(/shut down/);
+    await holder.kill();
+    expect(q.getSync({ timeout: 30_000 })).toBe('left');
+    expect(() => q.getSync({ timeout: 30_000 })).toThrow(/shut down/);
+  });
+
   it('Barrier: wait(timeout) gives up when its internal lock stays held', async () => {
     const b = new Barrier(2);
     const holder = await stoppedProcess();

@@ -50,6 +50,11 @@ export class AbortError extends Error {
   }
 }
 
+/** An error for shared memory another process wrote garbage into. */
+export function corruptError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_MP_CORRUPT' });
+}
+
 /** An Error from the addon: code is an errno name or ERR_MP_*. */
 export interface SystemError extends Error {
   code: string;

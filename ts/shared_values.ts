@@ -12,11 +12,12 @@
 // `{ name }` opens-or-creates one that unrelated processes share by name
 // (cluster workers), like a named Lock: its lock lives in its segment too.
 import { inspect } from 'node:util';
+import { corruptError } from './errors';
 import { describe } from './names';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from './handles';
 import { DATA_OFFSET, Kind, STATE, VALUE, VALUE_HAS_LOCK } from './sync/layout';
 import { Lock, RLock, type AnyLock } from './sync/lock';
-import { SharedState, corruptError, handleOf, remember, reviveShared } from './sync/shared_state';
+import { SharedState, handleOf, remember, reviveShared } from './sync/shared_state';
 import {
   CANONICAL, fromStored, toInteger, toStored, typeInfo,
   type IntegerTypecode, type Typecode, type TypeInfo, type TypedArray, type ValueOf, type ViewOf,

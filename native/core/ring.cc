@@ -169,6 +169,9 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   const uint64_t cap = ring->capacity;
   const uint64_t size = kRingRecordHeader + padded(len);
   if (size > cap) return RingResult::kTooBig;
+  // Shut down for good: say so without the lock (which a stopped process
+  // may hold); checked again under it for a shutdown that comes meanwhile.
+  if (ring->shut_down.load(std::memory_order_relaxed)) return RingResult::kShutDown;
   switch (lock(ring, me, lock_ns)) {
     case Locked::kNo: return RingResult::kBusy;
     case Locked::kCorrupt: return corrupt(ring);

@@ -127,8 +127,6 @@ int64_t lock_wait_ns(const Napi::CallbackInfo& info, size_t i) {
   return ns < 0 ? 0 : ns;
 }
 
-RingHeader* ring_of(const Napi::CallbackInfo& info) { return ring_of(info, ref_of(info)); }
-
 // A put's payload, seen before the lock is taken: its length and how to write it.
 struct Payload {
   size_t len = 0;

@@ -10,7 +10,7 @@ import { addon } from '../addon';
 import { GENERATED_NAME, posixName } from '../names';
 import { SharedMemory } from '../shared_memory';
 import { SIDE_MAGIC } from '../sync/layout';
-import { corruptError } from '../sync/shared_state';
+import { corruptError } from '../errors';
 
 const BYTES = 0;
 const UTF8 = 1;

@@ -15,12 +15,12 @@ import { inspect } from 'node:util';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { addon } from '../addon';
-import { ShutDown } from '../errors';
+import { ShutDown, TimeoutError, corruptError } from '../errors';
 import { wait } from '../wait';
 import { Entries } from '../sync/entries';
 import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../sync/layout';
 import { asyncOptions, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
-import { SharedState, corruptError, handleOf, remember, reviveShared } from '../sync/shared_state';
+import { SharedState, handleOf, remember, reviveShared } from '../sync/shared_state';
 import { setQueueAccessor } from './pipe';
 import { Ring, queueBytes, type GetOptions } from './ring';
 
@@ -138,14 +138,20 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   /**
    * For every process: no more puts (they fail with ShutDown); gets drain
    * what is left, then fail with ShutDown, and async iteration ends. With
-   * `immediate`, what is left is dropped at once (Python 3.13).
+   * `immediate`, what is left is dropped at once (Python 3.13); if the
+   * queue's lock stays held for a second (a stopped process holds it), the
+   * queue is shut down but not emptied, and this throws TimeoutError.
    */
   shutdown(options?: { immediate?: boolean }): void {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`shutdown() options must be an object, got ${describe(options)}`);
     const immediate = options?.immediate ?? false;
     if (typeof immediate !== 'boolean') throw new TypeError(`options.immediate must be a boolean, got ${describe(immediate)}`);
-    this.#open().shutdown(immediate);
+    const dropped = this.#open().shutdown(immediate);
     this._shutDown();
+    if (!dropped) {
+      throw new TimeoutError('the queue is shut down, but what was left in it could not be dropped: its internal lock ' +
+        'stayed held for a second (by a stopped process?); gets will drain it instead');
+    }
   }
 
   /** @internal JoinableQueue wakes its joiners. */

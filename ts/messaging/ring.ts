@@ -355,8 +355,9 @@ export class Ring {
   }
 
   /** Refuses further puts from every process; with `immediate`, drops what it holds. */
-  shutdown(immediate: boolean): void {
-    addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50);
+  /** Shuts the ring down; false if `immediate` could not get its lock (held for a second) to drop the contents. */
+  shutdown(immediate: boolean): boolean {
+    return addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50) !== TIMED_OUT;
   }
 
   /** Takes over the ring's lock if its holder died (and repairs the ring). */

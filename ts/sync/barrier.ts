@@ -27,7 +27,7 @@
 // its module with `actionModule`), as for Process targets.
 import { inspect } from 'node:util';
 import { addon } from '../addon';
-import { BrokenBarrierError } from '../errors';
+import { BrokenBarrierError, corruptError } from '../errors';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { state as processState } from '../state';
@@ -36,7 +36,7 @@ import { wait } from '../wait';
 import { Entries } from './entries';
 import { BARRIER, Kind, LOCK } from './layout';
 import { deadlineAfter, msArgument, remaining } from './options';
-import { SharedState, corruptError, handleOf, remember, reviveShared } from './shared_state';
+import { SharedState, handleOf, remember, reviveShared } from './shared_state';
 import { identityAlive, threadId, threadIdentity, threadStamp } from './thread';
 
 const FILLING = 0;

@@ -11,13 +11,14 @@
 // RLock's), and two more atomic operations per acquire and release.
 import { inspect } from 'node:util';
 import { addon } from '../addon';
+import { corruptError } from '../errors';
 import { describe } from '../names';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
 import { wait } from '../wait';
 import { Entries } from './entries';
 import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from './layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, corruptError, handleOf, remember, reviveShared } from './shared_state';
+import { SharedState, handleOf, remember, reviveShared } from './shared_state';
 
 const MAX_VALUE = 0x7fffffff;
 /** How long a waiter waits before it looks for units held by dead threads. */

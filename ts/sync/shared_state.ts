@@ -19,7 +19,7 @@
 // too.
 import { addon } from '../addon';
 import { noteTicket } from '../handles';
-import { isSystemError, rethrowWith } from '../errors';
+import { corruptError, isSystemError, rethrowWith } from '../errors';
 import { NAMED_PREFIX, generateName, posixName, validateName } from '../names';
 import type { NativeSegment } from '../native';
 import { Entries, placeholder } from './entries';
@@ -277,11 +277,6 @@ export class SharedState {
  */
 export function adoptEntry(table: Entries, ticket: Ticket, me: bigint): boolean {
   return table.swap(ticket.entry, ticket.id, me) || table.swap(ticket.entry, pack(threadId(), 0), me);
-}
-
-/** An error for shared memory another process wrote garbage into. */
-export function corruptError(message: string, cause?: unknown): Error {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_MP_CORRUPT' });
 }
 
 /** Removes a named object of any kind by its user-given name. */
