@@ -216,8 +216,12 @@ export class Condition implements Shareable {
   }
 
   // Marks entry i notified (if it still waits) at arrival time `at`, and wakes it.
+  // (notifiedAt is written before the CAS, so that whoever sees the entry
+  // notified reads it; not over an entry already notified, whose
+  // notification a dead waiter may yet pass on.)
   #notifyEntry(i: number, at: number): boolean {
     const state = this.#word(i, CONDITION.state);
+    if (Atomics.load(this.#i32, state) !== WAITER.waiting) return false;
     Atomics.store(this.#i32, this.#word(i, CONDITION.notifiedAt), at);
     if (Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.notified) !== WAITER.waiting) return false;
     if (Atomics.load(this.#i32, state + 1) !== 0) {
@@ -235,10 +239,24 @@ export class Condition implements Shareable {
       const id = this.#waiters.identity(i);
       if (id === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.notified) continue;
       if (identityAlive(id)) continue;
-      const at = this.#i32[this.#word(i, CONDITION.notifiedAt)]!;
-      if (!this.#waiters.free(i, id)) continue; // someone else is passing it on
-      this.#passOn(at);
+      this.#dropDead(i, id);
     }
+  }
+
+  // Frees a dead waiter's entry, passing on a notification it got. Under a
+  // tombstone (entries.ts reclaim): no one claims the entry meanwhile, and a
+  // notify racing with this either lands before the entry is closed to it
+  // (and is passed on) or finds it closed.
+  #dropDead(i: number, id: bigint): void {
+    let at: number | undefined;
+    this.#waiters.reclaim(i, id, () => {
+      const state = this.#word(i, CONDITION.state);
+      if (Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.free) === WAITER.notified) {
+        at = this.#i32[this.#word(i, CONDITION.notifiedAt)]!;
+      }
+      Atomics.store(this.#i32, state, WAITER.free);
+    });
+    if (at !== undefined) this.#passOn(at);
   }
 
   #passOn(at: number): void {
@@ -263,7 +281,7 @@ export class Condition implements Shareable {
     this.#requireOwned('wait');
     let entry = this.#waiters.claim();
     if (entry < 0) {
-      this.#waiters.purge(); // entries of waiters that died
+      this.#waiters.purge((i, id) => this.#dropDead(i, id)); // entries of waiters that died
       entry = this.#waiters.claim();
       if (entry < 0) throw new RangeError(`more than ${CONDITION.count} calls wait on this Condition at once: it cannot hold more`);
     }
