@@ -33,13 +33,14 @@ type Reopen = (data: HandleData) => object;
  */
 export interface Reservation {
   drop(): void;
-  assign(tid: number): void;
+  /** The receiver is the main thread of process `pid`, whose stamp is `stamp` (ts/sync/thread.ts). */
+  assign(pid: number, stamp: number): void;
 }
 
-/** What serialize() reserved for the handles it wrote: see collectReservations. */
+/** What serialize() reserved for the handles it wrote: see collectTickets. */
 export interface HandlesSent {
   drop(): void;
-  assign(tid: number): void;
+  assign(pid: number, stamp: number): void;
 }
 
 let reserving: Reservation[] | undefined;
@@ -58,7 +59,7 @@ export function collectTickets<R>(fn: () => R): [R, HandlesSent | undefined] {
     const result = fn();
     const sent = mine.length === 0 ? undefined : {
       drop: () => mine.forEach((r) => r.drop()),
-      assign: (tid: number) => mine.forEach((r) => r.assign(tid)),
+      assign: (pid: number, stamp: number) => mine.forEach((r) => r.assign(pid, stamp)),
     };
     return [result, sent];
   } catch (e) {

@@ -75,6 +75,8 @@ export interface NativeBinding {
   threadIdentity(): [tid: number, stamp: number];
   /** Whether that incarnation of thread `tid` lives (stamp 0: any thread with that id). */
   threadAlive(tid: number, stamp: number): boolean;
+  /** The stamp of thread `tid` (a process's pid: its main thread); 0 if there is none. */
+  threadStampOf(tid: number): number;
   /** Segments this process maps, and the most it may (below the kernel's vm.max_map_count). */
   mappingStats(): { count: number; limit: number };
   storeAndWake(seg: NativeSegment, offset: number, value: number, count?: number): number;

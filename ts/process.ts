@@ -143,7 +143,8 @@ export class Process<F extends Target = Target> {
       throw e;
     }
     const { child, pid } = launched;
-    sent?.assign(pid);
+    // Its stamp too: should it die and its pid be reused, the entries are a dead process's.
+    sent?.assign(pid, addon().threadStampOf(pid));
     this.#child = child;
     this.#pid = pid;
     this.#phase = 'started';

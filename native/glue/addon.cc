@@ -70,6 +70,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                   InstanceMethod<&Addon::lock_take_if_owner_dead>("lockTakeIfOwnerDead"),
                   InstanceMethod<&Addon::thread_identity>("threadIdentity"),
                   InstanceMethod<&Addon::thread_alive>("threadAlive"),
+                  InstanceMethod<&Addon::thread_stamp_of>("threadStampOf"),
                   InstanceMethod<&Addon::mapping_stats>("mappingStats"),
                   InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
                   InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
@@ -269,6 +270,12 @@ Napi::Value Addon::thread_alive(const Napi::CallbackInfo& info) {
   uint32_t tid = uint32_t(arg_number(info, 0, "tid"));
   uint32_t stamp = uint32_t(arg_number(info, 1, "stamp"));
   return Napi::Boolean::New(info.Env(), tid != 0 && mp::thread_alive(tid, stamp));
+}
+
+// threadStampOf(tid) -> that thread's stamp (0: no such thread).
+Napi::Value Addon::thread_stamp_of(const Napi::CallbackInfo& info) {
+  uint32_t tid = uint32_t(arg_number(info, 0, "tid"));
+  return Napi::Number::New(info.Env(), tid == 0 ? 0 : mp::thread_stamp(tid));
 }
 
 // mappingStats() -> { count, limit }: segments this process maps, and the most it may.

@@ -42,6 +42,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value lock_take_if_owner_dead(const Napi::CallbackInfo& info);
   Napi::Value thread_identity(const Napi::CallbackInfo& info);
   Napi::Value thread_alive(const Napi::CallbackInfo& info);
+  Napi::Value thread_stamp_of(const Napi::CallbackInfo& info);
   Napi::Value mapping_stats(const Napi::CallbackInfo& info);
   Napi::Value store_and_wake(const Napi::CallbackInfo& info);
   Napi::Value get_spin_policy(const Napi::CallbackInfo& info);

@@ -81,7 +81,7 @@ class Sending {
     const t = { entry, id };
     noteTicket({
       drop: () => this.#table.giveUp(t.entry, t.id),
-      assign: (tid) => this.#table.swap(t.entry, t.id, pack(tid, 0)),
+      assign: (pid, stamp) => this.#table.swap(t.entry, t.id, pack(pid, stamp)),
     });
     return t;
   }

@@ -221,14 +221,19 @@ export class SharedState {
     const t = { entry, id };
     noteTicket({
       drop: () => this.dropTicket(t),
-      assign: (tid) => this.holders.swap(t.entry, t.id, pack(tid, 0)),
+      assign: (pid, stamp) => this.holders.swap(t.entry, t.id, pack(pid, stamp)),
     });
     return t;
   }
 
-  /** Gives back a placeholder: its handle was not sent, or arrived where the object is open already. */
+  /**
+   * Gives back a placeholder: its handle was not sent, or arrived where the
+   * object is open already -- then its sender may have given the entry to
+   * this thread (a child's arguments), and this thread has its own.
+   */
   dropTicket(t: Ticket): void {
-    this.holders.giveUp(t.entry, t.id);
+    if (this.holders.giveUp(t.entry, t.id) || t.entry === this.#holder) return;
+    this.holders.giveUp(t.entry, threadIdentity()) || this.holders.giveUp(t.entry, pack(threadId(), 0));
   }
 
   /** One more JS object of this thread uses this state. */
@@ -272,11 +277,13 @@ export class SharedState {
 
 /**
  * Takes a handle's ticket over as `me`'s entry: the placeholder itself, or
- * the entry its sender gave this process (its pid, stamp unknown) when it
- * started it. False if neither is there.
+ * the entry its sender gave this process when it started it (its main
+ * thread's identity, or its pid alone if the stamp could not be read).
+ * False if none of these is there.
  */
 export function adoptEntry(table: Entries, ticket: Ticket, me: bigint): boolean {
-  return table.swap(ticket.entry, ticket.id, me) || table.swap(ticket.entry, pack(threadId(), 0), me);
+  return table.swap(ticket.entry, ticket.id, me) || table.identity(ticket.entry) === me ||
+    table.swap(ticket.entry, pack(threadId(), 0), me);
 }
 
 /** Removes a named object of any kind by its user-given name. */
