@@ -20,11 +20,17 @@ size_t padded(size_t n) { return (n + 7) & ~size_t(7); }
 
 char* data_of(RingHeader* ring) { return reinterpret_cast<char*>(ring) + sizeof(RingHeader); }
 
+// The capacity an operation works with, read once: the caller's, checked
+// against its mapping (a scribbler may change the header's at any moment,
+// to 0 or past the mapping), or else the header's.
+uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) {
+  return trusted != 0 ? trusted : ring->capacity;
+}
+
 // ---- Checks of what shared memory says ---------------------------------------
 
-bool positions_ok(const RingHeader* ring, uint64_t head, uint64_t tail) {
-  const uint64_t cap = ring->capacity;
-  return head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
+bool positions_ok(uint64_t cap, uint64_t head, uint64_t tail) {
+  return cap != 0 && cap % 8 == 0 && head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
 }
 
 struct Record {
@@ -36,8 +42,7 @@ struct Record {
 
 // The record at `pos` (< tail), checked against the capacity and `tail`.
 // False (with g_fault set) when what the ring says cannot be.
-bool record_at(RingHeader* ring, uint64_t pos, uint64_t tail, Record* r) {
-  const uint64_t cap = ring->capacity;
+bool record_at(RingHeader* ring, uint64_t cap, uint64_t pos, uint64_t tail, Record* r) {
   const char* base = data_of(ring);
   uint32_t header[2];
   uint64_t off = pos % cap;  // a multiple of 8 below cap: the header fits
@@ -81,12 +86,12 @@ void drop_everything(RingHeader* ring) {
 
 // Walks the records from head to tail and recounts them. False when the
 // walk finds corruption (then everything was dropped).
-bool recount(RingHeader* ring) {
+bool recount(RingHeader* ring, uint64_t cap) {
   uint64_t head = ring->head.load();
   const uint64_t tail = ring->tail.load();
-  if (!positions_ok(ring, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %u bytes",
-                  (unsigned long long)head, (unsigned long long)tail, ring->capacity);
+  if (!positions_ok(cap, head, tail)) {
+    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
+                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
     drop_everything(ring);
     return false;
   }
@@ -94,7 +99,7 @@ bool recount(RingHeader* ring) {
   // Every step advances at least 8 bytes and stays below tail <= head + cap.
   for (uint64_t pos = head; pos < tail;) {
     Record r;
-    if (!record_at(ring, pos, tail, &r)) {
+    if (!record_at(ring, cap, pos, tail, &r)) {
       drop_everything(ring);
       return false;
     }
@@ -109,11 +114,11 @@ bool recount(RingHeader* ring) {
 // whole (each became visible only through its commit store), but the holder
 // may have died between two stores of its own -- items updated before the
 // commit, or head moved before tail on an empty ring's restart. Recount.
-bool repair(RingHeader* ring) {
+bool repair(RingHeader* ring, uint64_t cap) {
   uint64_t head = ring->head.load();
   const uint64_t tail = ring->tail.load();
-  if (head > tail && head - tail <= ring->capacity) ring->head.store(tail);
-  return recount(ring);
+  if (head > tail && head - tail <= cap) ring->head.store(tail);
+  return recount(ring, cap);
 }
 
 // The ring's lock: the same robust lock as Lock/RLock, held for at most
@@ -121,7 +126,7 @@ bool repair(RingHeader* ring) {
 // dead holder, and the repair found the ring corrupt (and emptied it).
 enum class Locked { kNo, kYes, kCorrupt };
 
-Locked lock(RingHeader* ring, Owner me, int64_t lock_ns) {
+Locked lock(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
   if (lock_try(&ring->lock, me)) return Locked::kYes;
   if (lock_ns == 0) return Locked::kNo;
   // Waits shorter than a millisecond come from the async paths, which call
@@ -129,7 +134,7 @@ Locked lock(RingHeader* ring, Owner me, int64_t lock_ns) {
   const Liveness liveness = lock_ns > 0 && lock_ns < 1'000'000 ? Liveness::kSlicesOnly : Liveness::kAtDeadline;
   switch (lock_acquire(&ring->lock, me, lock_ns, liveness)) {
     case LockResult::kAcquired: return Locked::kYes;
-    case LockResult::kOwnerDied: return repair(ring) ? Locked::kYes : Locked::kCorrupt;
+    case LockResult::kOwnerDied: return repair(ring, cap) ? Locked::kYes : Locked::kCorrupt;
     case LockResult::kTimedOut: return Locked::kNo;
   }
   return Locked::kNo;
@@ -165,14 +170,15 @@ size_t ring_max_payload(const RingHeader* ring) { return ring->capacity - kRingR
 
 uint32_t ring_items(const RingHeader* ring) { return ring->items.load(); }
 
-RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t lock_ns) {
-  const uint64_t cap = ring->capacity;
+RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t lock_ns,
+                        uint32_t capacity) {
+  const uint64_t cap = capacity_for(ring, capacity);
   const uint64_t size = kRingRecordHeader + padded(len);
   if (size > cap) return RingResult::kTooBig;
   // Shut down for good: say so without the lock (which a stopped process
   // may hold); checked again under it for a shutdown that comes meanwhile.
   if (ring->shut_down.load(std::memory_order_relaxed)) return RingResult::kShutDown;
-  switch (lock(ring, me, lock_ns)) {
+  switch (lock(ring, cap, me, lock_ns)) {
     case Locked::kNo: return RingResult::kBusy;
     case Locked::kCorrupt: return corrupt(ring);
     case Locked::kYes: break;
@@ -183,13 +189,13 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   }
   uint64_t head = ring->head;
   uint64_t tail = ring->tail;
-  if (!positions_ok(ring, head, tail)) {
+  if (!positions_ok(cap, head, tail)) {
     std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
                   (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
     return corrupt(ring);
   }
   // A count no ring of this size can hold: recount before trusting it.
-  if (ring->items > cap / kRingRecordHeader && !recount(ring)) {
+  if (ring->items > cap / kRingRecordHeader && !recount(ring, cap)) {
     unlock(ring);
     bump(&ring->freed);
     return RingResult::kCorrupt;
@@ -237,17 +243,18 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
 }
 
 RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns,
-                        std::atomic<uint32_t>* taken) {
-  switch (lock(ring, me, lock_ns)) {
+                        std::atomic<uint32_t>* taken, uint32_t capacity) {
+  const uint64_t cap = capacity_for(ring, capacity);
+  switch (lock(ring, cap, me, lock_ns)) {
     case Locked::kNo: return RingResult::kBusy;
     case Locked::kCorrupt: return corrupt(ring);
     case Locked::kYes: break;
   }
   const uint64_t head = ring->head;
   const uint64_t tail = ring->tail;
-  if (!positions_ok(ring, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %u bytes",
-                  (unsigned long long)head, (unsigned long long)tail, ring->capacity);
+  if (!positions_ok(cap, head, tail)) {
+    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
+                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
     return corrupt(ring);
   }
   if (head == tail) {
@@ -256,10 +263,10 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
     return r;
   }
   Record rec;
-  if (!record_at(ring, head, tail, &rec)) return corrupt(ring);
+  if (!record_at(ring, cap, head, tail, &rec)) return corrupt(ring);
   bool accepted;
   try {
-    accepted = read(data_of(ring) + rec.start % ring->capacity + kRingRecordHeader, rec.len, rec.tag);
+    accepted = read(data_of(ring) + rec.start % cap + kRingRecordHeader, rec.len, rec.tag);
   } catch (...) {
     unlock(ring);
     throw;
@@ -270,7 +277,7 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
   uint32_t items = ring->items.load();
   ring->items.store(items > 0 ? items - 1 : 0);
   ring->head.store(rec.next);  // the commit
-  if (items == 0) recount(ring);  // the count was wrong: make it right
+  if (items == 0) recount(ring, cap);  // the count was wrong: make it right
   unlock(ring);
   bump(&ring->freed);
   if (!accepted) {
@@ -317,14 +324,16 @@ RingResult blocking(WaitCell* cell, RingResult busy, int64_t timeout_ns, Op try_
 
 }  // namespace
 
-RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t timeout_ns) {
+RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t timeout_ns,
+                    uint32_t capacity) {
   return blocking(&ring->freed, RingResult::kFull, timeout_ns,
-                  [&](int64_t lock_ns) { return ring_try_put(ring, tag, len, write, me, lock_ns); });
+                  [&](int64_t lock_ns) { return ring_try_put(ring, tag, len, write, me, lock_ns, capacity); });
 }
 
-RingResult ring_get(RingHeader* ring, RecordReader read, Owner me, int64_t timeout_ns, std::atomic<uint32_t>* taken) {
+RingResult ring_get(RingHeader* ring, RecordReader read, Owner me, int64_t timeout_ns, std::atomic<uint32_t>* taken,
+                    uint32_t capacity) {
   return blocking(&ring->written, RingResult::kEmpty, timeout_ns,
-                  [&](int64_t lock_ns) { return ring_try_get(ring, read, me, lock_ns, taken); });
+                  [&](int64_t lock_ns) { return ring_try_get(ring, read, me, lock_ns, taken, capacity); });
 }
 
 RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, Owner me) {
@@ -335,11 +344,11 @@ RingResult ring_put(RingHeader* ring, const void* data, size_t len, Owner me, in
   return ring_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me, timeout_ns);
 }
 
-RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns) {
+RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns, uint32_t capacity) {
   ring->shut_down.store(1);
   RingResult r = RingResult::kOk;
   if (immediate) {
-    if (lock(ring, me, timeout_ns) != Locked::kNo) {
+    if (lock(ring, capacity_for(ring, capacity), me, timeout_ns) != Locked::kNo) {
       drop_everything(ring);
       unlock(ring);
     } else {
@@ -351,10 +360,10 @@ RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t tim
   return r;
 }
 
-bool ring_recover(RingHeader* ring, Owner me) {
+bool ring_recover(RingHeader* ring, Owner me, uint32_t capacity) {
   uint32_t owner = ring->lock.cell.value.load();
   if (owner == 0 || !lock_take_if_owner_dead(&ring->lock, owner, me)) return false;
-  repair(ring);
+  repair(ring, capacity_for(ring, capacity));
   unlock(ring);
   bump(&ring->written);
   bump(&ring->freed);

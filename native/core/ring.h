@@ -93,23 +93,30 @@ void ring_init(void* segment, size_t capacity, uint32_t maxsize);
 // The largest payload one record can hold (larger items need another path).
 size_t ring_max_payload(const RingHeader* ring);
 
+// Every operation takes `capacity`: the ring's data bytes as the caller
+// checked them against its mapping when it opened the ring (0: read the
+// header's). The header's field is shared memory that another process may
+// scribble on at any moment; an operation uses the one value throughout.
+
 // One try: appends one record of `len` payload bytes written by `write`, or
 // says why not (kFull, kTooBig, kShutDown, kBusy when the lock stayed held
 // for lock_ns, kCorrupt). tag: anything but kRingWrapTag. lock_ns 0: one CAS.
-RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t lock_ns = 0);
+RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t lock_ns = 0,
+                        uint32_t capacity = 0);
 
 // One try: removes the oldest record, handing it to `read` first. kEmpty,
 // kShutDown once shut down and empty, kBusy, kCorrupt. `taken`, when given,
 // is incremented under the lock before the record's removal is committed
 // (JoinableQueue counts the items each consumer holds there).
 RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns = 0,
-                        std::atomic<uint32_t>* taken = nullptr);
+                        std::atomic<uint32_t>* taken = nullptr, uint32_t capacity = 0);
 
 // Blocking forms: wait (spin, then sleep) up to timeout_ns (< 0: forever)
 // for the lock and for room or a record; kTimedOut when time ran out.
-RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t timeout_ns);
+RingResult ring_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter write, Owner me, int64_t timeout_ns,
+                    uint32_t capacity = 0);
 RingResult ring_get(RingHeader* ring, RecordReader read, Owner me, int64_t timeout_ns,
-                    std::atomic<uint32_t>* taken = nullptr);
+                    std::atomic<uint32_t>* taken = nullptr, uint32_t capacity = 0);
 
 // Byte-copying forms of the above (tag 0 on put).
 RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, Owner me);
@@ -119,12 +126,12 @@ RingResult ring_put(RingHeader* ring, const void* data, size_t len, Owner me, in
 // already passed its check still commits). With `immediate`, also drops
 // what the ring holds, which needs the lock within timeout_ns: kTimedOut if
 // it could not be had (the ring is shut down either way).
-RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns);
+RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns, uint32_t capacity = 0);
 
 // If the ring's lock is held by a dead owner, takes it over, repairs the
 // ring and releases it: true if it did. For callers that wait for the lock
 // asynchronously (they never block in lock_acquire, which does this itself).
-bool ring_recover(RingHeader* ring, Owner me);
+bool ring_recover(RingHeader* ring, Owner me, uint32_t capacity = 0);
 
 uint32_t ring_items(const RingHeader* ring);
 

@@ -8,10 +8,11 @@
 //   * a segment another process shrinks while we have it mapped would make
 //     the next access SIGBUS. Every mapping made here is listed in a table
 //     that a SIGBUS handler consults: a fault inside one of our mappings
-//     replaces the rest of that mapping with private pages (so the faulting
-//     access, native or JavaScript, completes; the faulting page reads as
-//     all ones, which every lock and counter of ours takes as "held" or
-//     "corrupt", the rest as zeros) and marks the mapping truncated;
+//     replaces the faulting page with a private page of all ones (so the
+//     faulting access, native or JavaScript, completes, and every lock and
+//     counter of ours there reads as "held" or "corrupt"; each further page
+//     past the file's end does the same when touched) and marks the mapping
+//     truncated;
 //     shm_truncated() then lets callers report the corruption instead of
 //     crashing. A fault anywhere else goes to the
 //     previous handler (or the default action), as if we were not there.
@@ -50,7 +51,8 @@ void shm_unmap(Mapping& m);
 void shm_remove(const std::string& name);
 
 // Whether another process shrank the segment under this mapping (a SIGBUS
-// was caught in it; from that fault on, the mapping's tail is private zeros).
+// was caught in it; from that fault on, its pages past the file's end are
+// private pages of all ones).
 bool shm_truncated(const Mapping& m);
 // The flag shm_truncated() reads, for callers that check it on every call
 // (nullptr for a mapping not in the table). Valid while the mapping is.

@@ -99,7 +99,9 @@ RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   if (ref.truncated && ref.truncated->load(std::memory_order_relaxed)) ref.segment->check_intact(info.Env());
   auto* ring = reinterpret_cast<RingHeader*>(static_cast<char*>(base) + ref.offset);
   // The capacity lives in shared memory, where any process could scribble:
-  // never trust it beyond what ringOpen checked against the mapping.
+  // never trust it beyond what ringOpen checked against the mapping. The
+  // operations work with ref.capacity (the header may change after this
+  // check); a header that says otherwise is reported here.
   if (ring->capacity != ref.capacity) {
     throw corrupt(info.Env(), ref.segment,
                   "its capacity changed from " + std::to_string(ref.capacity) + " to " + std::to_string(ring->capacity));
@@ -229,8 +231,8 @@ Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
       std::memcpy(dst, p.bytes ? p.bytes : &p.number, p.len);
     }
   };
-  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, ref.owner, lock_wait_ns(info, 4))
-                              : ring_put(ring, tag, p.len, write, ref.owner, timeout);
+  RingResult r = timeout == 0 ? ring_try_put(ring, tag, p.len, write, ref.owner, lock_wait_ns(info, 4), ref.capacity)
+                              : ring_put(ring, tag, p.len, write, ref.owner, timeout, ref.capacity);
   return Napi::Number::New(env, status_of(env, ref.segment, r));
 }
 
@@ -270,8 +272,8 @@ Napi::Value ring_get_js(const Napi::CallbackInfo& info) {
     ref.result[1] = int32_t(tag);
     return true;
   };
-  RingResult r = timeout == 0 ? ring_try_get(ring, read, ref.owner, lock_wait_ns(info, 2), taken)
-                              : ring_get(ring, read, ref.owner, timeout, taken);
+  RingResult r = timeout == 0 ? ring_try_get(ring, read, ref.owner, lock_wait_ns(info, 2), taken, ref.capacity)
+                              : ring_get(ring, read, ref.owner, timeout, taken, ref.capacity);
   ref.result[0] = status_of(env, ref.segment, r);
   return r == RingResult::kOk ? Napi::Value(env, out) : env.Undefined();
 }
@@ -282,14 +284,14 @@ Napi::Value ring_shutdown_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RingRef& ref = ref_of(info);
   RingHeader* ring = ring_of(info, ref);
-  RingResult r = ring_shutdown(ring, ref.owner, info[1].ToBoolean(), arg_timeout_ns(info, 2));
+  RingResult r = ring_shutdown(ring, ref.owner, info[1].ToBoolean(), arg_timeout_ns(info, 2), ref.capacity);
   return Napi::Number::New(env, status_of(env, ref.segment, r));
 }
 
 // ringRecover(ring) -> whether a dead holder's lock was taken over (and the ring repaired).
 Napi::Value ring_recover_js(const Napi::CallbackInfo& info) {
   RingRef& ref = ref_of(info);
-  return Napi::Boolean::New(info.Env(), ring_recover(ring_of(info, ref), ref.owner));
+  return Napi::Boolean::New(info.Env(), ring_recover(ring_of(info, ref), ref.owner, ref.capacity));
 }
 
 }  // namespace mp::glue

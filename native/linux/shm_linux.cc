@@ -76,16 +76,17 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
       size_t len = g_table[i].len.load(std::memory_order_acquire);
       if (start == 0 || addr < start || addr >= start + len) continue;
       uintptr_t page = addr & ~(uintptr_t(g_page) - 1);
-      uintptr_t end = (start + len + g_page - 1) & ~(uintptr_t(g_page) - 1);
-      // mmap is a plain system call: safe here. The faulting access is
-      // retried on return and now finds zeros.
-      void* r = mmap(reinterpret_cast<void*>(page), end - page, PROT_READ | PROT_WRITE,
+      // Only the faulting page: every page past the file's new end faults
+      // in turn when touched and is replaced the same way, so all of them
+      // read as ones. (Zeros would let this process believe a lock there
+      // free -- alone, since that memory is no longer shared.) mmap is a
+      // plain system call: safe here. The faulting access is retried on
+      // return and now finds the private page.
+      void* r = mmap(reinterpret_cast<void*>(page), g_page, PROT_READ | PROT_WRITE,
                      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (r != MAP_FAILED) {
-        // The faulting page reads as all ones rather than zeros: a lock word
-        // of 0xFFFFFFFF is held (so the next acquire goes to the addon, which
-        // reports the truncation) where 0 would let this process believe it
-        // free -- alone, since the memory is no longer shared.
+        // All ones: a lock word of 0xFFFFFFFF is held (so the next acquire
+        // goes to the addon, which reports the truncation).
         std::memset(reinterpret_cast<void*>(page), 0xFF, g_page);
         g_table[i].truncated.store(1, std::memory_order_release);
         return;

@@ -382,6 +382,23 @@ TEST(a_record_the_reader_refuses_is_dropped_and_reported) {
   CHECK_EQ(got, std::string("good"));
 }
 
+TEST(a_capacity_scribbled_after_open_is_not_used_and_zero_is_corruption_not_a_crash) {
+  Segment seg(mp::ring_segment_size(1024));
+  RingHeader* ring = make_ring(seg, 1024);
+  const uint32_t checked = ring->capacity;  // as the glue checked it against the mapping
+  auto put = [&](char c) { return mp::ring_try_put(ring, 0, 1, [&](char* p) { *p = c; }, me(), 0, checked); };
+  CHECK(put('x') == RingResult::kOk);
+  ring->capacity = 1u << 30;  // far past the mapping
+  std::string got;
+  auto read = [&](const char* p, size_t len, uint32_t) { got.assign(p, len); return true; };
+  CHECK(mp::ring_try_get(ring, read, me(), 0, nullptr, checked) == RingResult::kOk);
+  CHECK_EQ(got, std::string("x"));
+  CHECK(put('y') == RingResult::kOk);
+  ring->capacity = 0;  // a caller without a checked capacity: no division by zero
+  CHECK(mp::ring_try_put(ring, "z", 1, me()) == RingResult::kTooBig);  // nothing fits a ring of 0 bytes
+  CHECK(mp::ring_try_get(ring, read, me()) == RingResult::kCorrupt);
+}
+
 TEST(a_garbage_item_count_is_recounted_not_trusted) {
   Segment seg(mp::ring_segment_size(1024));
   RingHeader* ring = make_ring(seg, 1024, 4);

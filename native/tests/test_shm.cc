@@ -241,8 +241,10 @@ TEST(a_segment_truncated_under_its_mapping_reads_as_ones_instead_of_raising_sigb
   uint32_t seen = p[4096 / 4];  // would be SIGBUS
   CHECK_EQ(seen, 0xFFFFFFFFu);
   CHECK(mp::shm_truncated(m));
-  p[2 * 4096 / 4] = 5;  // the rest is private memory now: writable, no fault
+  CHECK_EQ(p[2 * 4096 / 4], 0xFFFFFFFFu);  // the next page past the end too, when touched
+  p[2 * 4096 / 4] = 5;  // private memory now: writable, no fault
   CHECK_EQ(p[2 * 4096 / 4], 5u);
+  CHECK_EQ(p[4096 / 4 + 1], 0xFFFFFFFFu);
   mp::shm_unmap(m);
   mp::shm_remove(name);
 }
