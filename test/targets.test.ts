@@ -169,6 +169,16 @@ describe('main scripts', () => {
     expect(r.stderr()).toMatch(/the target "hidden" is not exported by .*unexported-ts\.mts/);
   });
 
+  it('a CommonJS main script still loading: a function it does not export, and an inline one, are refused in the parent', async () => {
+    const r = startNode([fixture('main-cjs-unexported.cjs')]);
+    expect(await r.exited).toBe(0);
+    const lines = r.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(/^TypeError: the target "hidden" is not exported by .*main-cjs-unexported\.cjs \(the main script\): .*`exports\.hidden = hidden`/);
+    expect(lines[1]).toMatch(/^TypeError: the target is an anonymous function, and .* does not export it yet/);
+    expect(lines[2]).toMatch(/^TypeError: the target looks like an inline function \(its name "target" is only that of the option it was written in\)/);
+    expect(lines).toHaveLength(3);
+  });
+
   it('a CommonJS main script: an anonymous exports.f works, and exports assigned later are not refused', async () => {
     const r = startNode([fixture('main-cjs-anonymous.cjs')]);
     await r.line(/^exit/);

@@ -167,7 +167,7 @@ export class Process<F extends Target = Target> {
     // error here, not a message on the child's stderr.
     const { module, exportName } = subclass
       ? resolveExport(cls, this.#module, 'the Process subclass')
-      : resolveExport(this.#target!, this.#module, 'the target');
+      : resolveExport(this.#target!, this.#module, 'the target', 'module', 'target');
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(this)) fields[key] = (this as Record<string, unknown>)[key];
     const logger = getLogger();

@@ -11,14 +11,21 @@
 //   its source is read and its exports lexed (es-module-lexer, which also
 //   reads erasable TypeScript): the function is found by its name, as the
 //   local name of an export (`export { work as job }` resolves to "job").
-// - Where neither can decide (the source cannot be read or lexed, a module
-//   still loading, `export * from`), the function's own name is used, as
-//   before, and the child reports a missing export (exit code 1).
+// - A CommonJS module still running its top level (a main script that
+//   starts processes before its exports are all assigned) is read too, with
+//   the lexer Node itself uses to find a CommonJS module's named exports
+//   (cjs-module-lexer): a named function found there is looked up by that
+//   name; one found nowhere, in a module whose exports the lexer can see
+//   whole, is reported here.
+// - Where none can decide (the source cannot be read or lexed, exports
+//   assigned by computed names, `export * from`), the function's own name is
+//   used, and the child reports a missing export (exit code 1).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 // The package's types are an ES module's; its code is loaded through require (dist/lexer.cjs).
 import type * as EsModuleLexer from 'es-module-lexer' with { 'resolution-mode': 'require' };
+import type * as CjsModuleLexer from 'cjs-module-lexer';
 import { describe } from './names';
 import { state } from './state';
 
@@ -190,7 +197,29 @@ function findInLoadedCommonJs(file: string, fn: AnyFunction): Found | undefined 
   const found = findInExports(loaded.exports, fn);
   if (found) return found;
   // Still running its top level: the exports may be assigned further down.
-  return loaded.loaded ? 'absent' : 'unknown';
+  return loaded.loaded ? 'absent' : findInCommonJsSource(filename, fn.name);
+}
+
+// Exports a lexer cannot list: assigned by computed name, copied in bulk,
+// or the whole module.exports replaced by something other than an object literal.
+const DYNAMIC_EXPORTS = /\bexports\s*\[|Object\.(?:assign|defineProperties)\s*\(\s*(?:module\.)?exports\b|\bmodule\.exports\s*=\s*(?!\{)/;
+let cjsLexer: typeof CjsModuleLexer | undefined;
+
+/** By name in a CommonJS module's source (for one still loading). */
+function findInCommonJsSource(file: string, name: string): Found {
+  if (name === '') return 'unknown';
+  let source: string;
+  let parsed: { exports: string[]; reexports: string[] };
+  try {
+    source = fs.readFileSync(file, 'utf8');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cjsLexer ??= require('cjs-module-lexer') as typeof CjsModuleLexer; // its JavaScript build: synchronous
+    parsed = cjsLexer.parse(source, file);
+  } catch {
+    return 'unknown';
+  }
+  if (parsed.exports.includes(name)) return { exportName: name };
+  return parsed.reexports.length > 0 || DYNAMIC_EXPORTS.test(source) ? 'unknown' : 'absent';
 }
 
 function quoteName(fn: AnyFunction): string {
@@ -202,12 +231,13 @@ function quoteName(fn: AnyFunction): string {
  * `module` is where it lives (a path, a file URL or import.meta.url; default:
  * the main script); `what` names it in messages ("the target", "the Barrier
  * action"), and `moduleOption` the option that says where it lives (for the
- * advice to pass it). Throws a TypeError saying what is wrong and how to fix
- * it for a function the module does not export, an anonymous one it does not
- * export, a bound function.
+ * advice to pass it); `optionKey` is the option the function is passed in
+ * (an inline `{ target: () => ... }` is named after it). Throws a TypeError
+ * saying what is wrong and how to fix it for a function the module does not
+ * export, an anonymous one it does not export, a bound function.
  */
 export function resolveExport(fn: AnyFunction, module: string | URL | undefined, what: string,
-  moduleOption = 'module'): ResolvedExport {
+  moduleOption = 'module', optionKey?: string): ResolvedExport {
   if (typeof fn !== 'function') throw new TypeError(`${what} must be a function, got ${describe(fn)}`);
   if (fn.name.startsWith('bound ')) {
     throw new TypeError(`${what} is a bound function ("${fn.name}"): a child process gets ${what} by importing its module ` +
@@ -240,6 +270,12 @@ export function resolveExport(fn: AnyFunction, module: string | URL | undefined,
       : commonJs ? `, and ${place} does not export it yet (assign its exports before it starts a process)` : '';
     throw new TypeError(`${what} is an anonymous function${notThere}: ${why(notThere ? 'that module' : place)}, ` +
       'so an inline function cannot be found there. ' +
+      `Declare it in that module as ${example} and pass that function${elsewhere}.`);
+  }
+  if (found === 'absent' && fn.name === optionKey) {
+    const example = commonJs ? '`exports.work = (...) => { ... }`' : '`export function work(...) { ... }`';
+    throw new TypeError(`${what} looks like an inline function (its name "${fn.name}" is only that of the option it was ` +
+      `written in), and ${place} does not export it: ${why('that module')}, so an inline function cannot be found there. ` +
       `Declare it in that module as ${example} and pass that function${elsewhere}.`);
   }
   if (found === 'absent') {

@@ -108,7 +108,7 @@ export class Barrier implements Shareable {
       if (action) {
         // Any party may be the last to arrive and run it, so it must be a
         // function every process can find: checked here, not at a timeout.
-        const { module, exportName } = resolveExport(action, actionModule, 'the Barrier action', 'actionModule');
+        const { module, exportName } = resolveExport(action, actionModule, 'the Barrier action', 'actionModule', 'action');
         this.#actionRef = { module, name: exportName };
       }
       this.#state = SharedState.createOrOpen(Kind.Barrier, words(parties), undefined, (s) => {
