@@ -68,7 +68,7 @@ describe('named objects that are not ours', () => {
     const name = `kind-${process.pid}`;
     const e = new Event({ name });
     try {
-      expect(() => new Lock({ name })).toThrow(/is a Event, not a Lock/);
+      expect(() => new Lock({ name })).toThrow(/is an Event, not a Lock/);
       expect(() => new Value('i', 0, { name })).toThrow(TypeError);
     } finally {
       unlinkNamed(name);

@@ -87,6 +87,16 @@ describe('atomic helpers', () => {
     expect(() => new Value('q', 1n).add(2 ** 60)).toThrow(TypeError); // not a safe integer
     expect(new Value('q', 1n).add(2)).toBe(3n); // a safe integer is fine for 64-bit ones
   });
+
+  it('an integer Value takes integers only, as in Python: a fraction or NaN is a TypeError, not truncated', () => {
+    const v = new Value('i', 1);
+    for (const bad of [1.7, NaN, Infinity, -Infinity]) expect(() => { v.value = bad; }).toThrow(/must be an integer for int32/);
+    expect(v.value).toBe(1);
+    expect(() => new Value('i', 0.5)).toThrow(TypeError);
+    const d = new Value('d', 0);
+    d.value = 1.7;
+    expect(d.value).toBe(1.7);
+  });
 });
 
 describe('SharedArray index access', () => {
@@ -101,6 +111,14 @@ describe('SharedArray index access', () => {
     expect(3 in arr).toBe(false);
     expect(arr[3]).toBeUndefined();
     expect(() => { arr[3] = 1; }).toThrow(RangeError);
+    expect(() => { arr[-1] = 1; }).toThrow(/index -1 is out of range .*negative indexes/);
+    expect(() => { arr[1.5] = 1; }).toThrow(RangeError);
+    expect(() => { (arr as unknown as { length: number }).length = 10; }).toThrow(/length of a SharedArray is fixed \(3\)/);
+    expect(() => { (arr as unknown as Record<string, number>).foo = 1; }).toThrow(/no property "foo": only its items/);
+    expect(() => { arr[0] = 1.5; }).toThrow(/must be an integer for int32, got 1.5/);
+    expect(arr.get(-1)).toBe(3);
+    expect(() => new SharedArray('i', '10' as never)).toThrow(/a string is items only for typecode 'c'/);
+    expect([...new SharedArray('c', 'ab')]).toEqual(['a', 'b']);
     expect(arr.length).toBe(3);
     expect(arr).toBeInstanceOf(SharedArray);
     expect(arr.getLock()).toBeInstanceOf(RLock);

@@ -103,6 +103,8 @@ describe('resolveExport', () => {
     expect(() => resolveExport((() => () => {})(), fixture('export-forms.cjs'), 'the target')).toThrow(/anonymous function/);
     expect(() => resolveExport(5 as never, esm, 'the target')).toThrow(/^the target must be a function, got number 5/);
     expect(() => resolveExport(m.hidden, '', 'the target')).toThrow(/options\.module must be a path/);
+    expect(() => resolveExport(m.hidden, '/nonexistent/x.mjs', 'the target'))
+      .toThrow(/^cannot find the module that exports the target "hidden": options\.module names \/nonexistent\/x\.mjs, which does not exist/);
   });
 
   it('falls back to the function\'s name where the module cannot be checked (a data: URL)', () => {

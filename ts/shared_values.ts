@@ -256,9 +256,21 @@ const indexAccess: ProxyHandler<SharedArray> = {
     return fn;
   },
   set(target, key, value) {
-    if (typeof key === 'string' && INDEX.test(key)) {
-      target.set(Number(key), value as number);
-      return true;
+    if (typeof key === 'string') {
+      if (INDEX.test(key)) {
+        target.set(Number(key), value as number);
+        return true;
+      }
+      // Anything else set here would be a property of this process's object
+      // only, not shared: refused, as a typed array ignores it but louder.
+      if (key === 'length') throw new TypeError(`the length of a SharedArray is fixed (${target.length})`);
+      if (key === '-0' || String(Number(key)) === key) {
+        throw new RangeError(`index ${key} is out of range for a SharedArray of length ${target.length} ` +
+          '(set(i, v) and get(i) also take negative indexes, from the end)');
+      }
+      if (!(key in target)) {
+        throw new TypeError(`a SharedArray has no property ${JSON.stringify(key)}: only its items (arr[0] to arr[${target.length - 1}]) are shared`);
+      }
     }
     return Reflect.set(target, key, value, target);
   },
@@ -293,6 +305,9 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
       if (sizeOrItems < 0) throw new RangeError(`size must not be negative, got ${sizeOrItems}`);
       if (sizeOrItems > 2 ** 32) throw new RangeError(`size must be at most ${2 ** 32} (a typed array's limit), got ${sizeOrItems}`);
       length = sizeOrItems;
+    } else if (typeof sizeOrItems === 'string' && !typeInfo(typecode).char) {
+      // A string is items only for 'c' (Python's Array('c', b'abc')): '10' is not a size.
+      throw new TypeError(`sizeOrItems must be a length (a number) or an iterable of values; a string is items only for typecode 'c', got ${describe(sizeOrItems)}`);
     } else if (typeof sizeOrItems === 'string' || (sizeOrItems !== null && typeof sizeOrItems === 'object' && Symbol.iterator in sizeOrItems)) {
       items = [...sizeOrItems];
       length = items.length;

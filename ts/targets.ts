@@ -251,6 +251,10 @@ export function resolveExport(fn: AnyFunction, module: string | URL | undefined,
   if (url.startsWith('file:')) {
     const file = fileURLToPath(url);
     place = file;
+    if (!fs.existsSync(file) && safeResolve(file) === file) {
+      const option = module === undefined ? 'the main script' : `options.${moduleOption}`;
+      throw new TypeError(`cannot find the module that exports ${what} ${quoteName(fn)}: ${option} names ${file}, which does not exist`);
+    }
     const loaded = findInLoadedCommonJs(file, fn);
     if (loaded) {
       found = loaded;

@@ -100,12 +100,15 @@ export function toStored(info: TypeInfo, value: unknown, where: string): number 
     throw new TypeError(`${where} must be a bigint (or an integer number) for ${info.name}, got ${typeof value}`);
   }
   if (typeof value !== 'number') throw new TypeError(`${where} must be a number for ${info.name}, got ${typeof value}`);
+  // As Python's ctypes: an integer type takes integers (a fraction or NaN is
+  // an error, not truncated to a surprise); out of its range, it wraps.
+  if (info.integer && !Number.isInteger(value)) throw new TypeError(`${where} must be an integer for ${info.name}, got ${value}`);
   return value;
 }
 
 /** An addend or comparand for the atomic helpers of an integer type. */
 export function toInteger(info: TypeInfo, value: unknown, where: string): number | bigint {
-  if (!info.integer) throw new TypeError(`${where}: atomic add and compareExchange need an integer typecode, not ${info.name}`);
+  if (!info.integer) throw new TypeError(`atomic add() and compareExchange() need an integer typecode, not ${info.name}`);
   if (info.bigint) {
     if (typeof value === 'bigint') return value;
     if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);

@@ -135,7 +135,10 @@ export class SharedState {
         `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`));
     }
     const found = s.i32[HEADER.kind]!;
-    if (found !== kind) refuse(new TypeError(`${shown} is a ${Kind[found] ?? 'different kind of object'}, not a ${Kind[kind]}`));
+    if (found !== kind) {
+      const a = (k: string): string => `${/^[AEIOU]/.test(k) ? 'an' : 'a'} ${k}`;
+      refuse(new TypeError(`${shown} is ${a(Kind[found] ?? 'different kind of object')}, not ${a(Kind[kind])}`));
+    }
     if (segment.size < bytesFor(minStateWords)) {
       refuse(corruptError(`${what} is corrupt: its segment has ${segment.size} bytes, fewer than the ${bytesFor(minStateWords)} a ${Kind[kind]} needs`));
     }
