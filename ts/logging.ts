@@ -26,7 +26,8 @@ export class Logger {
 
   setLevel(level: LogLevel): void {
     if (!isLogLevel(level)) {
-      throw new TypeError(`level must be one of 'debug', 'info', 'warn', 'error', got ${JSON.stringify(level)}`);
+      const hint = String(level).toLowerCase() === 'warning' ? " (Python's WARNING is 'warn' here)" : '';
+      throw new TypeError(`level must be one of 'debug', 'info', 'warn', 'error', got ${JSON.stringify(level)}${hint}`);
     }
     this.#level = level;
   }
