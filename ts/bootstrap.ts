@@ -9,7 +9,7 @@
 // under "Process <name>:"), n for process.exit(n).
 import fs from 'node:fs';
 import { addon, inheritTracker } from './addon';
-import { deserialize } from './handles';
+import { deserialize, loadHandleKinds } from './handles';
 import { getLogger, logToStderr } from './logging';
 import { CHILD, decodePayload, type StartPayload } from './payload';
 import { Process, reviveProcess } from './process';
@@ -47,6 +47,8 @@ async function prepareSpare(): Promise<void> {
   state.name = 'SpareProcess';
   state.parent = { name: 'MainProcess', pid: parentPid }; // isMainProcess() is false from here on
   if (addon().setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
+  // Idle until claimed: load what reopening the claimer's arguments needs now.
+  loadHandleKinds();
   if (preload) {
     state.bootstrapping = true;
     try {

@@ -133,7 +133,7 @@ abstract class LockBase implements Shareable {
   release(): void {
     const owner = Atomics.load(this.#i32, this.#owner);
     if (this.#reentrant) {
-      if (!this._isMine()) {
+      if (owner !== threadId() || this.#i32[this.#stamp] !== threadStamp()) { // _isMine(), with the owner read once
         throw new Error(owner === 0 ? 'cannot release an RLock that is not acquired'
           : `cannot release an RLock held by another thread or process (thread ${owner})`);
       }
@@ -144,7 +144,11 @@ abstract class LockBase implements Shareable {
       throw new Error('release() called on an unlocked Lock');
     }
     this.#i32[this.#count] = 0;
-    Atomics.store(this.#i32, this.#stamp, 0);
+    // Plain stores, like lock.h's relaxed ones: the release store of the
+    // owner below orders this one before it, as the CAS in #tryTake orders
+    // the stamp's store after it -- a reader that sees owner T reads 0 or
+    // T's stamp (an Atomics.store would be a full fence, ~20 ns, for nothing).
+    this.#i32[this.#stamp] = 0;
     Atomics.store(this.#i32, this.#owner, 0);
     if (Atomics.load(this.#i32, this.#owner + 1) !== 0) addon().wake(this.#state.segment, this.#offset, 1);
   }
@@ -174,7 +178,8 @@ abstract class LockBase implements Shareable {
 
   /** @internal for Condition: whether this thread (this incarnation of its id) holds it. */
   _isMine(): boolean {
-    return Atomics.load(this.#i32, this.#owner) === threadId() && Atomics.load(this.#i32, this.#stamp) === threadStamp();
+    // The stamp's load is plain (after the owner's atomic one), like its stores.
+    return Atomics.load(this.#i32, this.#owner) === threadId() && this.#i32[this.#stamp] === threadStamp();
   }
 
   /** @internal for Condition.wait: release completely, returning the depth to restore. */
@@ -209,7 +214,7 @@ abstract class LockBase implements Shareable {
 
   #tryTake(me: number): boolean {
     if (Atomics.compareExchange(this.#i32, this.#owner, 0, me) !== 0) return false;
-    Atomics.store(this.#i32, this.#stamp, threadStamp());
+    this.#i32[this.#stamp] = threadStamp(); // plain: see release()
     this.#i32[this.#count] = 1;
     this.#ownerDied = false;
     return true;
