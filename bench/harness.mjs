@@ -37,9 +37,9 @@ const require = createRequire(import.meta.url);
  */
 export const CPUS = os.cpus().length;
 
-/** The addon, loaded the way the package loads it (dist/native.js). */
+/** The addon, loaded the way the package loads it (dist/binding/native.js). */
 export function loadNative() {
-  const file = path.join(REPO_ROOT, 'dist', 'native.js');
+  const file = path.join(REPO_ROOT, 'dist', 'binding', 'native.js');
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: run \`npm run build:ts\` (and \`npm run build:native\`) first`);
   }

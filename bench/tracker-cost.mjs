@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const probe = `
 const fs = require('node:fs');
-const { native } = require(${JSON.stringify(path.join(repo, 'dist/native.js'))});
+const { native } = require(${JSON.stringify(path.join(repo, 'dist/binding/native.js'))});
 const t0 = process.hrtime.bigint();
 const { pid } = native.trackerInfo();
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -31,4 +31,4 @@ const declarations = [
   '',
 ];
 fs.writeFileSync(path.join(dist, 'index.d.mts'), declarations.join('\n'));
-fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
+fs.chmodSync(path.join(dist, 'cli', 'main.js'), 0o755);

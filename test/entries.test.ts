@@ -1,4 +1,4 @@
-// The tables of entries (ts/sync/entries.ts) decide when an object is
+// The tables of entries (ts/shm/entries.ts) decide when an object is
 // removed and when a pipe's reader gets EOF: "no live entry" must hold at
 // one instant, not be pieced together from a scan that others change
 // underneath. A worker thread keeps at least one live entry at every
@@ -8,8 +8,8 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Entries, placeholder } from '../dist/sync/entries.js';
-import { pack, threadIdentity } from '../dist/sync/thread.js';
+import { Entries, placeholder } from '../dist/shm/entries.js';
+import { pack, threadIdentity } from '../dist/shm/thread.js';
 import { repo } from './helpers/child';
 
 const ENTRIES = 120;
@@ -25,7 +25,7 @@ describe('Entries', () => {
     const ready = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(`
       const { workerData } = require('node:worker_threads');
-      const { Entries, placeholder } = require(${JSON.stringify(path.join(repo, 'dist/sync/entries.js'))});
+      const { Entries, placeholder } = require(${JSON.stringify(path.join(repo, 'dist/shm/entries.js'))});
       const { i32, ready } = workerData;
       const t = new Entries(i32, ${FIRST}, ${ENTRIES}, 2, ${GIVE_UPS});
       let own = t.claim(undefined, ${ENTRIES - 1});

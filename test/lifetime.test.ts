@@ -1,4 +1,4 @@
-// How long an unnamed object lives (ts/sync/shared_state.ts): while anyone
+// How long an unnamed object lives (ts/shm/shared_state.ts): while anyone
 // can still use it -- its creator's object, any process that received it,
 // a handle in flight -- and not after. Regression of
 // shared/repro/gc-unlinks-shared-handle.mjs: the creator's collection

@@ -12,7 +12,7 @@ const targets = fixture('queue-targets.mjs');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const t: Record<string, any> = await import(targets);
 
-const { run, started: procs } = processRunner(targets);
+const { run } = processRunner(targets);
 
 describe('Queue', () => {
   it('every method, Full and Empty, qsize/empty/full', async () => {

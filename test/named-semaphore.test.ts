@@ -1,7 +1,7 @@
 // POSIX named semaphores through the addon, across processes; and the shape
 // of native errors (code, errno, syscall).
 import { describe, expect, it } from 'vitest';
-import { native } from '../dist/native.js';
+import { native } from '../dist/binding/native.js';
 import { semExists, waitUntil } from './helpers/shm';
 import { nodeCode, startNode } from './helpers/child';
 

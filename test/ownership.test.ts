@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Event, Lock, SharedMemory, Value, unlinkNamed } from '../dist/index.js';
-import { NAMED_PREFIX } from '../dist/names.js';
+import { NAMED_PREFIX } from '../dist/shm/names.js';
 import { nodeCode, startNode } from './helpers/child';
 
 const isRoot = process.getuid?.() === 0;

@@ -138,7 +138,7 @@ describe('the packed package', () => {
 
   it('runs the prebuild built from this tree\'s native sources', () => {
     const loaded = run(process.execPath, ['-e', `
-      const { native } = require('multiproc/package.json') && require(require.resolve('multiproc').replace(/index\\.js$/, 'native.js'));
+      const { native } = require('multiproc/package.json') && require(require.resolve('multiproc').replace(/index\\.js$/, 'binding/native.js'));
       console.log(native.sourceHash);`], project).trim();
     expect(loaded, 'prebuilds/ is stale: run `npm run build:prebuild` and commit prebuilds/').toBe(sourceHash());
   });

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Barrier, BrokenBarrierError, Event, Lock, Queue } from '../dist/index.js';
-import { RING_OFFSET } from '../dist/sync/layout.js';
+import { RING_OFFSET } from '../dist/binding/layout.js';
 import { fixture } from './helpers/child';
 import { canForcePids, reusePid, stampOf, writeOwner } from './helpers/identity';
 import { nameOf } from './helpers/names';

@@ -6,7 +6,7 @@ import {
   Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
 } from '../dist/index.js';
 import { waitUntil } from './helpers/shm';
-import { native } from '../dist/native.js';
+import { native } from '../dist/binding/native.js';
 import { fixture, repo, startNode } from './helpers/child';
 
 const targets = fixture('targets.mjs');
@@ -241,7 +241,7 @@ describe('Process', () => {
   });
 
   it('rejects bad options and misuse with clear errors', async () => {
-    expect(() => new Process({ target: 5 as never })).toThrow(TypeError);
+    expect(() => new Process({ target: 5 } as never)).toThrow(TypeError);
     expect(() => new Process({ targt: t.returns } as never)).toThrow(/unknown Process option "targt"/);
     expect(() => new Process({ args: 'x' as never })).toThrow(TypeError);
     expect(() => new Process({ daemon: 1 as never })).toThrow(TypeError);

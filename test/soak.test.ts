@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { Barrier, BrokenBarrierError, Condition, Empty, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock, listSharedObjects } from '../dist/index.js';
-import { trackerProcesses } from '../dist/tracker.js';
+import { trackerProcesses } from '../dist/shm/tracker.js';
 import { fixture, startNode, type Child } from './helpers/child';
 import { canForcePids, reusePid, stampOf, writeOwner } from './helpers/identity';
 import { collect, nameOf } from './helpers/names';

@@ -7,7 +7,7 @@
 // inside put().
 import { describe, expect, it } from 'vitest';
 import { Barrier, BrokenBarrierError, Empty, Full, Lock, Queue } from '../dist/index.js';
-import { RING_OFFSET } from '../dist/sync/layout.js';
+import { RING_OFFSET } from '../dist/binding/layout.js';
 import { fixture } from './helpers/child';
 import { stampOf, writeOwner } from './helpers/identity';
 import { nameOf } from './helpers/names';
@@ -68,7 +68,7 @@ describe('a holder stopped inside an internal lock', () => {
   it('Barrier: wait(timeout) gives up when its internal lock stays held', async () => {
     const b = new Barrier(2);
     const holder = await stoppedProcess();
-    // The barrier's internal lock is the first word of its state (ts/sync/layout.ts BARRIER.lock).
+    // The barrier's internal lock is the first word of its state (ts/binding/layout.ts BARRIER.lock).
     writeOwner(`/dev/shm/${nameOf(b)}`, 1024, holder.pid, holder.stamp);
     await expect(b.wait(100)).rejects.toThrow(BrokenBarrierError);
     expect(() => b.waitSync(100)).toThrow(BrokenBarrierError);

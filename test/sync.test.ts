@@ -5,7 +5,7 @@ import {
   AbortError, Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Process, RLock, RawArray,
   Semaphore, Value, unlinkNamed,
 } from '../dist/index.js';
-import { LOCK, STATE } from '../dist/sync/layout.js';
+import { LOCK, STATE } from '../dist/binding/layout.js';
 import { fixture, nodeCode, repo, startNode } from './helpers/child';
 import { processRunner } from './helpers/processes';
 import { waitUntil } from './helpers/shm';
@@ -491,13 +491,13 @@ describe('Value and SharedArray', () => {
   });
 
   it('reject bad typecodes, lengths, indexes and values with typed errors', () => {
-    expect(() => new Value('x')).toThrow(/unknown typecode "x": use one of 'b', 'int8', 'B'/);
+    expect(() => new Value('x' as never)).toThrow(/unknown typecode "x": use one of 'b', 'int8', 'B'/);
     expect(() => RawArray('i', -1)).toThrow(RangeError);
     expect(() => RawArray('i', 1.5)).toThrow(RangeError);
     const arr = RawArray('i', 2);
     expect(() => arr.get(2)).toThrow(RangeError);
     expect(() => arr.set(0, 'x' as never)).toThrow(TypeError);
-    expect(() => new Value('q', 1.5)).toThrow(TypeError);
+    expect(() => new Value('q', 1.5 as never)).toThrow(TypeError);
     expect(() => new Value('i', 0, { lock: 'yes' } as never)).toThrow(TypeError);
     arr.set(1, 7);
     expect(arr.toArray()).toEqual([0, 7]); // still usable

@@ -1,11 +1,11 @@
-// Finding a target again in the child (ts/targets.ts): start() resolves the
+// Finding a target again in the child (ts/base/modules.ts): start() resolves the
 // export in the parent and refuses, before anything is spawned, a function
 // the child could not find; every valid form runs.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Process, SharedMemory, activeChildren } from '../dist/index.js';
-import { resolveExport } from '../dist/targets.js';
+import { resolveExport } from '../dist/base/modules.js';
 import { fixture, startNode } from './helpers/child';
 
 const esm = fixture('export-forms.mjs');
@@ -43,7 +43,7 @@ afterEach(async () => {
 async function runs(target: unknown, module: string | URL, mark: number): Promise<[number, number | null]> {
   const shm = new SharedMemory({ create: true, size: 8 });
   made.push(shm);
-  const p = new Process({ target: target as never, args: [shm, mark], module });
+  const p = new Process({ target: target as (...args: any[]) => unknown, args: [shm, mark], module });
   started.push(p);
   p.start();
   await p.join();
@@ -53,7 +53,7 @@ async function runs(target: unknown, module: string | URL, mark: number): Promis
 /** start() of `target` throws `message` and spawns nothing. */
 function refused(target: unknown, module: string | URL | undefined, message: RegExp): void {
   const before = activeChildren().length;
-  const p = new Process({ target: target as never, ...(module === undefined ? {} : { module }) });
+  const p = new Process({ target: target as (...args: any[]) => unknown, ...(module === undefined ? {} : { module }) });
   expect(() => p.start()).toThrow(TypeError);
   expect(() => p.start()).toThrow(message);
   expect(p.pid).toBe(undefined);

@@ -1,6 +1,6 @@
-// ts/timers.ts: JS timers for user-given timeouts of any length.
+// ts/base/timers.ts: JS timers for user-given timeouts of any length.
 import { describe, expect, it } from 'vitest';
-import { LongTimeout, MAX_TIMER_MS, delay } from '../dist/timers.js';
+import { LongTimeout, MAX_TIMER_MS, delay } from '../dist/base/timers.js';
 
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Event, Lock, Queue, SharedMemory, listSharedObjects, unlinkNamed } from '../dist/index.js';
-import { native } from '../dist/native.js';
-import { classifyObject, cleanDecision, cleanSharedObjects, trackerProcesses } from '../dist/tracker.js';
+import { native } from '../dist/binding/native.js';
+import { classifyObject, cleanDecision, cleanSharedObjects, trackerProcesses } from '../dist/shm/tracker.js';
 import { exists, semExists, waitUntil } from './helpers/shm';
 import { nodeCode, repo, startNode } from './helpers/child';
 
@@ -269,7 +269,7 @@ describe('names', () => {
 });
 
 describe('multiproc ls / clean', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'dist/cli.js'), ...args], { encoding: 'utf8' });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'dist/cli/main.js'), ...args], { encoding: 'utf8' });
   const me = native.trackerInfo().pid.toString(36);
 
   it('lists each object with its type, program, trackers and users', () => {

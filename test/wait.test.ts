@@ -1,8 +1,8 @@
 // Futex waits across processes: the sync form (spin, then sleep) and the
 // async form (a native waiter thread; the event loop stays free).
 import { afterEach, describe, expect, it } from 'vitest';
-import { native } from '../dist/native.js';
-import * as wait from '../dist/wait.js';
+import { native } from '../dist/binding/native.js';
+import * as wait from '../dist/wait/wait.js';
 import { AbortError } from '../dist/index.js';
 import { nodeCode, startNode } from './helpers/child';
 
@@ -57,7 +57,7 @@ describe('wait cells', () => {
     it(`sync ping-pong with another process (${spin})`, () => {
       const seg = segment();
       const rounds = 2000;
-      const env = spin === 'sleeping' ? { MULTIPROC_SPIN_NS: '0' } : {};
+      const env: Record<string, string> = spin === 'sleeping' ? { MULTIPROC_SPIN_NS: '0' } : {};
       // The partner echoes: waits for an odd value, answers with the next even one.
       const child = startNode(nodeCode(`
         const seg = native.Segment.open(process.argv[1]);

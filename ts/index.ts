@@ -5,24 +5,23 @@
 // since 5.5): our declarations use Buffer, NodeJS.Signals and node:util, so
 // they pull in @types/node themselves and compile in a consumer whose
 // tsconfig lists `types` without "node".
-export { Process, type ProcessOptions, type Target } from './process';
-export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './state';
-export { activeChildren } from './children';
-export { setSpareProcesses, type SpareOptions } from './spares';
-export { getLogger, logToStderr, Logger, type LogLevel, type LogHandler } from './logging';
+export { Process, activeChildren, type ProcessOptions, type Target } from './process/process';
+export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './base/identity';
+export { setSpareProcesses, type SpareOptions } from './process/spares';
+export { getLogger, logToStderr, Logger, type LogLevel, type LogHandler } from './base/logging';
 export { Lock, RLock, type LockOptions } from './sync/lock';
 export { Semaphore, BoundedSemaphore, type SemaphoreOptions } from './sync/semaphore';
 export { Event, type EventOptions } from './sync/event';
 export { Condition } from './sync/condition';
 export { Barrier, type BarrierOptions } from './sync/barrier';
-export { unlinkNamed } from './sync/shared_state';
-export type { SyncOptions, AsyncOptions } from './sync/options';
+export { unlinkNamed } from './shm/shared_state';
+export type { SyncOptions, AsyncOptions } from './base/validate';
 export { Queue, JoinableQueue, SimpleQueue, type QueueOptions } from './messaging/queue';
 export { Pipe, Connection } from './messaging/pipe';
-export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './shared_values';
-export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './typecodes';
-export { SharedMemory, type SharedMemoryOptions } from './shared_memory';
-export { Empty, Full, ShutDown, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './errors';
-export { getSpinPolicy, setSpinPolicy, type SpinPolicy } from './wait';
-export { serialize, deserialize, toHandle, registerHandleKind, type HandleData, type Shareable } from './handles';
-export { listSharedObjects, type SharedObjectInfo } from './tracker';
+export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './values/shared_values';
+export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './values/typecodes';
+export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
+export { Empty, Full, ShutDown, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './base/errors';
+export { getSpinPolicy, setSpinPolicy, type SpinPolicy } from './wait/wait';
+export { serialize, deserialize, toHandle, registerHandleKind, type HandleData, type Shareable } from './share/handles';
+export { listSharedObjects, type SharedObjectInfo } from './shm/tracker';

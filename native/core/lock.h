@@ -43,7 +43,7 @@ struct LockState {
   std::atomic<uint32_t> count;
   std::atomic<uint32_t> stamp;
 };
-static_assert(sizeof(LockState) == 16, "LockState layout is shared with other processes and with ts/sync/layout.ts");
+static_assert(sizeof(LockState) == 16, "LockState layout is shared with other processes and with ts/binding/layout.ts");
 
 constexpr int64_t kLivenessSliceNs = 20'000'000;
 

@@ -52,7 +52,7 @@
 //
 // Object names (with or without the leading '/') are 1 to 251 bytes of
 // [A-Za-z0-9._:@+=~-], not "." or ".." (251: a semaphore's file is "sem." +
-// name, and NAME_MAX is 255). ts/names.ts checks the same set first, with
+// name, and NAME_MAX is 255). ts/shm/names.ts checks the same set first, with
 // errors for users; this is the defence in depth.
 //
 // The processes. The first active is fork()ed from the first process that

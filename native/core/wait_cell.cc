@@ -16,7 +16,7 @@ constexpr int64_t kDefaultMaxSpinNs = 50'000;
 constexpr int64_t kMinProbeNs = 2'000;  // keep probing so the budget can regrow
 
 // MULTIPROC_SPIN_NS: the JS side refuses a value that is not a whole number
-// from 0 to 1e9 (ts/addon.ts); here such a value falls back to the default.
+// from 0 to 1e9 (ts/binding/addon.ts); here such a value falls back to the default.
 int64_t default_max_spin() {
   const char* env = std::getenv("MULTIPROC_SPIN_NS");
   if (env && *env) {

@@ -68,7 +68,7 @@ export function startNode(args: string[], env: Record<string, string> = {}): Chi
 /** Runs inline CommonJS code (with `mp` = the package, `native` = the addon) to completion. */
 export async function runCode(code: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const prelude = `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
-    `const { native } = require(${JSON.stringify(path.join(repo, 'dist/native.js'))});`;
+    `const { native } = require(${JSON.stringify(path.join(repo, 'dist/binding/native.js'))});`;
   const child = startNode(['-e', prelude + code], env);
   const exitCode = await child.exited;
   return { code: exitCode, stdout: child.stdout(), stderr: child.stderr() };
@@ -76,6 +76,6 @@ export async function runCode(code: string, env: Record<string, string> = {}): P
 
 export function nodeCode(code: string): string[] {
   const prelude = `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
-    `const { native } = require(${JSON.stringify(path.join(repo, 'dist/native.js'))});`;
+    `const { native } = require(${JSON.stringify(path.join(repo, 'dist/binding/native.js'))});`;
   return ['-e', prelude + code];
 }

@@ -1,6 +1,6 @@
 // The segment name behind a shared object, read from its handle without
 // leaving the handle's placeholder behind (deserializing it in this process
-// gives the placeholder back: see ts/sync/shared_state.ts).
+// gives the placeholder back: see ts/shm/shared_state.ts).
 import v8 from 'node:v8';
 import { deserialize, serialize } from '../../dist/index.js';
 

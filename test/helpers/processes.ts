@@ -13,7 +13,7 @@ export function processRunner(module: string): { run: (target: unknown, ...args:
     }
   });
   const run = (target: unknown, ...args: unknown[]): Process => {
-    const p = new Process({ target: target as never, args, module });
+    const p = new Process({ target: target as (...args: any[]) => unknown, args, module });
     started.push(p);
     p.start();
     return p;

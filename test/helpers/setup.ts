@@ -4,7 +4,7 @@
 // processes carry their own tracker's pid; the global teardown checks those.
 import { afterAll, expect } from 'vitest';
 import { listSharedObjects } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
+import { native } from '../../dist/binding/native.js';
 import { running } from './child';
 
 afterAll(async () => {

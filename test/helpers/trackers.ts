@@ -3,8 +3,8 @@
 // what of its objects is still in /dev/shm.
 import fs from 'node:fs';
 import { listSharedObjects, type SharedObjectInfo } from '../../dist/index.js';
-import { native } from '../../dist/native.js';
-import { cleanSharedObjects, trackerProcesses } from '../../dist/tracker.js';
+import { native } from '../../dist/binding/native.js';
+import { cleanSharedObjects, trackerProcesses } from '../../dist/shm/tracker.js';
 
 const comm = (pid: number): string => {
   try {

@@ -5,12 +5,12 @@
 // than a string conversion: v8.serialize + deserialize cost ~4 us for a
 // three-key object here, JSON.stringify + parse ~0.8 us, a number ~0.
 import { types } from 'node:util';
-import { collectTickets, deserialize, serialize } from '../handles';
-import { addon } from '../addon';
-import { GENERATED_NAME, posixName } from '../names';
-import { SharedMemory } from '../shared_memory';
-import { SIDE_MAGIC } from '../sync/layout';
-import { corruptError } from '../errors';
+import { collectTickets, deserialize, serialize } from '../share/handles';
+import { addon } from '../binding/addon';
+import { GENERATED_NAME, posixName } from '../shm/names';
+import { SharedMemory } from '../shm/shared_memory';
+import { SIDE_MAGIC } from '../binding/layout';
+import { corruptError } from '../base/errors';
 
 const BYTES = 0;
 const UTF8 = 1;

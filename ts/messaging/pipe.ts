@@ -10,25 +10,18 @@
 // kept in the queue it sends on (entries.ts: a live thread, or a handle of
 // the end in flight to another process).
 import { inspect } from 'node:util';
-import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
-import { describe } from '../names';
-import { ShutDown } from '../errors';
-import { Entries, placeholder } from '../sync/entries';
-import { QUEUE, QUEUE_SENDERS_OVERFLOWED } from '../sync/layout';
-import { asyncOptions, msArgument, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
-import { adoptEntry, type SharedState, type Ticket } from '../sync/shared_state';
-import { pack, threadIdentity } from '../sync/thread';
+import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { ShutDown } from '../base/errors';
+import { Entries, placeholder } from '../shm/entries';
+import { QUEUE, QUEUE_SENDERS_OVERFLOWED } from '../binding/layout';
+import { asyncOptions, msArgument, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import { adoptEntry, type SharedState, type Ticket } from '../shm/shared_state';
+import { pack, threadIdentity } from '../shm/thread';
 import { Queue } from './queue';
 import type { Ring } from './ring';
 
-// Connection reaches the ring and state of its queues through this
-// accessor, which queue.ts does not export publicly.
-type Parts = (q: Queue) => { ring: Ring; state: SharedState };
-let partsOf: Parts | undefined;
-/** @internal */
-export function setQueueAccessor(f: Parts): void {
-  partsOf = f;
-}
+// Connection reaches the ring and state of its queues through Queue._parts.
+const partsOf = (q: Queue): { readonly ring: Ring; readonly state: SharedState } => Queue._parts(q);
 
 function eofError(): Error {
   return Object.assign(new Error('the other end of the pipe is closed (EOF)'), { code: 'ERR_MP_EOF' });
@@ -58,7 +51,7 @@ class Sending {
 
   constructor(queue: Queue, ticket: Ticket | undefined) {
     this.queue = queue;
-    ({ state: this.#state, ring: this.#ring } = partsOf!(queue));
+    ({ state: this.#state, ring: this.#ring } = partsOf(queue));
     this.#table = senders(this.#state);
     const me = threadIdentity();
     if (ticket && ticket.entry >= 0 && adoptEntry(this.#table, ticket, me)) this.#entry = ticket.entry;
@@ -158,7 +151,7 @@ export class Connection<T = unknown> implements Shareable {
   // While a receive waits: has every sender of the other end gone?
   #idle = (): void => {
     if (!this.#incoming) return;
-    const { state, ring } = partsOf!(this.#incoming);
+    const { state, ring } = partsOf(this.#incoming);
     endIfNoSenders(state, ring);
   };
 
@@ -184,14 +177,14 @@ export class Connection<T = unknown> implements Shareable {
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`sendBytes() takes a Buffer, TypedArray or DataView, got ${describe(buf)}`);
     const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     const { timeout, signal } = asyncOptions(options, 'sendBytes');
-    await partsOf!(this.#out()).ring.put(bytes, true, timeout, signal);
+    await partsOf(this.#out()).ring.put(bytes, true, timeout, signal);
   }
 
   async recv(options?: AsyncOptions): Promise<T> {
     const q = this.#in();
     const { timeout, signal } = asyncOptions(options, 'recv');
     try {
-      return await partsOf!(q).ring.get(timeout, signal, { onIdle: this.#idle }) as T;
+      return await partsOf(q).ring.get(timeout, signal, { onIdle: this.#idle }) as T;
     } catch (e) {
       throw this.#eof(e);
     }
@@ -201,7 +194,7 @@ export class Connection<T = unknown> implements Shareable {
     const q = this.#in();
     const timeout = syncTimeout(options, 'recvSync');
     try {
-      return partsOf!(q).ring.getSync(timeout, { onIdle: this.#idle }) as T;
+      return partsOf(q).ring.getSync(timeout, { onIdle: this.#idle }) as T;
     } catch (e) {
       throw this.#eof(e);
     }
@@ -213,7 +206,7 @@ export class Connection<T = unknown> implements Shareable {
    */
   async recvBytes(options?: AsyncOptions): Promise<Buffer> {
     const { timeout, signal } = asyncOptions(options, 'recvBytes');
-    const ring = partsOf!(this.#in()).ring;
+    const ring = partsOf(this.#in()).ring;
     try {
       return await ring.get(timeout, signal, { raw: true, onIdle: this.#idle }) as Buffer;
     } catch (e) {
@@ -227,7 +220,7 @@ export class Connection<T = unknown> implements Shareable {
    * (default 0) for that, blocking the thread.
    */
   poll(timeoutMs = 0): boolean {
-    const ring = partsOf!(this.#in()).ring;
+    const ring = partsOf(this.#in()).ring;
     this.#idle();
     return ring.pollSync(msArgument(timeoutMs), this.#idle);
   }

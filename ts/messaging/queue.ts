@@ -12,16 +12,14 @@
 // for every process: puts fail with ShutDown, gets drain what is left and
 // then fail with ShutDown, `for await` ends.
 import { inspect } from 'node:util';
-import { describe } from '../names';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
-import { addon } from '../addon';
-import { ShutDown, TimeoutError, corruptError } from '../errors';
-import { wait } from '../wait';
-import { Entries } from '../sync/entries';
-import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../sync/layout';
-import { asyncOptions, syncTimeout, type AsyncOptions, type SyncOptions } from '../sync/options';
-import { SharedState, handleOf, remember, reviveShared } from '../sync/shared_state';
-import { setQueueAccessor } from './pipe';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { addon } from '../binding/addon';
+import { ShutDown, TimeoutError, corruptError } from '../base/errors';
+import { wait } from '../wait/wait';
+import { Entries } from '../shm/entries';
+import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../binding/layout';
+import { asyncOptions, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import { Ring, queueBytes, type GetOptions } from './ring';
 
 export interface QueueOptions {
@@ -393,7 +391,6 @@ function reopenQueue<Q extends Queue>(Type: new () => Q, data: HandleData): Q {
   }, MIN_STATE_WORDS);
 }
 
-setQueueAccessor((q) => Queue._parts(q));
 
 registerHandleKind('Queue', (data) => reopenQueue(Queue, data));
 registerHandleKind('JoinableQueue', (data) => reopenQueue(JoinableQueue, data));

@@ -3,7 +3,7 @@
 // segment), blocking sync forms in the addon, async forms that spin briefly
 // on the event loop and then wait on the native waiter threads.
 //
-// The segment (ts/sync/layout.ts): the object header and holder table
+// The segment (ts/binding/layout.ts): the object header and holder table
 // (bytes 0..1023), the queue's state (QUEUE: the done-count cell, a
 // JoinableQueue's consumers, a pipe's senders), then the ring at RING_OFFSET:
 // RingHeader (64 bytes), then its data.
@@ -14,12 +14,12 @@
 // timeout, and a Nowait one at most NOWAIT_LOCK_MS -- so a process that is
 // stopped while it holds the lock (SIGSTOP, a debugger) delays the others by
 // their timeouts, never more.
-import { Empty, Full, ShutDown } from '../errors';
-import { addon } from '../addon';
-import type { RingHandle } from '../native';
-import { RING_OFFSET } from '../sync/layout';
-import type { SharedState } from '../sync/shared_state';
-import { eventLoopSpinMs, wait } from '../wait';
+import { Empty, Full, ShutDown } from '../base/errors';
+import { addon } from '../binding/addon';
+import type { RingHandle } from '../binding/native';
+import { RING_OFFSET } from '../binding/layout';
+import type { SharedState } from '../shm/shared_state';
+import { eventLoopSpinMs, wait } from '../wait/wait';
 import { decode, decodeBytes, discard, encode, toSide, unlinkSide, type Encoded, type RecordValue } from './encoding';
 
 const LOCK = RING_OFFSET; // the ring's LockState: owner, sleepers, ...

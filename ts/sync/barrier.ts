@@ -26,18 +26,17 @@
 // be able to find it: pass an exported function (of the main script, or name
 // its module with `actionModule`), as for Process targets.
 import { inspect } from 'node:util';
-import { addon } from '../addon';
-import { BrokenBarrierError, corruptError } from '../errors';
-import { describe } from '../names';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
-import { state as processState } from '../state';
-import { resolveExport } from '../targets';
-import { wait } from '../wait';
-import { Entries } from './entries';
-import { BARRIER, Kind, LOCK } from './layout';
-import { deadlineAfter, msArgument, remaining } from './options';
-import { SharedState, handleOf, remember, reviveShared } from './shared_state';
-import { identityAlive, threadId, threadIdentity, threadStamp } from './thread';
+import { addon } from '../binding/addon';
+import { BrokenBarrierError, corruptError } from '../base/errors';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { state as processState } from '../base/identity';
+import { resolveExport } from '../base/modules';
+import { wait } from '../wait/wait';
+import { Entries } from '../shm/entries';
+import { BARRIER, Kind, LOCK } from '../binding/layout';
+import { deadlineAfter, msArgument, remaining, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { identityAlive, threadId, threadIdentity, threadStamp } from '../shm/thread';
 
 const FILLING = 0;
 const ACTION = 2; // every party arrived; the last one runs the action

@@ -19,17 +19,16 @@
 // it; if so it takes the lock over (the lock's ownerDied becomes true) and
 // returns, instead of waiting for a notify that can never come.
 import { inspect } from 'node:util';
-import { addon } from '../addon';
-import { AbortError } from '../errors';
-import { describe } from '../names';
-import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../handles';
-import { wait } from '../wait';
-import { Entries } from './entries';
-import { CONDITION, Kind, WAITER } from './layout';
+import { addon } from '../binding/addon';
+import { AbortError } from '../base/errors';
+import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { wait } from '../wait/wait';
+import { Entries } from '../shm/entries';
+import { CONDITION, Kind, WAITER } from '../binding/layout';
 import { Lock, RLock, type AnyLock } from './lock';
-import { deadlineAfter, msArgument, remaining, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, handleOf, remember, reviveShared } from './shared_state';
-import { identityAlive } from './thread';
+import { deadlineAfter, msArgument, remaining, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { identityAlive } from '../shm/thread';
 
 const LIVENESS_SLICE_MS = 20;
 const WORDS = CONDITION.entries + CONDITION.count * CONDITION.entryWords;

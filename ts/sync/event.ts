@@ -1,13 +1,12 @@
 // Event: a flag in one shared wait cell. set() stores 1 and wakes every
 // sleeper (only if one announced itself); wait() sleeps while the flag is 0.
 import { inspect } from 'node:util';
-import { addon } from '../addon';
-import { describe } from '../names';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
-import { wait } from '../wait';
-import { EVENT, Kind } from './layout';
-import { deadlineAfter, msArgument, remaining } from './options';
-import { SharedState, handleOf, remember, reviveShared } from './shared_state';
+import { addon } from '../binding/addon';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { wait } from '../wait/wait';
+import { EVENT, Kind } from '../binding/layout';
+import { deadlineAfter, msArgument, remaining, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 
 export interface EventOptions {
   /** Open-or-create an event shared by name (see LockOptions.name). */

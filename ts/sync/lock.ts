@@ -12,15 +12,14 @@
 // was given its thread id later.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { inspect } from 'node:util';
-import { addon } from '../addon';
-import { getLogger } from '../logging';
-import { describe } from '../names';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
-import { wait } from '../wait';
-import { Kind, LOCK } from './layout';
-import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, handleOf, remember, reviveShared } from './shared_state';
-import { threadId, threadStamp } from './thread';
+import { addon } from '../binding/addon';
+import { getLogger } from '../base/logging';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { wait } from '../wait/wait';
+import { Kind, LOCK } from '../binding/layout';
+import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { threadId, threadStamp } from '../shm/thread';
 
 export interface LockOptions {
   /**

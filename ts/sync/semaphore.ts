@@ -10,15 +10,14 @@
 // price: release() must come from a thread that holds a unit (as an
 // RLock's), and two more atomic operations per acquire and release.
 import { inspect } from 'node:util';
-import { addon } from '../addon';
-import { corruptError } from '../errors';
-import { describe } from '../names';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../handles';
-import { wait } from '../wait';
-import { Entries } from './entries';
-import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from './layout';
-import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions } from './options';
-import { SharedState, handleOf, remember, reviveShared } from './shared_state';
+import { addon } from '../binding/addon';
+import { corruptError } from '../base/errors';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { wait } from '../wait/wait';
+import { Entries } from '../shm/entries';
+import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from '../binding/layout';
+import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 
 const MAX_VALUE = 0x7fffffff;
 /** How long a waiter waits before it looks for units held by dead threads. */

@@ -126,4 +126,4 @@ export interface NativeBinding {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-export const native = load(path.join(__dirname, '..')) as NativeBinding;
+export const native = load(path.join(__dirname, '..', '..')) as NativeBinding;

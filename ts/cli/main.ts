@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npx multiproc ls` lists our objects in /dev/shm: what each is, the program
 // that made it and whether its tracker is alive, and who uses it.
-// `npx multiproc clean` removes what it can prove orphaned (ts/tracker.ts).
-import { cleanSharedObjects, listSharedObjects, type SharedObjectInfo } from './tracker';
+// `npx multiproc clean` removes what it can prove orphaned (ts/shm/tracker.ts).
+import { cleanSharedObjects, listSharedObjects, type SharedObjectInfo } from '../shm/tracker';
 
 const USAGE = `usage: multiproc <command> [flags]
 

@@ -1,25 +1,8 @@
 // The one message a parent sends a child at start (fd 3): everything the
 // bootstrap needs to become the process the parent described.
-import { deserialize, serialize } from './handles';
-import type { LogLevel } from './logging';
+import { deserialize, serialize } from '../share/handles';
+import type { LogLevel } from '../base/logging';
 
-/**
- * Where a child finds what its parent hands it: the payload on one inherited
- * fd, the resource tracker's pipe on another, and a few environment
- * variables (the bootstrap removes them at once, so they do not leak into
- * processes the user spawns).
- */
-export const CHILD = {
-  payloadFd: 3,
-  trackerFd: 4,
-  env: {
-    trackerFd: 'MULTIPROC_TRACKER_FD',
-    trackerPid: 'MULTIPROC_TRACKER_PID',
-    spare: 'MULTIPROC_SPARE',
-    parentPid: 'MULTIPROC_PARENT_PID',
-    preload: 'MULTIPROC_PRELOAD',
-  },
-} as const;
 
 export interface StartPayload {
   version: 1;

@@ -1,7 +1,7 @@
 // Value / RawValue and SharedArray / RawArray: typed data in shared memory
 // (Python's multiprocessing.Value and Array, and sharedctypes' Raw* forms).
 //
-// Each lives in one segment (ts/sync/layout.ts VALUE): the header, an
+// Each lives in one segment (ts/binding/layout.ts VALUE): the header, an
 // embedded RLock, what it holds (typecode, length), then the data; `view` is
 // a zero-copy typed array over the data. With a lock (the default, an RLock
 // as in Python), reading or writing `value` / get() / set() takes it;
@@ -12,12 +12,12 @@
 // `{ name }` opens-or-creates one that unrelated processes share by name
 // (cluster workers), like a named Lock: its lock lives in its segment too.
 import { inspect } from 'node:util';
-import { corruptError } from './errors';
-import { describe } from './names';
-import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from './handles';
-import { DATA_OFFSET, Kind, STATE, VALUE, VALUE_HAS_LOCK } from './sync/layout';
-import { Lock, RLock, type AnyLock } from './sync/lock';
-import { SharedState, handleOf, remember, reviveShared } from './sync/shared_state';
+import { corruptError } from '../base/errors';
+import { describe } from '../base/validate';
+import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { DATA_OFFSET, Kind, STATE, VALUE, VALUE_HAS_LOCK } from '../binding/layout';
+import { Lock, RLock, type AnyLock } from '../sync/lock';
+import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import {
   CANONICAL, fromStored, toInteger, toStored, typeInfo,
   type IntegerTypecode, type Typecode, type TypeInfo, type TypedArray, type ValueOf, type ViewOf,

@@ -17,13 +17,13 @@
 // it removes everything the program made. An object whose table overflows
 // (more than HOLDERS.entries threads and handles at once) is kept until then
 // too.
-import { addon } from '../addon';
-import { noteTicket } from '../handles';
-import { corruptError, isSystemError, rethrowWith } from '../errors';
-import { NAMED_PREFIX, generateName, posixName, validateName } from '../names';
-import type { NativeSegment } from '../native';
+import { addon } from '../binding/addon';
+import { noteTicket } from '../share/handles';
+import { corruptError, isSystemError, rethrowWith } from '../base/errors';
+import { NAMED_PREFIX, generateName, posixName, validateName } from './names';
+import type { NativeSegment } from '../binding/native';
 import { Entries, placeholder } from './entries';
-import { FLAG, HEADER, HOLDERS, Kind, MAGIC, STATE, VERSION, bytesFor } from './layout';
+import { FLAG, HEADER, HOLDERS, Kind, MAGIC, STATE, VERSION, bytesFor } from '../binding/layout';
 import { pack, threadId, threadIdentity } from './thread';
 
 /** A placeholder in an object's holder table, carried by a handle in flight. */

@@ -4,17 +4,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { inspect } from 'node:util';
-import { addChild, removeChild } from './children';
-import { getLogger } from './logging';
-import { addon } from './addon';
-import { isSystemError } from './errors';
-import { describe } from './names';
+import { addChild, removeChild, runningChildren } from './children';
+import { getLogger } from '../base/logging';
+import { addon } from '../binding/addon';
+import { isSystemError } from '../base/errors';
+import { describe, validateTimeout } from '../base/validate';
 import { encodePayload, type StartPayload } from './payload';
-import { collectTickets, serialize } from './handles';
-import { state } from './state';
-import { resolveExport } from './targets';
-import { delay } from './timers';
-import { validateTimeout } from './wait';
+import { collectTickets, serialize } from '../share/handles';
+import { state } from '../base/identity';
+import { resolveExport } from '../base/modules';
+import { delay } from '../base/timers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Target = (...args: any[]) => unknown;
@@ -134,7 +133,7 @@ export class Process<F extends Target = Target> {
     // Required here, not at the top: a child that never starts a process of
     // its own should not load child_process and the tracker at start-up.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { launch } = require('./launcher') as typeof import('./launcher');
+    const { launch } = require('./spares') as typeof import('./spares');
     let launched: { child: ChildProcess; pid: number };
     try {
       launched = launch(payload, this.#daemon);
@@ -374,4 +373,9 @@ export function reviveProcess(p: StartPayload, exported: unknown, args: unknown[
   }
   Process._self(self);
   return self;
+}
+
+/** The children of this process that are still running (finished ones are dropped). */
+export function activeChildren(): Process[] {
+  return runningChildren() as Process[];
 }

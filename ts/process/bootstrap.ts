@@ -8,12 +8,14 @@
 // returns, 1 when it throws or anything is left uncaught (the stack printed
 // under "Process <name>:"), n for process.exit(n).
 import fs from 'node:fs';
-import { addon, inheritTracker } from './addon';
-import { deserialize, loadHandleKinds } from './handles';
-import { getLogger, logToStderr } from './logging';
-import { CHILD, decodePayload, type StartPayload } from './payload';
+import { addon, inheritTracker } from '../binding/addon';
+import { deserialize, loadHandleKinds } from '../share/handles';
+import { getLogger, logToStderr } from '../base/logging';
+import { CHILD } from '../base/child';
+import { installKindModules } from './kinds';
+import { decodePayload, type StartPayload } from './payload';
 import { Process, reviveProcess } from './process';
-import { state } from './state';
+import { state } from '../base/identity';
 
 /** Reads a variable of ours and removes it from the environment. */
 function takeEnv(name: string): string | undefined {
@@ -120,6 +122,7 @@ async function findExport(p: StartPayload): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
+  installKindModules();
   takeTrackerFromEnv();
   const spare = takeEnv(CHILD.env.spare) === '1';
   if (spare) await prepareSpare();

@@ -3,7 +3,7 @@
 // lifecycle (start, run, exit codes) at debug and info level; children
 // inherit the parent's level and stderr setting.
 import { format } from 'node:util';
-import { currentName } from './state';
+import { currentName } from './identity';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel | 'off', number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };

@@ -14,7 +14,8 @@
 // A user-given name is 1 to MAX_NAME_BYTES characters of NAME_CHARACTERS, and not "." or "..".
 // Nothing else may reach a file name or the tracker's records (item 11: a newline in a name
 // injected records into the tracker). native/core/tracker.cc checks the same set again.
-import { addon } from './addon';
+import { addon } from '../binding/addon';
+import { describe } from '../base/validate';
 
 export const NAME_PREFIX = 'mp-';
 /** Prefix of named primitives (Lock({ name }) is the segment "mp-named.<name>"). */
@@ -75,13 +76,6 @@ function describeCharacter(ch: string): string {
   return `${JSON.stringify(ch)} (${hex}${what})`;
 }
 
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return `${typeof value} ${String(value)}`;
-}
 
 /** The POSIX form the addon takes. */
 export const posixName = (name: string): string => `/${name}`;

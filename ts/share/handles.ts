@@ -26,14 +26,14 @@ type Reopen = (data: HandleData) => object;
 
 /**
  * A handle that reserves something for its receiver (a placeholder in the
- * object's holder table, ts/sync/shared_state.ts) says how to give it back
+ * object's holder table, ts/shm/shared_state.ts) says how to give it back
  * if the bytes are not sent after all, and how to give it to a receiver
  * known by its pid before it takes it (a child started with the bytes: if
  * it dies first, its entry is that of a dead process, which is cleared).
  */
 export interface Reservation {
   drop(): void;
-  /** The receiver is the main thread of process `pid`, whose stamp is `stamp` (ts/sync/thread.ts). */
+  /** The receiver is the main thread of process `pid`, whose stamp is `stamp` (ts/shm/thread.ts). */
   assign(pid: number, stamp: number): void;
 }
 
@@ -191,17 +191,15 @@ function isRecord(value: object): value is { [HANDLE_KEY]: HandleData } {
   return typeof data === 'object' && data !== null && typeof (data as HandleData).kind === 'string';
 }
 
-// Where each kind is defined: a process whose code never imported it (a
-// child whose target module does not import multiproc) loads it on demand.
-const DEFINED_IN: Record<string, string> = {
-  SharedMemory: './shared_memory',
-  Lock: './sync/lock', RLock: './sync/lock',
-  Semaphore: './sync/semaphore', BoundedSemaphore: './sync/semaphore',
-  Event: './sync/event', Condition: './sync/condition', Barrier: './sync/barrier',
-  Value: './shared_values', SharedArray: './shared_values',
-  Queue: './messaging/queue', JoinableQueue: './messaging/queue', SimpleQueue: './messaging/queue',
-  Connection: './messaging/queue', // queue.ts loads pipe.ts and wires it
-};
+// Modules that define kinds, by kind: a process whose code never imported a
+// kind (a child whose target module does not import multiproc) loads it on
+// demand. The layer that knows the modules (process/kinds.ts) fills this in.
+const definers = new Map<string, () => void>();
+
+/** Says how to load the module that registers each kind, for kinds not yet registered. */
+export function addKindModules(loaders: Readonly<Record<string, () => void>>): void {
+  for (const [kind, load] of Object.entries(loaders)) definers.set(kind, load);
+}
 
 /**
  * Loads the module of every kind now: a spare process does this while it
@@ -209,14 +207,11 @@ const DEFINED_IN: Record<string, string> = {
  * loading (~3 ms) once it is.
  */
 export function loadHandleKinds(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  for (const module of new Set(Object.values(DEFINED_IN))) require(module);
+  for (const load of new Set(definers.values())) load();
 }
 
 export function reopenHandle(data: HandleData): object {
-  const module = DEFINED_IN[data.kind];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (!kinds.has(data.kind) && module) require(module);
+  if (!kinds.has(data.kind)) definers.get(data.kind)?.();
   const reopen = kinds.get(data.kind);
   if (!reopen) {
     throw new TypeError(`received a handle of unknown kind ${JSON.stringify(data.kind)}: ` +

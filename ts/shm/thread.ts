@@ -1,7 +1,7 @@
 // Who this thread is, in a way pid reuse cannot fool (native/core/lock.h):
 // its kernel thread id and a stamp taken from its start time. Module state
 // is per thread in Node (each worker has its own), so caching it is exact.
-import { addon } from '../addon';
+import { addon } from '../binding/addon';
 
 let tid = 0;
 let stamp = 0;

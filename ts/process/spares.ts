@@ -11,12 +11,12 @@
 // the environment the parent had when the spare was started.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { addon } from './addon';
-import { spawnBootstrap, type Booted } from './launcher';
-import { describe } from './names';
-import { CHILD } from './payload';
-import { state } from './state';
-import { moduleUrl, prepareExports } from './targets';
+import { addon } from '../binding/addon';
+import { sendPayload, spawnBootstrap, type Booted, type Launched } from './launcher';
+import { describe } from '../base/validate';
+import { CHILD } from '../base/child';
+import { state } from '../base/identity';
+import { moduleUrl, prepareExports } from '../base/modules';
 
 export interface SpareOptions {
   /** The module to import ahead of time (path, file URL or import.meta.url). Default: the main script. */
@@ -105,4 +105,14 @@ export function takeSpare(): Booted | undefined {
   }
   if (wanted > 0) refillSoon();
   return undefined;
+}
+
+/** Starts a child (a pre-started spare if one is ready) and hands it `payload`. */
+export function launch(payload: Buffer, daemon: boolean): Launched {
+  const booted = takeSpare() ?? spawnBootstrap();
+  sendPayload(booted.payloadFd, payload);
+  // Daemons do not keep the event loop alive; others do, until they exit.
+  if (daemon) booted.child.unref();
+  else booted.child.ref();
+  return { child: booted.child, pid: booted.pid };
 }

@@ -26,8 +26,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 // The package's types are an ES module's; its code is loaded through require (dist/lexer.cjs).
 import type * as EsModuleLexer from 'es-module-lexer' with { 'resolution-mode': 'require' };
 import type * as CjsModuleLexer from 'cjs-module-lexer';
-import { describe } from './names';
-import { state } from './state';
+import { describe } from './validate';
+import { state } from './identity';
 
 // Any function: a target, a Process subclass, a Barrier action.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type

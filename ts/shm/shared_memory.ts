@@ -2,11 +2,12 @@
 // close() ends this process's mapping; unlink() removes the name, once, for
 // everyone (existing mappings stay valid until closed).
 import { inspect } from 'node:util';
-import { isSystemError, rethrowWith } from './errors';
-import { registerHandleKind, toHandle, type HandleData, type Shareable } from './handles';
-import { addon } from './addon';
-import type { NativeSegment } from './native';
-import { describe, generateName, posixName, validateName } from './names';
+import { isSystemError, rethrowWith } from '../base/errors';
+import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { addon } from '../binding/addon';
+import type { NativeSegment } from '../binding/native';
+import { describe } from '../base/validate';
+import { generateName, posixName, validateName } from './names';
 
 export interface SharedMemoryOptions {
   /** Bare name (no "/"). Required to open; generated ("mp-...") when creating without one. */

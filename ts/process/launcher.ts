@@ -1,13 +1,13 @@
 // How a child process is launched (CPython's popen_spawn_posix): a fresh
-// `node` running dist/bootstrap.js, never a fork. What the child needs
+// `node` running dist/process/bootstrap.js, never a fork. What the child needs
 // arrives on fd 3 as one serialized payload; fd 4 is the resource tracker's
 // pipe, so the whole program shares one tracker.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addon } from './addon';
-import { CHILD } from './payload';
-import { trackerInheritance } from './tracker';
+import { addon } from '../binding/addon';
+import { CHILD } from '../base/child';
+import { trackerInheritance } from '../shm/tracker';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 
@@ -85,16 +85,4 @@ export function sendPayload(fd: number, payload: Buffer): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** Starts a child (a pre-started spare if one is ready) and hands it `payload`. */
-export function launch(payload: Buffer, daemon: boolean): Launched {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { takeSpare } = require('./spares') as typeof import('./spares');
-  const booted = takeSpare() ?? spawnBootstrap();
-  sendPayload(booted.payloadFd, payload);
-  // Daemons do not keep the event loop alive; others do, until they exit.
-  if (daemon) booted.child.unref();
-  else booted.child.ref();
-  return { child: booted.child, pid: booted.pid };
 }

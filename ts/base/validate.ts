@@ -1,7 +1,25 @@
-// Validation of the options every blocking method takes, in one place.
-import { AbortError } from '../errors';
-import { describe } from '../names';
-import { validateTimeout } from '../wait';
+// Validation of what users pass: the options every blocking method takes,
+// timeouts and deadlines, and how a bad value is described in an error.
+import { AbortError } from './errors';
+
+/** A value as an error message shows it: a string quoted, an object by its class. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** A timeout in milliseconds: any non-negative number, Infinity included; undefined/null: none. */
+export function validateTimeout(timeout: unknown, what = 'timeout'): number | undefined {
+  if (timeout === undefined || timeout === null) return undefined;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
+    throw new TypeError(`${what} must be a number of milliseconds, got ${typeof timeout === 'number' ? 'NaN' : typeof timeout}`);
+  }
+  if (timeout < 0) throw new RangeError(`${what} must not be negative, got ${timeout}`);
+  return timeout;
+}
 
 export interface SyncOptions {
   /** false: do not wait at all. Default true. */

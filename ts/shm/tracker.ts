@@ -2,10 +2,10 @@
 // what a child needs to inherit it, the list of our objects in /dev/shm with
 // who uses them, and which of them `multiproc clean` may remove.
 import fs from 'node:fs';
-import { addon } from './addon';
+import { addon } from '../binding/addon';
 import { parseObjectName } from './names';
-import { CHILD } from './payload';
-import { Kind, MAGIC, SIDE_MAGIC } from './sync/layout';
+import { CHILD } from '../base/child';
+import { Kind, MAGIC, SIDE_MAGIC } from '../binding/layout';
 
 /**
  * What makes a spawned child share this program's tracker: put `fd` at
@@ -61,7 +61,7 @@ const TRACKER_PROCESS = /^mp-trk-([0-9a-z]+)(-b)?$/; // native/core/tracker.cc p
 
 /**
  * What an object is, from its file name and its first 8 bytes (undefined: unreadable):
- * u32 LE 0x4d505359 ("MPSY") at offset 0 is a multiproc object whose kind (ts/sync/layout.ts)
+ * u32 LE 0x4d505359 ("MPSY") at offset 0 is a multiproc object whose kind (ts/binding/layout.ts)
  * is the u32 at offset 4; "MPSD" is a queue item's side segment; "sem.*" files are POSIX
  * semaphores; anything else of ours is a SharedMemory.
  */

@@ -6,20 +6,13 @@
 //   wait      never blocks the event loop: a native waiter thread settles it.
 //   wake / storeAndWake  issue a FUTEX_WAKE only if someone announced a sleep.
 import { availableParallelism } from 'node:os';
-import { AbortError } from './errors';
-import { addon } from './addon';
-import type { NativeSegment, WaitOutcome } from './native';
+import { AbortError } from '../base/errors';
+import { validateTimeout } from '../base/validate';
+import { addon } from '../binding/addon';
+import type { NativeSegment, WaitOutcome } from '../binding/native';
 
 export type { WaitOutcome };
 
-export function validateTimeout(timeout: unknown, what = 'timeout'): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
-    throw new TypeError(`${what} must be a number of milliseconds, got ${typeof timeout === 'number' ? 'NaN' : typeof timeout}`);
-  }
-  if (timeout < 0) throw new RangeError(`${what} must not be negative, got ${timeout}`);
-  return timeout;
-}
 
 export function waitSync(seg: NativeSegment, offset: number, expected: number, timeoutMs?: number): WaitOutcome {
   return addon().waitSync(seg, offset, expected, validateTimeout(timeoutMs));

@@ -1,0 +1,26 @@
+// Where each kind of shared object is defined, for share/handles.ts: a
+// child whose target module never imported multiproc still reopens the
+// handles in its arguments, loading each kind's module on first need (the
+// bootstrap installs this; a main process imported them all through index.ts).
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { addKindModules } from '../share/handles';
+
+const sharedMemory = (): void => void require('../shm/shared_memory');
+const lock = (): void => void require('../sync/lock');
+const semaphore = (): void => void require('../sync/semaphore');
+const queue = (): void => void require('../messaging/queue');
+const values = (): void => void require('../values/shared_values');
+
+export function installKindModules(): void {
+  addKindModules({
+    SharedMemory: sharedMemory,
+    Lock: lock, RLock: lock,
+    Semaphore: semaphore, BoundedSemaphore: semaphore,
+    Event: () => void require('../sync/event'),
+    Condition: () => void require('../sync/condition'),
+    Barrier: () => void require('../sync/barrier'),
+    Value: values, SharedArray: values,
+    Queue: queue, JoinableQueue: queue, SimpleQueue: queue,
+    Connection: () => void require('../messaging/pipe'),
+  });
+}
