@@ -1,9 +1,7 @@
 // Bad inputs get a clear, typed error naming what was wrong, and leave every
 // object usable (issue 9, item 20).
 import { describe, expect, it } from 'vitest';
-import {
-  Barrier, BoundedSemaphore, Pipe, Queue, RawArray, Semaphore, SharedArray, getSpinPolicy, setSpinPolicy,
-} from '../dist/index.js';
+import { Barrier, BoundedSemaphore, Pipe, Queue, RawArray, Semaphore, SharedArray, getSpinPolicy, setSpinPolicy } from '../dist/index.js';
 import { nodeCode, startNode } from './helpers/child';
 import { collect } from './helpers/names';
 
@@ -49,8 +47,11 @@ describe('bad inputs', () => {
     expect(() => setSpinPolicy({ spin: 1 } as never)).toThrow(/unknown spin policy option/);
     expect(getSpinPolicy().maxSpinNs).toBe(before.maxSpinNs);
     for (const bad of ['abc', '-5', '1e6', '99999999999']) {
-      const child = startNode(nodeCode(`
-        try { new mp.Lock(); console.log('created'); } catch (e) { console.log(e.code, e.message); }`), { MULTIPROC_SPIN_NS: bad });
+      const child = startNode(
+        nodeCode(`
+        try { new mp.Lock(); console.log('created'); } catch (e) { console.log(e.code, e.message); }`),
+        { MULTIPROC_SPIN_NS: bad },
+      );
       expect(await child.exited).toBe(0);
       expect(child.stdout()).toMatch(/^ERR_MP_BAD_ENV MULTIPROC_SPIN_NS must be a whole number/);
     }
@@ -73,8 +74,10 @@ describe('bad inputs', () => {
     b.close();
   });
 
-  it('~65k objects end in a clear error before the kernel\'s mapping limit, not an abort', async () => {
-    const child = startNode(['--expose-gc', ...nodeCode(`
+  it("~65k objects end in a clear error before the kernel's mapping limit, not an abort", async () => {
+    const child = startNode([
+      '--expose-gc',
+      ...nodeCode(`
       const keep = [];
       let error;
       try { for (;;) keep.push(new mp.Lock()); } catch (e) { error = e; }
@@ -89,12 +92,17 @@ describe('bad inputs', () => {
           try { console.log(JSON.stringify({ after: typeof new mp.Queue() })); return; } catch {}
         }
         console.log(JSON.stringify({ after: 'still at the limit' }));
-      })();`)]);
+      })();`),
+    ]);
     expect(await child.exited, child.stderr()).toBe(0);
-    const [r, after] = child.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(r!.code).toBe('EMFILE');
-    expect(r!.message).toMatch(/vm\.max_map_count/);
-    expect(r!.count).toBe(r!.limit);
-    expect(after!.after).toBe('object');
+    const [r, after] = child
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(r.code).toBe('EMFILE');
+    expect(r.message).toMatch(/vm\.max_map_count/);
+    expect(r.count).toBe(r.limit);
+    expect(after.after).toBe('object');
   });
 });

@@ -13,14 +13,31 @@ async function corrupt(name: string): Promise<Record<string, unknown>> {
   const child = startNode([fixture('corrupt-queue.cjs'), name]);
   const code = await child.exited;
   expect(code, `case ${name} ended with ${code}\n${child.stdout()}\n${child.stderr()}`).toBe(0);
-  const lines = child.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = child
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return Object.assign({}, ...lines) as Record<string, unknown>;
 }
 
 const structural = [
-  'string-len-huge', 'string-len-past-end', 'buffer-len-huge', 'buffer-len-past-end', 'length-past-tail',
-  'async-string-len-huge', 'repair-walk', 'head-after-tail', 'unaligned-head', 'put-into-garbage-positions',
-  'capacity-changed', 'v8-garbage', 'json-garbage', 'unknown-tag', 'unknown-representation', 'wrap-tag',
+  'string-len-huge',
+  'string-len-past-end',
+  'buffer-len-huge',
+  'buffer-len-past-end',
+  'length-past-tail',
+  'async-string-len-huge',
+  'repair-walk',
+  'head-after-tail',
+  'unaligned-head',
+  'put-into-garbage-positions',
+  'capacity-changed',
+  'v8-garbage',
+  'json-garbage',
+  'unknown-tag',
+  'unknown-representation',
+  'wrap-tag',
 ];
 
 describe('a corrupted queue segment', () => {

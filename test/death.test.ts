@@ -9,14 +9,19 @@ import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
 
 const targets = fixture('death-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 
 // Resolves with what `p` settles to, or 'pending' after `ms` (a generous bound: a hang shows as 'pending').
 const within = async (p: Promise<unknown>, ms: number): Promise<unknown> =>
-  Promise.race([p.then((v) => `resolved ${String(v)}`, (e: Error) => `rejected ${e.name}`),
-    new Promise((resolve) => setTimeout(() => resolve('pending'), ms))]);
+  Promise.race([
+    p.then(
+      (v) => `resolved ${String(v)}`,
+      (e: Error) => `rejected ${e.name}`,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('pending'), ms)),
+  ]);
 
 describe('JoinableQueue', () => {
   it('a producer killed inside put() adds nothing: join() resolves once the real items are done (was a deadlock)', async () => {
@@ -124,7 +129,7 @@ describe('Barrier', () => {
 });
 
 describe('Barrier: abort() and the action', () => {
-  it('an abort() racing a cycle\'s release is never undone: the barrier stays broken until reset()', async () => {
+  it("an abort() racing a cycle's release is never undone: the barrier stays broken until reset()", async () => {
     const b = new Barrier(2);
     const stop = new Event();
     const ready = [new Event(), new Event()];

@@ -23,7 +23,8 @@ describe('Entries', () => {
   it('a table with a live entry at every instant is never judged empty while its entries move', async () => {
     const i32 = new Int32Array(new SharedArrayBuffer((FIRST + ENTRIES * 2) * 4));
     const ready = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(`
+    const worker = new Worker(
+      `
       const { workerData } = require('node:worker_threads');
       const { Entries, placeholder } = require(${JSON.stringify(path.join(repo, 'dist/shm/entries.js'))});
       const { i32, ready } = workerData;
@@ -38,7 +39,9 @@ describe('Entries', () => {
         own = t.claim(undefined, ${ENTRIES - 1});
         t.giveUp(front, id);                // the handle was received elsewhere
       }
-    `, { eval: true, workerData: { i32, ready } });
+    `,
+      { eval: true, workerData: { i32, ready } },
+    );
     try {
       Atomics.wait(ready, 0, 0, 60_000);
       expect(Atomics.load(ready, 0)).toBe(1);
@@ -76,12 +79,18 @@ describe('Entries', () => {
     const dead = pack(4_000_000, 0);
     const i = t.claim(dead);
     let taken = 0;
-    expect(t.reclaim(i, dead, () => {
-      taken++;
-      expect(t.claim(undefined, i)).not.toBe(i); // tombstoned: not free, not live
-      expect(t.live(i)).toBe(false);
-      expect(t.purge(() => { throw new Error('a tombstone of a live reclaimer is left alone'); })).toBe(1);
-    })).toBe(true);
+    expect(
+      t.reclaim(i, dead, () => {
+        taken++;
+        expect(t.claim(undefined, i)).not.toBe(i); // tombstoned: not free, not live
+        expect(t.live(i)).toBe(false);
+        expect(
+          t.purge(() => {
+            throw new Error('a tombstone of a live reclaimer is left alone');
+          }),
+        ).toBe(1);
+      }),
+    ).toBe(true);
     expect(t.reclaim(i, dead, () => taken++)).toBe(false);
     expect(taken).toBe(1);
     expect(t.identity(i)).toBe(0n);
@@ -89,7 +98,10 @@ describe('Entries', () => {
     const stale = dead | 0x80000000n;
     const j = t.claim(stale, 60);
     const seen: bigint[] = [];
-    t.purge((k, id) => { seen.push(id); t.reclaim(k, id, () => {}); });
+    t.purge((k, id) => {
+      seen.push(id);
+      t.reclaim(k, id, () => {});
+    });
     expect(seen).toEqual([stale]);
     expect(t.identity(j)).toBe(0n);
     expect(threadIdentity() & 0x80000000n).toBe(0n);

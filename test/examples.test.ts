@@ -14,7 +14,7 @@ async function run(file: string): Promise<{ code: number; out: string[]; err: st
 const sorted = (a: string[]) => [...a].sort();
 const gone = (pid: number) => {
   try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].startsWith('Z');
   } catch {
     return true;
   }
@@ -40,15 +40,23 @@ describe('examples (PyMOTW multiprocessing)', () => {
   it('names', async () => {
     const r = await run('names.mjs');
     expect(r.code).toBe(0);
-    expect(sorted(r.out)).toEqual(sorted(['worker 1 Starting', 'worker 1 Exiting', 'Process-3 Starting',
-      'Process-3 Exiting', 'my_service Starting', 'my_service Exiting']));
+    expect(sorted(r.out)).toEqual(
+      sorted([
+        'worker 1 Starting',
+        'worker 1 Exiting',
+        'Process-3 Starting',
+        'Process-3 Exiting',
+        'my_service Starting',
+        'my_service Exiting',
+      ]),
+    );
   });
 
   it('daemon: killed when the main process exits', async () => {
     const r = await run('daemon.mjs');
     expect(r.code).toBe(0);
     expect(r.out.map((l) => l.replace(/ \d+$/, ''))).toEqual(['Starting: daemon', 'Starting: non-daemon', 'Exiting : non-daemon']);
-    const daemonPid = Number(r.out[0]!.split(' ').pop());
+    const daemonPid = Number(r.out[0].split(' ').pop());
     await waitUntil(() => gone(daemonPid), 'the daemon is gone');
   });
 
@@ -63,8 +71,9 @@ describe('examples (PyMOTW multiprocessing)', () => {
     expect(r.code).toBe(0);
     // The daemon is still alive after join(1000) and never finishes; whether it
     // printed "Starting" within that second depends on the machine's load.
-    expect(sorted(r.out.filter((l) => l !== 'Starting: daemon')))
-      .toEqual(sorted(['Starting: non-daemon', 'Exiting : non-daemon', 'd.isAlive() true']));
+    expect(sorted(r.out.filter((l) => l !== 'Starting: daemon'))).toEqual(
+      sorted(['Starting: non-daemon', 'Exiting : non-daemon', 'd.isAlive() true']),
+    );
   });
 
   it('terminate', async () => {
@@ -81,8 +90,12 @@ describe('examples (PyMOTW multiprocessing)', () => {
     const r = await run('exitcode.mjs');
     expect(r.code).toBe(0);
     expect(r.out.slice(5)).toEqual([
-      '      exitError.exitCode = 1', '         exitOk.exitCode = 0', '    returnValue.exitCode = 0',
-      '         raises.exitCode = 1', '     terminated.exitCode = -15']);
+      '      exitError.exitCode = 1',
+      '         exitOk.exitCode = 0',
+      '    returnValue.exitCode = 0',
+      '         raises.exitCode = 1',
+      '     terminated.exitCode = -15',
+    ]);
     expect(r.err.slice(0, 2)).toEqual(['Process raises:', 'Error: There was an error!']);
   });
 
@@ -90,22 +103,28 @@ describe('examples (PyMOTW multiprocessing)', () => {
     const r = await run('log_to_stderr.mjs');
     expect(r.code).toBe(0);
     expect(r.out).toEqual(['Doing some work']);
-    expect(r.err).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^\[DEBUG\/MainProcess\] started Process-1 \(pid \d+\)$/),
-      '[INFO/Process-1] child process calling run()',
-      '[INFO/Process-1] process shutting down',
-      '[INFO/Process-1] process exiting with exitcode 0',
-      '[DEBUG/MainProcess] Process-1 exited with exitcode 0',
-      '[INFO/MainProcess] process shutting down',
-    ]));
+    expect(r.err).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\[DEBUG\/MainProcess\] started Process-1 \(pid \d+\)$/),
+        '[INFO/Process-1] child process calling run()',
+        '[INFO/Process-1] process shutting down',
+        '[INFO/Process-1] process exiting with exitcode 0',
+        '[DEBUG/MainProcess] Process-1 exited with exitcode 0',
+        '[INFO/MainProcess] process shutting down',
+      ]),
+    );
   });
 
   it('get_logger', async () => {
     const r = await run('get_logger.mjs');
     expect(r.code).toBe(0);
     expect(r.out).toEqual(['Doing some work']);
-    expect(r.err).toEqual(['[INFO/Process-1] child process calling run()', '[INFO/Process-1] process shutting down',
-      '[INFO/Process-1] process exiting with exitcode 0', '[INFO/MainProcess] process shutting down']);
+    expect(r.err).toEqual([
+      '[INFO/Process-1] child process calling run()',
+      '[INFO/Process-1] process shutting down',
+      '[INFO/Process-1] process exiting with exitcode 0',
+      '[INFO/MainProcess] process shutting down',
+    ]);
   });
 
   it('subclass', async () => {
@@ -120,9 +139,16 @@ describe('examples (PyMOTW multiprocessing)', () => {
     // The timed-out waiter reports before main sets the event (the woken one
     // may print before or after main's own line, as in Python).
     expect(r.out.indexOf('wait_for_event_timeout: e.isSet()-> false')).toBeLessThan(r.out.indexOf('main: event is set'));
-    expect(sorted(r.out)).toEqual(sorted(['main: waiting before calling Event.set()', 'wait_for_event: starting',
-      'wait_for_event_timeout: starting', 'wait_for_event_timeout: e.isSet()-> false', 'main: event is set',
-      'wait_for_event: e.isSet()-> true']));
+    expect(sorted(r.out)).toEqual(
+      sorted([
+        'main: waiting before calling Event.set()',
+        'wait_for_event: starting',
+        'wait_for_event_timeout: starting',
+        'wait_for_event_timeout: e.isSet()-> false',
+        'main: event is set',
+        'wait_for_event: e.isSet()-> true',
+      ]),
+    );
   });
 
   it('lock', async () => {
@@ -146,7 +172,7 @@ describe('examples (PyMOTW multiprocessing)', () => {
     const activations = r.out.filter((l) => l.startsWith('Activating'));
     expect(activations).toHaveLength(10);
     for (const line of r.out) {
-      const list = line.match(/running \[(.*)\]$/)![1]!;
+      const list = line.match(/running \[(.*)\]$/)![1];
       expect(list ? list.split(', ').length : 0).toBeLessThanOrEqual(3);
     }
     expect(r.out.at(-1)).toBe('Now running []');
@@ -154,8 +180,11 @@ describe('examples (PyMOTW multiprocessing)', () => {
 
   it('sharedctypes', async () => {
     const r = await run('sharedctypes.mjs');
-    expect(r).toEqual({ code: 0, err: [], out: ['49', '0.1111111111111111', 'HELLO WORLD',
-      '[[3.515625,39.0625],[33.0625,4],[5.640625,90.25]]'] });
+    expect(r).toEqual({
+      code: 0,
+      err: [],
+      out: ['49', '0.1111111111111111', 'HELLO WORLD', '[[3.515625,39.0625],[33.0625,4],[5.640625,90.25]]'],
+    });
   });
 
   it('shared_state', async () => {
@@ -171,7 +200,7 @@ describe('examples (PyMOTW multiprocessing)', () => {
   it('producer_consumer: every task done once, every consumer exits, all results', async () => {
     const r = await run('producer_consumer.mjs');
     expect(r.code).toBe(0);
-    const n = Number(r.out[0]!.match(/^Creating (\d+) consumers$/)![1]);
+    const n = Number(r.out[0].match(/^Creating (\d+) consumers$/)![1]);
     const tasks = r.out.filter((l) => /^Consumer-\d+: \d+ \* \d+$/.test(l)).map((l) => l.split(': ')[1]);
     expect(tasks.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `${i} * ${i}`).sort());
     expect(r.out.filter((l) => /^Consumer-\d+: Exiting$/.test(l))).toHaveLength(n);

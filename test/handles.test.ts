@@ -15,8 +15,18 @@ afterEach(() => {
 describe('serialize / deserialize', () => {
   it('round-trips structured-clone data', () => {
     const value = {
-      n: 1.5, big: 10n, s: 'é', arr: [1, [2]], map: new Map([['k', { v: 1 }]]), set: new Set([1, 2]),
-      date: new Date(5), re: /x/g, buf: Buffer.from('abc'), f64: new Float64Array([1.5]), nil: null, undef: undefined,
+      n: 1.5,
+      big: 10n,
+      s: 'é',
+      arr: [1, [2]],
+      map: new Map([['k', { v: 1 }]]),
+      set: new Set([1, 2]),
+      date: new Date(5),
+      re: /x/g,
+      buf: Buffer.from('abc'),
+      f64: new Float64Array([1.5]),
+      nil: null,
+      undef: undefined,
     };
     expect(deserialize(serialize(value))).toEqual(value);
   });
@@ -31,8 +41,11 @@ describe('serialize / deserialize', () => {
   });
 
   it('names where a non-cloneable value was found', () => {
-    expect(() => serialize({ cfg: { onDone: function onDone() {} } }, 'args[1]'))
-      .toThrow(new TypeError('args[1].cfg.onDone is a function (onDone), which cannot be sent to another process (only structured-clone data and multiproc shared objects can)'));
+    expect(() => serialize({ cfg: { onDone: function onDone() {} } }, 'args[1]')).toThrow(
+      new TypeError(
+        'args[1].cfg.onDone is a function (onDone), which cannot be sent to another process (only structured-clone data and multiproc shared objects can)',
+      ),
+    );
     expect(() => serialize([1, Symbol('s')])).toThrow(/^value\[1\] is a symbol \(Symbol\(s\)\)/);
     expect(() => serialize(new Map([['k', () => 1]]))).toThrow(/^value\.get\("k"\) is a function/);
     expect(() => serialize({ 'a-b': new WeakMap() })).toThrow(/^value\["a-b"\] is a \[object WeakMap\]/);
@@ -52,11 +65,13 @@ describe('serialize / deserialize', () => {
     made.push(shm);
     shm.buf.write('parent');
     const payload = serialize({ seg: shm, note: 'hi' }).toString('base64');
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const msg = mp.deserialize(Buffer.from(process.argv[1], 'base64'));
       console.log(msg.note, msg.seg instanceof mp.SharedMemory, msg.seg.buf.toString('utf8', 0, 6));
       msg.seg.buf.write('child!');
-      msg.seg.close();`).concat(payload));
+      msg.seg.close();`).concat(payload),
+    );
     expect((await child.line(/^hi.*/))[0]).toBe('hi true parent');
     expect(await child.exited).toBe(0);
     expect(shm.buf.toString('utf8', 0, 6)).toBe('child!');

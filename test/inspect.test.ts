@@ -3,8 +3,20 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
-  Barrier, BoundedSemaphore, Condition, Event, JoinableQueue, Lock, Pipe, Queue, RLock, Semaphore, SharedArray,
-  SharedMemory, SimpleQueue, Value,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  JoinableQueue,
+  Lock,
+  Pipe,
+  Queue,
+  RLock,
+  Semaphore,
+  SharedArray,
+  SharedMemory,
+  SimpleQueue,
+  Value,
 } from '../dist/index.js';
 
 describe('util.inspect', () => {

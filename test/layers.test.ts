@@ -36,14 +36,17 @@ const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+
 
 function importsOf(file: string): string[] {
   // Comments may name files; only code counts.
-  const code = fs.readFileSync(path.join(TS, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const code = fs
+    .readFileSync(path.join(TS, file), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '');
   return [...code.matchAll(SPECIFIER)].map((m) => {
-    const target = path.normalize(path.join(path.dirname(file), m[1]!));
+    const target = path.normalize(path.join(path.dirname(file), m[1]));
     return fs.existsSync(path.join(TS, `${target}.ts`)) ? `${target}.ts` : path.join(target, 'index.ts');
   });
 }
 
-const folderOf = (file: string): string => (file.includes(path.sep) ? file.split(path.sep)[0]! : '.');
+const folderOf = (file: string): string => (file.includes(path.sep) ? file.split(path.sep)[0] : '.');
 const files = sources(TS);
 const graph = new Map(files.map((f) => [f, importsOf(f)]));
 

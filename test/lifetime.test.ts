@@ -13,7 +13,7 @@ import { processRunner } from './helpers/processes';
 import { waitUntil } from './helpers/shm';
 
 const targets = fixture('object-lifetime-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 const exists = (name: string): boolean => fs.existsSync(`/dev/shm/${name}`);
@@ -34,13 +34,13 @@ describe('the lifetime of unnamed objects', () => {
     expect(names.filter((n) => !exists(n))).toEqual([]);
     const consumer = run(t.useItems, q, results, N);
     const got: Array<{ ok: boolean; value: number; error?: string }> = [];
-    for (let i = 0; i < N; i++) got.push(await results.get({ timeout: 60_000 }) as never);
+    for (let i = 0; i < N; i++) got.push((await results.get({ timeout: 60_000 })) as never);
     await consumer.join();
     expect(got.filter((r) => !r.ok)).toEqual([]);
     expect(got.map((r) => r.value)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // Received, used, dropped by a consumer that has exited, dropped here: gone.
     await collect();
-    await waitUntil(() => names.every((n) => !exists(n)), 'the items\' objects are unlinked');
+    await waitUntil(() => names.every((n) => !exists(n)), "the items' objects are unlinked");
   });
 
   it('a receiver keeps using an object its creator dropped and collected', async () => {
@@ -93,10 +93,10 @@ describe('the lifetime of unnamed objects', () => {
     await p.join();
     lock = null;
     await collect();
-    await waitUntil(() => !exists(name), 'the lock is unlinked once its dead receiver\'s entry is cleared');
+    await waitUntil(() => !exists(name), "the lock is unlinked once its dead receiver's entry is cleared");
   });
 
-  it('Process arguments outlive their creator\'s objects too', async () => {
+  it("Process arguments outlive their creator's objects too", async () => {
     const ready = new Event();
     const go = new Event();
     let lock: Lock | null = new Lock();

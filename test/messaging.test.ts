@@ -2,14 +2,27 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  AbortError, Empty, Full, JoinableQueue, Lock, Pipe, Queue, RawArray, SharedMemory, SimpleQueue, Value, deserialize, serialize, ShutDown,
+  AbortError,
+  Empty,
+  Full,
+  JoinableQueue,
+  Lock,
+  Pipe,
+  Queue,
+  RawArray,
+  SharedMemory,
+  SimpleQueue,
+  Value,
+  deserialize,
+  serialize,
+  ShutDown,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
 import { ourObjects, waitUntil } from './helpers/shm';
 
 const targets = fixture('queue-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 
 const { run } = processRunner(targets);
@@ -81,7 +94,7 @@ describe('Queue', () => {
     expect(() => r.shutdown({ immediate: 'yes' } as never)).toThrow(TypeError);
   });
 
-  it('close() is Python\'s: this handle puts and gets no more, other processes\' handles go on (each producer may close its own)', async () => {
+  it("close() is Python's: this handle puts and gets no more, other processes' handles go on (each producer may close its own)", async () => {
     const q = new Queue();
     const producers = [0, 1].map((p) => run(t.produceThenClose, q, p, 50));
     for (const p of producers) await p.join();
@@ -147,9 +160,9 @@ describe('Queue', () => {
     q.shutdown();
     for (const c of consumers) await c.join();
     const v = [...sums.view];
-    expect(v[0]! + v[3]! + v[6]!).toBe(3 * N);
-    expect(v[1]! + v[4]! + v[7]!).toBe(3 * (N * (N - 1)) / 2);
-    expect(v[2]! + v[5]! + v[8]!).toBe(0);
+    expect(v[0] + v[3] + v[6]).toBe(3 * N);
+    expect(v[1] + v[4] + v[7]).toBe((3 * (N * (N - 1))) / 2);
+    expect(v[2] + v[5] + v[8]).toBe(0);
   });
 
   for (const mib of [8, 100]) {
@@ -174,15 +187,50 @@ describe('Queue', () => {
     const nullProto = Object.assign(Object.create(null), { a: 1 });
     const deep = JSON.parse('['.repeat(200) + ']'.repeat(200));
     const small = [
-      0, -0, NaN, Infinity, 1.5, 'text', '', 'caf\u00e9 \u{1f600}', 'lone \ud800 surrogate', true, false, null, undefined,
-      { id: 1, name: 'small object', ok: true, list: [1, 'two', null, { three: 3 }] }, [], {}, nullProto,
-      { n: -0 }, { n: NaN }, { u: undefined }, { s: 'lone \udc00 in JSON' }, sparse, cyclic, deep, Array.from({ length: 1000 }, (_, i) => i / 3),
-      new Date(5), new Map([[1, { a: 2 }]]), new Set(['s']), 10n ** 20n, /re/g,
-      Buffer.from('a buffer'), new Uint8Array([1, 2, 3]), new Float64Array([1.5, -0]), Buffer.alloc(0),
+      0,
+      -0,
+      NaN,
+      Infinity,
+      1.5,
+      'text',
+      '',
+      'caf\u00e9 \u{1f600}',
+      'lone \ud800 surrogate',
+      true,
+      false,
+      null,
+      undefined,
+      { id: 1, name: 'small object', ok: true, list: [1, 'two', null, { three: 3 }] },
+      [],
+      {},
+      nullProto,
+      { n: -0 },
+      { n: NaN },
+      { u: undefined },
+      { s: 'lone \udc00 in JSON' },
+      sparse,
+      cyclic,
+      deep,
+      Array.from({ length: 1000 }, (_, i) => i / 3),
+      new Date(5),
+      new Map([[1, { a: 2 }]]),
+      new Set(['s']),
+      10n ** 20n,
+      /re/g,
+      Buffer.from('a buffer'),
+      new Uint8Array([1, 2, 3]),
+      new Float64Array([1.5, -0]),
+      Buffer.alloc(0),
     ];
-    const big = ['x'.repeat(100_000), 'caf\u00e9'.repeat(30_000), { text: 'y'.repeat(100_000) },
-      Buffer.alloc(100_000, 7), new Uint8Array(100_000).fill(8), new Float64Array(20_000).fill(0.5),
-      Array.from({ length: 5000 }, (_, i) => ({ i }))];
+    const big = [
+      'x'.repeat(100_000),
+      'caf\u00e9'.repeat(30_000),
+      { text: 'y'.repeat(100_000) },
+      Buffer.alloc(100_000, 7),
+      new Uint8Array(100_000).fill(8),
+      new Float64Array(20_000).fill(0.5),
+      Array.from({ length: 5000 }, (_, i) => ({ i })),
+    ];
     const inbox = new Queue(0, { capacityBytes: 64 * 1024 }); // the big ones do not fit a record
     const outbox = new Queue(0, { capacityBytes: 64 * 1024 });
     const p = run(t.echoAll, inbox, outbox);
@@ -202,12 +250,15 @@ describe('Queue', () => {
     const { Worker } = await import('node:worker_threads');
     const q = new Queue();
     const dist = path.resolve('dist/index.js');
-    const w = new Worker(`
+    const w = new Worker(
+      `
       const mp = require(${JSON.stringify(dist)});
       const { workerData } = require('node:worker_threads');
       const q = mp.deserialize(workerData);
       for (let i = 0; i < 1000; i++) q.putSync({ i, from: 'worker' });
-      q.putSync('done');`, { eval: true, workerData: serialize(q) });
+      q.putSync('done');`,
+      { eval: true, workerData: serialize(q) },
+    );
     const exited = new Promise((resolve) => w.once('exit', resolve));
     let n = 0;
     while ((await q.get({ timeout: 60_000 })) !== 'done') n++;
@@ -239,7 +290,7 @@ describe('Queue', () => {
     let kills = 0;
     while (kills < 6 && producers.some((p) => p.exitCode === null)) {
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 30));
-      const victim = [...consumers][Math.floor(Math.random() * consumers.size)]!;
+      const victim = [...consumers][Math.floor(Math.random() * consumers.size)];
       victim.kill();
       consumers.delete(victim);
       kills++;
@@ -251,7 +302,7 @@ describe('Queue', () => {
     let missing = 0;
     for (let p = 0; p < 2; p++) {
       for (let i = 0; i < N; i++) {
-        const n = seen.view[p * 100000 + i]!;
+        const n = seen.view[p * 100000 + i];
         expect(n).toBeLessThanOrEqual(1);
         if (n === 0) missing++;
       }
@@ -337,7 +388,15 @@ describe('Pipe', () => {
     await w2.sendBytes(Buffer.from('raw bytes'));
     expect((await r2.recvBytes()).toString()).toBe('raw bytes');
     // Anything else comes as serialize() writes it, whatever path it took.
-    for (const item of [{ plain: [1, 'two'] }, 3.5, 'text', new Date(7), 'z'.repeat(300_000), Buffer.from('sent'), new Uint8Array([1, 2])]) {
+    for (const item of [
+      { plain: [1, 'two'] },
+      3.5,
+      'text',
+      new Date(7),
+      'z'.repeat(300_000),
+      Buffer.from('sent'),
+      new Uint8Array([1, 2]),
+    ]) {
       w2.sendSync(item);
       expect(deserialize(await r2.recvBytes())).toStrictEqual(item);
     }

@@ -29,10 +29,12 @@ describe('named semaphores', () => {
   it('is shared with another process: it posts, we wake', async () => {
     const sem = native.NamedSemaphore.create(name(), 0, true);
     try {
-      const child = startNode(nodeCode(`
+      const child = startNode(
+        nodeCode(`
         const sem = native.NamedSemaphore.open(process.argv[1]);
         process.stdin.once('data', () => { sem.post(); sem.post(); sem.close(); process.exit(0); });
-        console.log('ready');`).concat(sem.name));
+        console.log('ready');`).concat(sem.name),
+      );
       await child.line(/ready/);
       child.proc.stdin!.write('go\n');
       expect(sem.wait(60_000)).toBe(true);
@@ -67,14 +69,16 @@ describe('named semaphores', () => {
   });
 
   it('is removed by the tracker when its creator is SIGKILLed', async () => {
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const sem = native.NamedSemaphore.create('/mp-test-sem-killed-' + process.pid, 0, true);
       console.log('name', sem.name.slice(1));
-      setInterval(() => {}, 1000);`));
+      setInterval(() => {}, 1000);`),
+    );
     const [, semName] = await child.line(/^name (\S+)/);
-    expect(semExists(semName!)).toBe(true);
+    expect(semExists(semName)).toBe(true);
     child.proc.kill('SIGKILL');
     await child.exited;
-    await waitUntil(() => !semExists(semName!), 'the semaphore is removed');
+    await waitUntil(() => !semExists(semName), 'the semaphore is removed');
   });
 });

@@ -56,7 +56,9 @@ describe('named objects that are not ours', () => {
   it('a file too small for what it claims to be is a clear error, not a crash', () => {
     const name = `small-${process.pid}`;
     plant(name, { size: 64 });
-    expect(() => new Lock({ name })).toThrow(expect.objectContaining({ code: 'ERR_MP_CORRUPT', message: expect.stringMatching(/64 bytes/) }));
+    expect(() => new Lock({ name })).toThrow(
+      expect.objectContaining({ code: 'ERR_MP_CORRUPT', message: expect.stringMatching(/64 bytes/) }),
+    );
     const other = `foreign-${process.pid}`;
     const file = `/dev/shm/${NAMED_PREFIX}${other}`;
     fs.writeFileSync(file, Buffer.alloc(4096, 7), { mode: 0o600 }); // some other program's file
@@ -78,7 +80,8 @@ describe('named objects that are not ours', () => {
 
   it('a named object truncated while mapped does not kill its users with SIGBUS', async () => {
     const name = `truncated-${process.pid}`;
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const fs = require('node:fs');
       const lock = new mp.Lock({ name: ${JSON.stringify(name)} });
       const counter = new mp.Value('i', 5, { name: ${JSON.stringify(name + '-v')} });
@@ -91,7 +94,8 @@ describe('named objects that are not ours', () => {
         value: outcome(() => counter.getLock().acquireSync({ timeout: 100 })),
         add: outcome(() => typeof counter.add(1)),
       }));
-      mp.unlinkNamed(${JSON.stringify(name)}); mp.unlinkNamed(${JSON.stringify(name + '-v')});`));
+      mp.unlinkNamed(${JSON.stringify(name)}); mp.unlinkNamed(${JSON.stringify(name + '-v')});`),
+    );
     const code = await child.exited;
     expect(code, child.stderr()).toBe(0); // not 135 (SIGBUS)
     const r = JSON.parse(child.stdout().trim()) as Record<string, string>;

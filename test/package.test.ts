@@ -22,7 +22,9 @@ let tarball: string;
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, {
-    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PATH: noCompilerPath, npm_config_nodedir: '', npm_config_update_notifier: 'false' },
   });
 }
@@ -31,7 +33,11 @@ function run(cmd: string, args: string[], cwd: string): string {
 async function runNode(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, args, {
-      cwd: project, encoding: 'utf8', timeout: 90_000, killSignal: 'SIGKILL', env: { ...process.env, PATH: noCompilerPath },
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 90_000,
+      killSignal: 'SIGKILL',
+      env: { ...process.env, PATH: noCompilerPath },
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -40,7 +46,11 @@ async function runNode(args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
-interface Snippet { lang: string; code: string; line: number }
+interface Snippet {
+  lang: string;
+  code: string;
+  line: number;
+}
 
 /** The fenced code blocks of a Markdown text, and the text without them. */
 function parseMarkdown(md: string): { snippets: Snippet[]; prose: string } {
@@ -49,7 +59,7 @@ function parseMarkdown(md: string): { snippets: Snippet[]; prose: string } {
   let open: Snippet | undefined;
   md.split('\n').forEach((l, i) => {
     const fence = /^```(\w*)\s*$/.exec(l);
-    if (fence && !open) open = { lang: fence[1]!, code: '', line: i + 1 };
+    if (fence && !open) open = { lang: fence[1], code: '', line: i + 1 };
     else if (fence && open) {
       snippets.push(open);
       open = undefined;
@@ -61,7 +71,12 @@ function parseMarkdown(md: string): { snippets: Snippet[]; prose: string } {
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
 const anchorOf = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/`/g, '').replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/`/g, '')
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'multiproc-pack-'));
@@ -95,21 +110,36 @@ describe('the packed package', () => {
   });
 
   it('loads from CommonJS and shares memory', () => {
-    const out = run(process.execPath, ['-e', `
+    const out = run(
+      process.execPath,
+      [
+        '-e',
+        `
       const { SharedMemory } = require('multiproc');
       const shm = new SharedMemory({ create: true, size: 16 });
       shm.buf[0] = 5;
       const again = new SharedMemory({ name: shm.name });
       console.log(again.buf[0]);
-      again.close(); shm.close(); shm.unlink();`], project);
+      again.close(); shm.close(); shm.unlink();`,
+      ],
+      project,
+    );
     expect(out.trim()).toBe('5');
   });
 
   it('loads from ESM with named exports and types', () => {
-    const out = run(process.execPath, ['--input-type=module', '-e', `
+    const out = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { SharedMemory, Empty } from 'multiproc';
       import cjs from 'multiproc';
-      console.log(typeof SharedMemory, new Empty() instanceof Error, cjs.SharedMemory === SharedMemory);`], project);
+      console.log(typeof SharedMemory, new Empty() instanceof Error, cjs.SharedMemory === SharedMemory);`,
+      ],
+      project,
+    );
     expect(out.trim()).toBe('function true true');
     expect(fs.existsSync(path.join(project, 'node_modules/multiproc/dist/index.d.ts'))).toBe(true);
     expect(fs.existsSync(path.join(project, 'node_modules/multiproc/dist/index.d.mts'))).toBe(true);
@@ -121,25 +151,38 @@ describe('the packed package', () => {
     const attw = path.join(repo, 'node_modules/@arethetypeswrong/cli/dist/index.js');
     let out: string;
     try {
-      out = execFileSync(process.execPath, [attw, '--no-definitely-typed', '--format', 'json', tarball], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      out = execFileSync(process.execPath, [attw, '--no-definitely-typed', '--format', 'json', tarball], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       out = (e as { stdout: string }).stdout;
     }
     const { analysis } = JSON.parse(out) as {
-      analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }> };
+      analysis: {
+        problems: unknown[];
+        entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
+      };
     };
     expect(analysis.problems).toEqual([]);
-    const typesFor = (kind: string) => analysis.entrypoints['.']!.resolutions[kind]?.resolution?.fileName;
+    const typesFor = (kind: string) => analysis.entrypoints['.'].resolutions[kind]?.resolution?.fileName;
     expect(typesFor('node10')).toBe('/node_modules/multiproc/dist/index.d.ts');
     expect(typesFor('node16-cjs')).toBe('/node_modules/multiproc/dist/index.d.ts');
     expect(typesFor('node16-esm')).toBe('/node_modules/multiproc/dist/index.d.mts');
     expect(typesFor('bundler')).toBe('/node_modules/multiproc/dist/index.d.mts');
   });
 
-  it('runs the prebuild built from this tree\'s native sources', () => {
-    const loaded = run(process.execPath, ['-e', `
+  it("runs the prebuild built from this tree's native sources", () => {
+    const loaded = run(
+      process.execPath,
+      [
+        '-e',
+        `
       const { native } = require('multiproc/package.json') && require(require.resolve('multiproc').replace(/index\\.js$/, 'binding/native.js'));
-      console.log(native.sourceHash);`], project).trim();
+      console.log(native.sourceHash);`,
+      ],
+      project,
+    ).trim();
     expect(loaded, 'prebuilds/ is stale: run `npm run build:prebuild` and commit prebuilds/').toBe(sourceHash());
   });
 
@@ -150,16 +193,18 @@ describe('the packed package', () => {
   });
 
   it('ships every file its README links to', () => {
-    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean)
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
       .map((f) => f.replace(/^package\//, ''));
     const readme = fs.readFileSync(path.join(project, 'node_modules/multiproc/README.md'), 'utf8');
     const { prose } = parseMarkdown(readme);
-    const anchors = new Set([...readme.matchAll(/^#+ (.*)$/gm)].map((m) => anchorOf(m[1]!)));
-    const links = [...prose.matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+    const anchors = new Set([...readme.matchAll(/^#+ (.*)$/gm)].map((m) => anchorOf(m[1])));
+    const links = [...prose.matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
     expect(links.length).toBeGreaterThan(3);
     const missing = links.filter((link) => {
       const [file, anchor] = link.split('#');
-      if (!file) return !anchors.has(anchor!);
+      if (!file) return !anchors.has(anchor);
       const target = path.posix.normalize(file);
       return !files.some((f) => f === target || f.startsWith(target.endsWith('/') ? target : `${target}/`));
     });
@@ -178,14 +223,15 @@ describe('the packed package', () => {
       const text = s.code.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
       const imported = new Set<string>();
       for (const m of text.matchAll(/(?:import\s*\{([^}]*)\}\s*from|const\s*\{([^}]*)\}\s*=\s*require\()\s*['"]multiproc['"]/g)) {
-        for (const item of (m[1] ?? m[2]!).split(',')) {
+        for (const item of (m[1] ?? m[2]).split(',')) {
           const name = item.trim().split(/\s+as\s+|\s*:\s*/)[0];
           if (name) imported.add(name);
         }
       }
       const body = text.replace(/^\s*import[^;]*;|const\s*\{[^}]*\}\s*=\s*require\([^)]*\)/gm, '');
       for (const name of exported) {
-        if (new RegExp(`(?<![.\\w$])${name}\\b`).test(body) && !imported.has(name)) problems.push(`README.md:${s.line}: ${name} is used but not imported`);
+        if (new RegExp(`(?<![.\\w$])${name}\\b`).test(body) && !imported.has(name))
+          problems.push(`README.md:${s.line}: ${name} is used but not imported`);
       }
     }
     expect(problems).toEqual([]);
@@ -194,7 +240,11 @@ describe('the packed package', () => {
   it('has README programs that run as written, as ES modules (top-level await)', async () => {
     const readme = fs.readFileSync(path.join(project, 'node_modules/multiproc/README.md'), 'utf8');
     // It says where top-level await works, and how to get there.
-    const note = readme.split('\n\n').map((para) => para.replace(/\s+/g, ' ')).find((para) => para.includes('top-level `await`')) ?? '';
+    const note =
+      readme
+        .split('\n\n')
+        .map((para) => para.replace(/\s+/g, ' '))
+        .find((para) => para.includes('top-level `await`')) ?? '';
     for (const what of ['ES module', '`.mjs`', '"type": "module"', 'CommonJS']) expect(note).toContain(what);
     // The complete programs: they guard their work with isMainProcess().
     const programs = parseMarkdown(readme).snippets.filter((s) => s.lang === 'js' && s.code.includes('isMainProcess()'));
@@ -223,7 +273,10 @@ describe('the packed package', () => {
     expect(readme).toContain('| `mp-<tag>-<16 hex digits>` |');
     expect(readme).toContain('| `mp-named.<name>` |');
     const name = `readme-names-${process.pid}-${Date.now()}`;
-    const r = await runNode(['--input-type=module', '-e', `
+    const r = await runNode([
+      '--input-type=module',
+      '-e',
+      `
       import fs from 'node:fs';
       import { Lock, SharedMemory } from 'multiproc';
       const shm = new SharedMemory({ create: true, size: 16 });
@@ -232,7 +285,8 @@ describe('the packed package', () => {
       lock.unlink();
       shm.close();
       shm.unlink();
-      console.log(JSON.stringify({ generated: shm.name, named }));`]);
+      console.log(JSON.stringify({ generated: shm.name, named }));`,
+    ]);
     expect(r.stderr).toBe('');
     const made = JSON.parse(r.stdout) as { generated: string; named: boolean };
     expect(made.generated).toMatch(/^mp-[0-9a-z]+-[0-9a-f]{16}$/);

@@ -14,7 +14,7 @@ import { nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 
 const targets = fixture('holder-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 
@@ -47,7 +47,7 @@ describe.skipIf(!canForcePids())('pid reuse', () => {
     }
   });
 
-  it('Queue: a producer died holding the ring\'s lock, a stranger got its pid: getNowait() does not block, the queue works', async () => {
+  it("Queue: a producer died holding the ring's lock, a stranger got its pid: getNowait() does not block, the queue works", async () => {
     const q = new Queue();
     q.putSync('x');
     const p = run(t.idle);

@@ -2,15 +2,13 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess,
-} from '../dist/index.js';
+import { Process, SharedMemory, activeChildren, cpuCount, currentProcess, isMainProcess, parentProcess } from '../dist/index.js';
 import { waitUntil } from './helpers/shm';
 import { native } from '../dist/binding/native.js';
 import { fixture, repo, startNode } from './helpers/child';
 
 const targets = fixture('targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 
 const made: SharedMemory[] = [];
@@ -39,7 +37,7 @@ afterEach(async () => {
 function gone(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.split(') ')[1]!.startsWith('Z');
+    return stat.split(') ')[1].startsWith('Z');
   } catch {
     return true;
   }
@@ -65,13 +63,17 @@ describe('Process', () => {
     expect(String(ok)).toBe(`<Process(${ok.name}, stopped)>`);
   });
 
-  it('prints an uncaught error\'s stack under the process name', async () => {
+  it("prints an uncaught error's stack under the process name", async () => {
     const child = startNode([fixture('main-esm.mjs')]);
     expect(await child.exited).toBe(0);
-    const r = startNode(['--input-type=module', '-e', `
+    const r = startNode([
+      '--input-type=module',
+      '-e',
+      `
       import { Process } from ${JSON.stringify(repo + '/dist/index.js')};
       const p = new Process({ target: (await import(${JSON.stringify(targets)})).throws, name: 'failing', module: ${JSON.stringify(targets)} });
-      p.start(); await p.join(); console.log('exit', p.exitCode);`]);
+      p.start(); await p.join(); console.log('exit', p.exitCode);`,
+    ]);
     expect((await r.line(/^exit/))[0]).toBe('exit');
     await r.exited;
     expect(r.stdout()).toContain('exit 1');
@@ -123,9 +125,11 @@ describe('Process', () => {
       p.start();
       await waitUntil(() => s.buf[0] === 1, 'the child is running');
       const settled = [false, false, false];
-      const joins = [2 ** 31, Infinity, Number.MAX_VALUE].map((ms, i) => p.join(ms).then(() => {
-        settled[i] = true;
-      }));
+      const joins = [2 ** 31, Infinity, Number.MAX_VALUE].map((ms, i) =>
+        p.join(ms).then(() => {
+          settled[i] = true;
+        }),
+      );
       // A join that times out: the broken ones had returned long before it.
       await p.join(50);
       expect(p.exitCode).toBe(null);
@@ -189,7 +193,7 @@ describe('Process', () => {
     expect(seen).toEqual({ step: 5, config: { label: 'counted' }, name: p.name, constructedIn: process.pid, pid: p.pid });
   });
 
-  it('children share the program\'s resource tracker and do not pass it on through the environment', async () => {
+  it("children share the program's resource tracker and do not pass it on through the environment", async () => {
     const s = shm();
     const p = proc({ target: t.trackerFacts, args: [s] });
     p.start();
@@ -245,7 +249,7 @@ describe('Process', () => {
     expect(() => new Process({ targt: t.returns } as never)).toThrow(/unknown Process option "targt"/);
     expect(() => new Process({ args: 'x' as never })).toThrow(TypeError);
     expect(() => new Process({ daemon: 1 as never })).toThrow(TypeError);
-    const anonymous = [() => 1][0]!;
+    const anonymous = [() => 1][0];
     expect(() => proc({ target: anonymous }).start()).toThrow(/the target is an anonymous function/);
     expect(() => proc({}).start()).toThrow(/no target/);
     const p = proc({ target: t.returns });
@@ -253,7 +257,9 @@ describe('Process', () => {
     expect(() => p.sendSignal('SIGNOPE' as never)).toThrow(TypeError);
     p.start();
     expect(() => p.start()).toThrow(/only be started once/);
-    expect(() => { p.daemon = true; }).toThrow(/before start/);
+    expect(() => {
+      p.daemon = true;
+    }).toThrow(/before start/);
     await p.join();
     p.close();
     expect(() => p.start()).toThrow(/closed/);
@@ -293,7 +299,7 @@ describe('main scripts and modules', () => {
 // as the target returned, and swallowed a later unhandled rejection (exit 0).
 describe('a child lives as a Node program', () => {
   const lifetime = fixture('lifetime-targets.mjs');
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
   let l: Record<string, any>;
   function child(target: string, args: unknown[] = []): Process {
     return proc({ target: l[target], args, module: lifetime });
@@ -322,7 +328,10 @@ describe('a child lives as a Node program', () => {
     const reply = await new Promise<string>((resolve, reject) => {
       let data = '';
       const socket = net.connect(port, '127.0.0.1');
-      socket.on('data', (d) => (data += d)).on('end', () => resolve(data)).on('error', reject);
+      socket
+        .on('data', (d) => (data += d))
+        .on('end', () => resolve(data))
+        .on('error', reject);
     });
     expect(reply).toBe('bye');
     await p.join();
@@ -373,7 +382,7 @@ describe('a child lives as a Node program', () => {
     expect(r.stderr()).toMatch(new RegExp(`^Process ${scenario}:\nError: ${message}\n\\s+at `, 'm'));
   });
 
-  it('an uncaughtException handler of the user\'s own decides, as in any Node program', async () => {
+  it("an uncaughtException handler of the user's own decides, as in any Node program", async () => {
     const r = startNode([fixture('lifetime-main.mjs'), 'ownHandler']);
     await r.line(/^exit/);
     expect(r.stdout()).toBe('handled for the handler\nexit 0\n');
@@ -390,9 +399,16 @@ describe('a child lives as a Node program', () => {
     const r = startNode([fixture('lifetime-main.mjs'), 'logsAfterReturn', 'log']);
     await r.line(/^exit/);
     expect(await r.exited).toBe(0);
-    const lines = r.stderr().split('\n').filter((line) => !line.includes('MainProcess') && line !== '');
-    expect(lines).toEqual(['[INFO/logsAfterReturn] child process calling run()', 'timer fired',
-      '[INFO/logsAfterReturn] process shutting down', '[INFO/logsAfterReturn] process exiting with exitcode 0']);
+    const lines = r
+      .stderr()
+      .split('\n')
+      .filter((line) => !line.includes('MainProcess') && line !== '');
+    expect(lines).toEqual([
+      '[INFO/logsAfterReturn] child process calling run()',
+      'timer fired',
+      '[INFO/logsAfterReturn] process shutting down',
+      '[INFO/logsAfterReturn] process exiting with exitcode 0',
+    ]);
   });
 });
 

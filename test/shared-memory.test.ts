@@ -52,10 +52,12 @@ describe('SharedMemory', () => {
 
   it('lets a child write while the parent watches, both mapped at once', async () => {
     const shm = create(8);
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const shm = new mp.SharedMemory({ name: process.argv[1] });
       console.log('ready');
-      process.stdin.once('data', () => { shm.buf[0] = 7; console.log('written'); shm.close(); process.exit(0); });`).concat(shm.name));
+      process.stdin.once('data', () => { shm.buf[0] = 7; console.log('written'); shm.close(); process.exit(0); });`).concat(shm.name),
+    );
     await child.line(/ready/);
     child.proc.stdin!.write('go\n');
     await child.line(/written/);
@@ -84,14 +86,16 @@ describe('SharedMemory', () => {
     expect(exists(shm.name)).toBe(false);
     expect(shm.buf[1]).toBe(9);
     expect(() => new SharedMemory({ name: shm.name })).toThrow(
-      expect.objectContaining({ code: 'ENOENT', message: expect.stringMatching(/does not exist/) }));
+      expect.objectContaining({ code: 'ENOENT', message: expect.stringMatching(/does not exist/) }),
+    );
     expect(() => shm.unlink()).toThrow(expect.objectContaining({ code: 'ENOENT', message: expect.stringMatching(/already unlinked/) }));
   });
 
   it('refuses to create a name that exists, with EEXIST', () => {
     const shm = create(16);
     expect(() => new SharedMemory({ name: shm.name, create: true, size: 16 })).toThrow(
-      expect.objectContaining({ code: 'EEXIST', message: expect.stringMatching(/already exists/) }));
+      expect.objectContaining({ code: 'EEXIST', message: expect.stringMatching(/already exists/) }),
+    );
   });
 
   it('takes explicit names, and track: false lets one outlive the program', async () => {
@@ -132,14 +136,16 @@ describe('SharedMemory', () => {
   });
 
   it('removes what a killed creator left, through its tracker', async () => {
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const shm = new mp.SharedMemory({ create: true, size: 1 << 20 });
       console.log('name', shm.name);
-      setInterval(() => {}, 1000);`));
+      setInterval(() => {}, 1000);`),
+    );
     const [, name] = await child.line(/^name (\S+)/);
-    expect(exists(name!)).toBe(true);
+    expect(exists(name)).toBe(true);
     child.proc.kill('SIGKILL');
     expect(await child.exited).toBe(-9);
-    await waitUntil(() => !exists(name!), `${name} is removed`);
+    await waitUntil(() => !exists(name), `${name} is removed`);
   });
 });

@@ -7,7 +7,7 @@ import { fixture, nodeCode, startNode } from './helpers/child';
 import { processRunner } from './helpers/processes';
 
 const targets = fixture('value-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 
@@ -84,13 +84,16 @@ describe('atomic helpers', () => {
     expect(() => (new Value('d', 1) as unknown as Value<'i'>).add(1)).toThrow(/integer typecode/);
     expect(() => (new Value('c', 'a') as unknown as Value<'i'>).add(1)).toThrow(TypeError);
     expect(() => new Value('i', 1).add(1.5)).toThrow(TypeError);
-    expect(() => new Value('q', 1n).add(2 ** 60 as never)).toThrow(TypeError); // not a safe integer
+    expect(() => new Value('q', 1n).add((2 ** 60) as never)).toThrow(TypeError); // not a safe integer
     expect(new Value('q', 1n).add(2 as never)).toBe(3n); // a safe integer is fine for 64-bit ones
   });
 
   it('an integer Value takes integers only, as in Python: a fraction or NaN is a TypeError, not truncated', () => {
     const v = new Value('i', 1);
-    for (const bad of [1.7, NaN, Infinity, -Infinity]) expect(() => { v.value = bad; }).toThrow(/must be an integer for int32/);
+    for (const bad of [1.7, NaN, Infinity, -Infinity])
+      expect(() => {
+        v.value = bad;
+      }).toThrow(/must be an integer for int32/);
     expect(v.value).toBe(1);
     expect(() => new Value('i', 0.5)).toThrow(TypeError);
     const d = new Value('d', 0);
@@ -110,12 +113,24 @@ describe('SharedArray index access', () => {
     expect(2 in arr).toBe(true);
     expect(3 in arr).toBe(false);
     expect(arr[3]).toBeUndefined();
-    expect(() => { arr[3] = 1; }).toThrow(RangeError);
-    expect(() => { arr[-1] = 1; }).toThrow(/index -1 is out of range .*negative indexes/);
-    expect(() => { arr[1.5] = 1; }).toThrow(RangeError);
-    expect(() => { (arr as unknown as { length: number }).length = 10; }).toThrow(/length of a SharedArray is fixed \(3\)/);
-    expect(() => { (arr as unknown as Record<string, number>).foo = 1; }).toThrow(/no property "foo": only its items/);
-    expect(() => { arr[0] = 1.5; }).toThrow(/must be an integer for int32, got 1.5/);
+    expect(() => {
+      arr[3] = 1;
+    }).toThrow(RangeError);
+    expect(() => {
+      arr[-1] = 1;
+    }).toThrow(/index -1 is out of range .*negative indexes/);
+    expect(() => {
+      arr[1.5] = 1;
+    }).toThrow(RangeError);
+    expect(() => {
+      (arr as unknown as { length: number }).length = 10;
+    }).toThrow(/length of a SharedArray is fixed \(3\)/);
+    expect(() => {
+      (arr as unknown as Record<string, number>).foo = 1;
+    }).toThrow(/no property "foo": only its items/);
+    expect(() => {
+      arr[0] = 1.5;
+    }).toThrow(/must be an integer for int32, got 1.5/);
     expect(arr.get(-1)).toBe(3);
     expect(() => new SharedArray('i', '10' as never)).toThrow(/a string is items only for typecode 'c'/);
     expect([...new SharedArray('c', 'ab')]).toEqual(['a', 'b']);

@@ -19,7 +19,20 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFailed } from 'vitest';
-import { Barrier, BrokenBarrierError, Condition, Empty, Event, JoinableQueue, Lock, Process, Queue, RawArray, RLock, listSharedObjects } from '../dist/index.js';
+import {
+  Barrier,
+  BrokenBarrierError,
+  Condition,
+  Empty,
+  Event,
+  JoinableQueue,
+  Lock,
+  type Process,
+  Queue,
+  RawArray,
+  RLock,
+  listSharedObjects,
+} from '../dist/index.js';
 import { trackerProcesses } from '../dist/shm/tracker.js';
 import { fixture, startNode, type Child } from './helpers/child';
 import { canForcePids, reusePid, stampOf, writeOwner } from './helpers/identity';
@@ -29,22 +42,22 @@ import { Schedule, procState, scaled, startTime, stillRuns } from './helpers/soa
 import { cleanOrphansOf, killTrackerGroups, objectsNow, objectsOf, removeObjectsOf, strayObjects, trackersOf } from './helpers/trackers';
 
 // ---- Sizes (multiplied by MULTIPROC_SOAK_SCALE) ------------------------------
-const QUEUE_FAULTS = scaled(20);        // faults injected into the Queue run
-const JOINABLE_FAULTS = scaled(14);     // ... into the JoinableQueue run
-const LOCK_FAULTS = scaled(14);         // ... into each lock run (Lock, RLock)
-const BARRIER_ROUNDS = scaled(4);       // rounds of a Barrier broken by a death or a stop, then reset
-const CONDITION_ROUNDS = scaled(3);     // rounds of Condition waiters killed and notified one by one
-const TRACKER_ROUNDS = scaled(2);       // child programs whose trackers are killed
-const TRACKER_FAULTS = 3;               // tracker kills in each
-const MAIN_ROUNDS = scaled(3);          // child programs whose main process is SIGKILLed
-const PID_REUSE_ROUNDS = scaled(5);     // holders that die and whose pids go to strangers
+const QUEUE_FAULTS = scaled(20); // faults injected into the Queue run
+const JOINABLE_FAULTS = scaled(14); // ... into the JoinableQueue run
+const LOCK_FAULTS = scaled(14); // ... into each lock run (Lock, RLock)
+const BARRIER_ROUNDS = scaled(4); // rounds of a Barrier broken by a death or a stop, then reset
+const CONDITION_ROUNDS = scaled(3); // rounds of Condition waiters killed and notified one by one
+const TRACKER_ROUNDS = scaled(2); // child programs whose trackers are killed
+const TRACKER_FAULTS = 3; // tracker kills in each
+const MAIN_ROUNDS = scaled(3); // child programs whose main process is SIGKILLed
+const PID_REUSE_ROUNDS = scaled(5); // holders that die and whose pids go to strangers
 
 // Generous bounds for things that must happen; a hang becomes a failure.
-const BOOT_MS = 60_000;   // processes starting on a loaded machine
-const HANG_MS = 30_000;   // anything that must happen once the faults that delay it stop
+const BOOT_MS = 60_000; // processes starting on a loaded machine
+const HANG_MS = 30_000; // anything that must happen once the faults that delay it stop
 
 const targets = fixture('soak-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 
@@ -75,7 +88,10 @@ class Crew {
   readonly kills = new Map<string, number>();
   stops = 0;
 
-  constructor(private readonly s: Schedule, private readonly spawn: (role: string) => Process) {}
+  constructor(
+    private readonly s: Schedule,
+    private readonly spawn: (role: string) => Process,
+  ) {}
 
   add(role: string): Member {
     const m: Member = { proc: this.spawn(role), role, killed: false };
@@ -139,8 +155,9 @@ class Crew {
     const ms = this.members.filter((m) => roles.includes(m.role));
     await this.s.within(Promise.all(ms.map((m) => m.proc.join())), HANG_MS, what);
     for (const m of ms) {
-      expect(m.proc.exitCode, `${m.role} ${m.proc.name} (pid ${m.proc.pid}) ${m.killed ? 'was SIGKILLed' : 'was not killed'}`)
-        .toBe(m.killed ? -9 : 0);
+      expect(m.proc.exitCode, `${m.role} ${m.proc.name} (pid ${m.proc.pid}) ${m.killed ? 'was SIGKILLed' : 'was not killed'}`).toBe(
+        m.killed ? -9 : 0,
+      );
     }
   }
 
@@ -155,24 +172,24 @@ const ITEM_CAP = scaled(100_000); // items per producer at most (the stop event 
 
 interface Accounting {
   delivered: number;
-  missing: number;      // put returned, never seen
-  duplicated: number;   // seen more than once
-  phantom: number;      // seen, never put
-  cutShort: number;     // puts a kill interrupted (delivered or not)
+  missing: number; // put returned, never seen
+  duplicated: number; // seen more than once
+  phantom: number; // seen, never put
+  cutShort: number; // puts a kill interrupted (delivered or not)
   returned: number;
 }
 
 function account(marks: { view: Int32Array }, seen: { view: Uint8Array }, producers: number): Accounting {
   const a: Accounting = { delivered: 0, missing: 0, duplicated: 0, phantom: 0, cutShort: 0, returned: 0 };
   for (let p = 0; p < producers; p++) {
-    const started = marks.view[2 * p]!;
-    const returned = marks.view[2 * p + 1]!;
+    const started = marks.view[2 * p];
+    const returned = marks.view[2 * p + 1];
     expect(started - returned, `producer ${p}: started ${started}, returned ${returned}`).toBeGreaterThanOrEqual(0);
     expect(started - returned).toBeLessThanOrEqual(1);
     a.returned += returned;
     if (started > returned) a.cutShort++;
     for (let i = 0; i < ITEM_CAP; i++) {
-      const n = seen.view[p * ITEM_CAP + i]!;
+      const n = seen.view[p * ITEM_CAP + i];
       a.delivered += n;
       if (n > 1) a.duplicated++;
       if (i < returned && n === 0) a.missing++;
@@ -209,10 +226,18 @@ function queueRun(s: Schedule, q: Queue<unknown>, joinable: boolean) {
   const consumerKills = (): number => consumerRoles.reduce((n, r) => n + (crew.kills.get(r) ?? 0), 0);
   const allKills = (): number => [...crew.kills.values()].reduce((n, k) => n + k, 0);
   return {
-    crew, marks, seen, stats, stop, producerRoles, consumerRoles, consumerKills, allKills,
+    crew,
+    marks,
+    seen,
+    stats,
+    stop,
+    producerRoles,
+    consumerRoles,
+    consumerKills,
+    allKills,
     producers: () => producers,
     /** Every first producer has put something and something came out. */
-    flowing: () => PRODUCER_MODES.every((_, p) => marks.view[2 * p + 1]! > 0 && seen.view[p * ITEM_CAP]! > 0),
+    flowing: () => PRODUCER_MODES.every((_, p) => marks.view[2 * p + 1] > 0 && seen.view[p * ITEM_CAP] > 0),
   };
 }
 
@@ -268,8 +293,10 @@ describe('soak', () => {
     q.shutdown();
     await r.crew.finish(r.consumerRoles, 'every consumer drains the shut-down queue and returns');
     const a = account(r.marks, r.seen, r.producers());
-    s.report(`${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
-      `${a.cutShort} puts cut short; ${r.crew.summary()}; ${r.stats.view[t.Q.empties]} timed-out gets`);
+    s.report(
+      `${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
+        `${a.cutShort} puts cut short; ${r.crew.summary()}; ${r.stats.view[t.Q.empties]} timed-out gets`,
+    );
     expect(r.stats.view[t.Q.torn], 'torn items').toBe(0);
     expect(r.stats.view[t.Q.disorder], 'items of one producer out of order').toBe(0);
     expect(r.stats.view[t.Q.unexpected], 'errors other than Empty/ShutDown in consumers').toBe(0);
@@ -298,8 +325,9 @@ describe('soak', () => {
     q.shutdown();
     await r.crew.finish(r.consumerRoles, 'every consumer returns once the queue is shut down');
     const a = account(r.marks, r.seen, r.producers());
-    s.report(`${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` +
-      `${a.cutShort} puts cut short; ${r.crew.summary()}`);
+    s.report(
+      `${a.returned} puts returned, ${a.delivered} delivered, ${a.missing} missing, ` + `${a.cutShort} puts cut short; ${r.crew.summary()}`,
+    );
     expect(a.delivered, 'nothing was delivered after join() resolved').toBe(atJoin.delivered);
     expect(atJoin.missing, 'items not done when join() resolved: at most one per killed consumer').toBeLessThanOrEqual(r.consumerKills());
     expect(r.stats.view[t.Q.torn], 'torn items').toBe(0);
@@ -327,7 +355,7 @@ describe('soak', () => {
         return p;
       });
       for (const mode of HOLDER_MODES) crew.add(mode);
-      await s.until(() => HOLDER_MODES.every((_, id) => tally.view[id]! > 0), BOOT_MS, 'every first holder completes a critical section');
+      await s.until(() => HOLDER_MODES.every((_, id) => tally.view[id] > 0), BOOT_MS, 'every first holder completes a critical section');
       let suicides = 0;
       let pausedInside = 0;
       for (let n = 0; n < LOCK_FAULTS; n++) {
@@ -343,10 +371,13 @@ describe('soak', () => {
         if (fault === 'stop inside') {
           // A holder stopped inside its critical section, for certain: the
           // others wait (no takeover of a live holder) until it is resumed.
-          Atomics.store(sh.view, L.pause!, id + 1);
-          await s.until(() => procState(victim.proc.pid!) === 'T' || victim.proc.exitCode !== null, HANG_MS,
-            `holder ${id} (${victim.role}) gets the ${kind} and stops itself inside`);
-          Atomics.store(sh.view, L.pause!, 0);
+          Atomics.store(sh.view, L.pause, id + 1);
+          await s.until(
+            () => procState(victim.proc.pid!) === 'T' || victim.proc.exitCode !== null,
+            HANG_MS,
+            `holder ${id} (${victim.role}) gets the ${kind} and stops itself inside`,
+          );
+          Atomics.store(sh.view, L.pause, 0);
           if (victim.proc.exitCode === null) {
             victim.resumeAt = n + s.int(1, 3);
             pausedInside++;
@@ -354,49 +385,53 @@ describe('soak', () => {
           continue;
         }
         // A holder that dies inside its critical section, for certain.
-        Atomics.store(sh.view, L.doom!, id + 1);
+        Atomics.store(sh.view, L.doom, id + 1);
         await s.within(victim.proc.join(), HANG_MS, `holder ${id} (${victim.role}) gets the ${kind} and kills itself inside`);
-        Atomics.store(sh.view, L.doom!, 0);
+        Atomics.store(sh.view, L.doom, 0);
         if (victim.proc.exitCode === -9) {
           suicides++;
           crew.died(victim);
         }
       }
-      Atomics.store(sh.view, L.stop!, 1);
+      Atomics.store(sh.view, L.stop, 1);
       crew.resumeAll();
       await crew.finish(HOLDER_MODES, 'every holder leaves once told to stop');
-      expect(Atomics.load(sh.view, L.full!), 'the log filled up: make it bigger').toBe(0);
+      expect(Atomics.load(sh.view, L.full), 'the log filled up: make it bigger').toBe(0);
 
       // The last acquirer is this process: the same checks as the holders'.
       expect(await s.within(lock.acquire({ timeout: HANG_MS }), HANG_MS + 1000, `this process gets the ${kind}`)).toBe(true);
-      const inside = Atomics.load(sh.view, L.inside!);
-      if (lock.ownerDied) Atomics.add(sh.view, L.ownerDied!, 1);
-      if (inside !== 0) Atomics.add(sh.view, lock.ownerDied ? L.takeovers! : L.violations!, 1);
+      const inside = Atomics.load(sh.view, L.inside);
+      if (lock.ownerDied) Atomics.add(sh.view, L.ownerDied, 1);
+      if (inside !== 0) Atomics.add(sh.view, lock.ownerDied ? L.takeovers : L.violations, 1);
       lock.release();
 
-      const counter = Atomics.load(sh.view, L.counter!);
+      const counter = Atomics.load(sh.view, L.counter);
       const logged = new Map<number, number>();
-      for (let k = 0; k < counter; k++) logged.set(log.view[k]! - 1, (logged.get(log.view[k]! - 1) ?? 0) + 1);
+      for (let k = 0; k < counter; k++) logged.set(log.view[k] - 1, (logged.get(log.view[k] - 1) ?? 0) + 1);
       expect(logged.has(-1), 'a completed section left no entry in the log').toBe(false);
       const killed = new Set(crew.members.filter((m) => m.killed).map((m) => idOf.get(m.proc)!));
       for (const [proc, id] of idOf) {
-        const diff = (logged.get(id) ?? 0) - tally.view[id]!;
+        const diff = (logged.get(id) ?? 0) - tally.view[id];
         // A holder killed between moving the counter and counting its own
         // section has one more in the log than in its tally; no other gap.
-        expect(diff, `holder ${id} (pid ${proc.pid}${killed.has(id) ? ', killed' : ''}): sections in the log minus its own count`)
-          .toBeGreaterThanOrEqual(0);
+        expect(
+          diff,
+          `holder ${id} (pid ${proc.pid}${killed.has(id) ? ', killed' : ''}): sections in the log minus its own count`,
+        ).toBeGreaterThanOrEqual(0);
         expect(diff).toBeLessThanOrEqual(killed.has(id) ? 1 : 0);
       }
       const deaths = crew.allKills();
-      s.report(`${counter} critical sections, ${Atomics.load(sh.view, L.takeovers!)} takeovers from a holder that died inside, ` +
-        `${Atomics.load(sh.view, L.ownerDied!)} ownerDied, ${suicides} deaths and ${pausedInside} stops inside for certain; ${crew.summary()}`);
-      expect(Atomics.load(sh.view, L.violations!), 'times a holder found another inside (mutual exclusion broken)').toBe(0);
-      expect(Atomics.load(sh.view, L.suicides!)).toBe(suicides);
-      expect(Atomics.load(sh.view, L.paused!)).toBe(pausedInside);
+      s.report(
+        `${counter} critical sections, ${Atomics.load(sh.view, L.takeovers)} takeovers from a holder that died inside, ` +
+          `${Atomics.load(sh.view, L.ownerDied)} ownerDied, ${suicides} deaths and ${pausedInside} stops inside for certain; ${crew.summary()}`,
+      );
+      expect(Atomics.load(sh.view, L.violations), 'times a holder found another inside (mutual exclusion broken)').toBe(0);
+      expect(Atomics.load(sh.view, L.suicides)).toBe(suicides);
+      expect(Atomics.load(sh.view, L.paused)).toBe(pausedInside);
       // Each holder that died inside made the next acquirer see ownerDied ...
-      expect(Atomics.load(sh.view, L.takeovers!)).toBeGreaterThanOrEqual(suicides);
+      expect(Atomics.load(sh.view, L.takeovers)).toBeGreaterThanOrEqual(suicides);
       // ... and ownerDied was never reported without a death.
-      expect(Atomics.load(sh.view, L.ownerDied!), 'acquisitions that reported ownerDied, at most one per death').toBeLessThanOrEqual(deaths);
+      expect(Atomics.load(sh.view, L.ownerDied), 'acquisitions that reported ownerDied, at most one per death').toBeLessThanOrEqual(deaths);
       expect(lock.locked()).toBe(false);
     });
   }
@@ -410,22 +445,26 @@ describe('soak', () => {
       const out = RawArray('i', 2 * P);
       const forms = Array.from({ length: P }, () => s.chance(0.5));
       const parties = forms.map((sync, slot) => run(t.barrierParty, b, out, slot, P, sync, PARTY_TIMEOUT));
-      await s.until(() => parties.every((p, i) => out.view[P + i]! >= 2 || p.exitCode !== null), BOOT_MS,
-        `round ${round}: the parties complete cycles together`);
+      await s.until(
+        () => parties.every((p, i) => out.view[P + i] >= 2 || p.exitCode !== null),
+        BOOT_MS,
+        `round ${round}: the parties complete cycles together`,
+      );
       const victim = s.int(0, P - 1);
       const stop = s.chance(0.4);
       await s.pause(0, 30);
       // On a very loaded machine a wait may have timed out already (that
       // breaks the barrier too); then the fault hits a process that is done.
       const early = parties.some((p) => p.exitCode !== null);
-      if (stop) parties[victim]!.sendSignal('SIGSTOP');
-      else parties[victim]!.kill();
+      if (stop) parties[victim].sendSignal('SIGSTOP');
+      else parties[victim].kill();
       const others = parties.filter((_, i) => i !== victim);
-      const state = (): string => `victim ${victim} ${stop ? 'stopped' : 'killed'}${early ? ' (early)' : ''}; forms ${forms.map((f) => (f ? 'sync' : 'async'))}; ` +
+      const state = (): string =>
+        `victim ${victim} ${stop ? 'stopped' : 'killed'}${early ? ' (early)' : ''}; forms ${forms.map((f) => (f ? 'sync' : 'async'))}; ` +
         `out ${[...out.view]}; exit codes ${parties.map((p) => p.exitCode)}; pids ${parties.map((p) => p.pid)}; ${inspect(b)}`;
       await s.within(Promise.all(others.map((p) => p.join())), HANG_MS, `round ${round}: the other parties see the barrier broken`, state);
-      if (stop) parties[victim]!.sendSignal('SIGCONT');
-      await s.within(parties[victim]!.join(), HANG_MS, `round ${round}: the ${stop ? 'stopped' : 'killed'} party ends`);
+      if (stop) parties[victim].sendSignal('SIGCONT');
+      await s.within(parties[victim].join(), HANG_MS, `round ${round}: the ${stop ? 'stopped' : 'killed'} party ends`);
       for (const [i, p] of parties.entries()) {
         // A party that timed out early may have ended before the kill.
         const killed = i === victim && !stop && !(early && p.exitCode === 0);
@@ -436,8 +475,11 @@ describe('soak', () => {
       b.reset();
       expect(b.broken).toBe(false);
       expect(b.nWaiting).toBe(0);
-      const arrivals = await s.within(Promise.all(Array.from({ length: P }, () => b.wait(HANG_MS))), HANG_MS + 1000,
-        `round ${round}: a full cycle after reset()`);
+      const arrivals = await s.within(
+        Promise.all(Array.from({ length: P }, () => b.wait(HANG_MS))),
+        HANG_MS + 1000,
+        `round ${round}: a full cycle after reset()`,
+      );
       expect(arrivals.sort()).toEqual(Array.from({ length: P }, (_, i) => i));
       s.report(`round ${round}: party ${victim} ${stop ? 'stopped' : 'killed'}${early ? ' (the barrier had timed out early)' : ''}`);
     }
@@ -465,65 +507,69 @@ describe('soak', () => {
       const timedPart = (async () => {
         // At a random instant: before, while or after they arrive.
         await new Promise((resolve) => setTimeout(resolve, timedDelay));
-        timed[timedVictim]!.kill();
+        timed[timedVictim].kill();
         await s.within(Promise.all(timed.map((p) => p.join())), HANG_MS, `round ${round}: the timed waiters end`);
       })();
 
       // A waiter counts its arrival under the lock, then wait() releases it:
       // once all have, all are inside wait().
-      await s.until(() => Atomics.load(sh.view, C.arrivals!) === W, BOOT_MS, `round ${round}: every waiter waits`);
+      await s.until(() => Atomics.load(sh.view, C.arrivals) === W, BOOT_MS, `round ${round}: every waiter waits`);
       // ... and the last one has released the lock (a waiter killed holding
       // it would wake another up holding it: a wake no notify(1) made).
-      await s.within(cond.acquire(), HANG_MS, 'this process gets the condition\'s lock');
+      await s.within(cond.acquire(), HANG_MS, "this process gets the condition's lock");
       cond.release();
       const live = new Set(waiters.keys());
       for (let k = s.int(1, 2); k > 0; k--) {
         const victim = s.pick([...live]);
-        waiters[victim]!.kill();
-        await s.within(waiters[victim]!.join(), HANG_MS, 'a killed waiter is reaped');
+        waiters[victim].kill();
+        await s.within(waiters[victim].join(), HANG_MS, 'a killed waiter is reaped');
         live.delete(victim);
         kills++;
       }
-      let woken = Atomics.load(sh.view, C.woke!);
+      let woken = Atomics.load(sh.view, C.woke);
       expect(woken).toBe(0);
       while (live.size > 0) {
         let doomed: number | undefined;
         if (live.size >= 2 && s.chance(0.4)) {
           // The oldest live waiter gets the notification, but is stopped and
           // then killed before it can take it: the next one must get it.
-          doomed = [...live].sort((a, b) => sh.view[C.order! + a]! - sh.view[C.order! + b]!)[0]!;
-          waiters[doomed]!.sendSignal('SIGSTOP');
+          doomed = [...live].sort((a, b) => sh.view[C.order + a] - sh.view[C.order + b])[0]!;
+          waiters[doomed].sendSignal('SIGSTOP');
         }
-        await s.within(cond.acquire(), HANG_MS, 'this process gets the condition\'s lock');
+        await s.within(cond.acquire(), HANG_MS, "this process gets the condition's lock");
         cond.notify(1);
         cond.release();
         notifies++;
         if (doomed !== undefined) {
-          waiters[doomed]!.kill();
-          await s.within(waiters[doomed]!.join(), HANG_MS, 'a killed waiter is reaped');
+          waiters[doomed].kill();
+          await s.within(waiters[doomed].join(), HANG_MS, 'a killed waiter is reaped');
           live.delete(doomed);
           kills++;
           passedOn++;
         }
         woken++;
-        const wokeNow = (): number[] => [...live].filter((i) => Atomics.load(sh.view, C.result! + i) !== 0);
+        const wokeNow = (): number[] => [...live].filter((i) => Atomics.load(sh.view, C.result + i) !== 0);
         await s.until(() => wokeNow().length > 0, HANG_MS, `round ${round}: notify(1) #${woken} wakes a live waiter`);
         const [one, ...more] = wokeNow();
         expect(more, `round ${round}: waiters woken by notify(1) #${woken} besides waiter ${one}`).toEqual([]);
-        expect(Atomics.load(sh.view, C.woke!), `round ${round}: waits that returned true after ${woken} notify(1)`).toBe(woken);
-        await s.within(waiters[one!]!.join(), HANG_MS, 'a woken waiter returns');
-        expect(waiters[one!]!.exitCode).toBe(0);
-        live.delete(one!);
+        expect(Atomics.load(sh.view, C.woke), `round ${round}: waits that returned true after ${woken} notify(1)`).toBe(woken);
+        await s.within(waiters[one].join(), HANG_MS, 'a woken waiter returns');
+        expect(waiters[one].exitCode).toBe(0);
+        live.delete(one);
       }
       await timedPart;
       const survivor = 1 - timedVictim;
-      expect(timed[survivor]!.exitCode).toBe(0);
+      expect(timed[survivor].exitCode).toBe(0);
       // Timed out, or (the victim died holding the lock) woke up holding it.
-      expect([2, 3], 'the surviving timed waiter: 2 = timed out, 3 = took the lock over')
-        .toContain(Atomics.load(timedSh.view, C.result! + survivor));
-      expect(Atomics.load(timedSh.view, C.woke!), 'timed waiters woken by a notify nobody made').toBe(0);
-      const results = waiters.map((_, i) => Atomics.load(sh.view, C.result! + i));
-      expect(results.filter((r) => r !== 0 && r !== 1), 'waiters that timed out or woke taking a lock over').toEqual([]);
+      expect([2, 3], 'the surviving timed waiter: 2 = timed out, 3 = took the lock over').toContain(
+        Atomics.load(timedSh.view, C.result + survivor),
+      );
+      expect(Atomics.load(timedSh.view, C.woke), 'timed waiters woken by a notify nobody made').toBe(0);
+      const results = waiters.map((_, i) => Atomics.load(sh.view, C.result + i));
+      expect(
+        results.filter((r) => r !== 0 && r !== 1),
+        'waiters that timed out or woke taking a lock over',
+      ).toEqual([]);
       kills++;
     }
     s.report(`${notifies} notify(1), ${passedOn} passed on from a killed waiter, ${kills} waiters killed`);
@@ -539,7 +585,8 @@ describe('soak', () => {
         const [, t36, pids] = await s.within(program.line(/^tag (\w+) pids (\S+)/), BOOT_MS, 'the program and its children make objects');
         tag = t36!;
         const theTag = tag;
-        const state = (): string => `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects of tag ${theTag}; ` +
+        const state = (): string =>
+          `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects of tag ${theTag}; ` +
           `program pids ${pids}; program stderr: ${program.stderr().slice(-2000)}`;
         for (let k = 0; k < TRACKER_FAULTS; k++) {
           await s.pause(20, 150);
@@ -547,15 +594,21 @@ describe('soak', () => {
           faults.push(which);
           const now = trackersOf(tag);
           const victims = which === 'active' ? now.active : which === 'backup' ? now.backup : [...now.active, ...now.backup];
-          if (which === 'both') killTrackerGroups(victims); // with a backup being forked that we cannot see yet
+          if (which === 'both')
+            killTrackerGroups(victims); // with a backup being forked that we cannot see yet
           else for (const pid of victims) process.kill(pid, 'SIGKILL');
           // The survivor takes over and starts a new partner; after both,
           // the next registration (they never stop) starts a new pair.
-          await s.until(() => {
-            const after = trackersOf(theTag);
-            const all = [...after.active, ...after.backup];
-            return after.active.length > 0 && after.backup.length > 0 && !victims.some((v) => all.includes(v));
-          }, HANG_MS, `round ${round}: the program has a pair of trackers again after its ${which} was killed`, state);
+          await s.until(
+            () => {
+              const after = trackersOf(theTag);
+              const all = [...after.active, ...after.backup];
+              return after.active.length > 0 && after.backup.length > 0 && !victims.some((v) => all.includes(v));
+            },
+            HANG_MS,
+            `round ${round}: the program has a pair of trackers again after its ${which} was killed`,
+            state,
+          );
         }
         const ending = s.pick(['exit', 'SIGKILL'] as const);
         faults.push(`then ${ending}`);
@@ -564,8 +617,12 @@ describe('soak', () => {
         const code = await s.within(program.exited, HANG_MS, `round ${round}: the program ends (${ending})`, state);
         expect(code, `the program's exit (${ending}); stderr: ${program.stderr()}`).toBe(ending === 'exit' ? 0 : -9);
         if (ending === 'exit') expect(program.stdout()).toContain('exit codes 0,0');
-        await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
-          `round ${round}: the program's trackers exit once it has ended`, state);
+        await s.until(
+          () => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0,
+          HANG_MS,
+          `round ${round}: the program's trackers exit once it has ended`,
+          state,
+        );
         s.report(`round ${round}: ${faults.join(', ')}`);
         if (faults.includes('both')) {
           // Both trackers killed at once: the objects of processes that
@@ -576,7 +633,10 @@ describe('soak', () => {
           expect(kept, `round ${round}: objects clean would keep after ${faults.join(', ')}`).toEqual([]);
         }
         const left = objectsOf(tag).map((o) => `${o.name} (${o.type})`);
-        expect(left.length, `round ${round}: objects of the program's tag left in /dev/shm after ${faults.join(', ')}: ${left.join(', ')}`).toBe(0);
+        expect(
+          left.length,
+          `round ${round}: objects of the program's tag left in /dev/shm after ${faults.join(', ')}: ${left.join(', ')}`,
+        ).toBe(0);
       } finally {
         if (program.proc.exitCode === null && program.proc.signalCode === null) {
           program.proc.kill('SIGKILL');
@@ -593,13 +653,17 @@ describe('soak', () => {
       const program: Child = startNode([fixture('soak-main-program.mjs')]);
       let tag: string | undefined;
       try {
-        const [, t36, list] = await s.within(program.line(/^ready (\w+) (\S+)/), BOOT_MS, 'the program\'s processes get going');
+        const [, t36, list] = await s.within(program.line(/^ready (\w+) (\S+)/), BOOT_MS, "the program's processes get going");
         tag = t36!;
         const theTag = tag;
-        const pids = list!.split(',').map(Number);
+        const pids = list.split(',').map(Number);
         const starts = pids.map(startTime);
-        expect(starts.every((x) => x !== undefined), `every process of the program runs: ${list}`).toBe(true);
-        const state = (): string => `pids ${pids} running: ${pids.map((p, i) => stillRuns(p, starts[i]))}; ` +
+        expect(
+          starts.every((x) => x !== undefined),
+          `every process of the program runs: ${list}`,
+        ).toBe(true);
+        const state = (): string =>
+          `pids ${pids} running: ${pids.map((p, i) => stillRuns(p, starts[i]))}; ` +
           `trackers ${JSON.stringify(trackersOf(theTag))}; ${objectsOf(theTag).length} objects; stderr: ${program.stderr().slice(-2000)}`;
         await s.pause(0, 300);
         const stopFirst = s.chance(0.3);
@@ -610,9 +674,18 @@ describe('soak', () => {
         }
         program.proc.kill('SIGKILL');
         expect(await s.within(program.exited, HANG_MS, 'the main process dies', state)).toBe(-9);
-        await s.until(() => pids.every((p, i) => !stillRuns(p, starts[i])), HANG_MS, `round ${round}: every daemon child (and grandchild) dies with its parent`, state);
-        await s.until(() => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0, HANG_MS,
-          `round ${round}: the program's trackers exit`, state);
+        await s.until(
+          () => pids.every((p, i) => !stillRuns(p, starts[i])),
+          HANG_MS,
+          `round ${round}: every daemon child (and grandchild) dies with its parent`,
+          state,
+        );
+        await s.until(
+          () => trackersOf(theTag).active.length + trackersOf(theTag).backup.length === 0,
+          HANG_MS,
+          `round ${round}: the program's trackers exit`,
+          state,
+        );
         const left = objectsOf(tag).map((o) => `${o.name} (${o.type})`);
         expect(left.length, `round ${round}: objects of the killed program left in /dev/shm: ${left.join(', ')}`).toBe(0);
         expect(program.stderr(), 'the program printed no error').toBe('');
@@ -626,97 +699,110 @@ describe('soak', () => {
     }
   });
 
-  it.skipIf(!canForcePids())('forced pid reuse: holders of a Lock, an RLock, a Condition, a Barrier and a queue die and strangers get their pids: the others still take over', async () => {
-    const s = schedule('pid-reuse');
-    const strangers: ChildProcess[] = [];
-    const stranger = async (pid: number): Promise<boolean> => {
-      const p = await reusePid(pid);
-      if (p) strangers.push(p);
-      return p !== undefined;
-    };
-    const done: string[] = [];
-    let reused = 0;
-    try {
-      for (let round = 0; round < PID_REUSE_ROUNDS; round++) {
-        const kind = s.pick(['Lock', 'RLock', 'Condition', 'Barrier', 'Queue'] as const);
-        const form = s.pick(['sync', 'async', 'child'] as const);
-        const what = `round ${round}: ${kind}, ${form}`;
-        if (kind === 'Barrier') {
-          const b = new Barrier(3);
-          const arrived = new Event();
-          const p = run(t.arriveAndWait, b, arrived);
-          await s.until(() => b.nWaiting === 1, BOOT_MS, `${what}: the party arrives`);
-          p.kill();
-          await s.within(p.join(), HANG_MS, `${what}: the party is reaped`);
-          if (await stranger(p.pid!)) reused++;
-          await expect(s.within(b.wait(600_000), HANG_MS, `${what}: a wait sees the dead party`)).rejects.toThrow(BrokenBarrierError);
-          b.reset();
-          const arrivals = await s.within(Promise.all([0, 1, 2].map(() => b.wait(HANG_MS))), HANG_MS + 1000, `${what}: a full cycle after reset()`);
-          expect(arrivals.sort()).toEqual([0, 1, 2]);
-        } else if (kind === 'Queue') {
-          // A producer killed at a random instant: perhaps inside the ring's lock.
-          const before = objectsNow();
-          const q = new Queue(4, { capacityBytes: 512 });
-          const marks = RawArray('i', 2);
-          const stop = new Event();
-          const p = run(form === 'async' ? t.produceAsync : t.produceSync, q, marks, 0, ITEM_CAP, stop);
-          await s.until(() => marks.view[1]! > 0, BOOT_MS, `${what}: the producer puts`);
-          const got: number[] = [];
-          for (let k = s.int(0, 20); k > 0; k--) got.push((await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: a get`) as { i: number }).i);
-          p.kill();
-          await s.within(p.join(), HANG_MS, `${what}: the producer is reaped`);
-          if (await stranger(p.pid!)) reused++;
-          for (;;) {
-            try {
-              got.push((q.getNowait() as { i: number }).i);
-            } catch (e) {
-              if (e instanceof Empty) break;
-              throw e;
+  it.skipIf(!canForcePids())(
+    'forced pid reuse: holders of a Lock, an RLock, a Condition, a Barrier and a queue die and strangers get their pids: the others still take over',
+    async () => {
+      const s = schedule('pid-reuse');
+      const strangers: ChildProcess[] = [];
+      const stranger = async (pid: number): Promise<boolean> => {
+        const p = await reusePid(pid);
+        if (p) strangers.push(p);
+        return p !== undefined;
+      };
+      const done: string[] = [];
+      let reused = 0;
+      try {
+        for (let round = 0; round < PID_REUSE_ROUNDS; round++) {
+          const kind = s.pick(['Lock', 'RLock', 'Condition', 'Barrier', 'Queue'] as const);
+          const form = s.pick(['sync', 'async', 'child'] as const);
+          const what = `round ${round}: ${kind}, ${form}`;
+          if (kind === 'Barrier') {
+            const b = new Barrier(3);
+            const arrived = new Event();
+            const p = run(t.arriveAndWait, b, arrived);
+            await s.until(() => b.nWaiting === 1, BOOT_MS, `${what}: the party arrives`);
+            p.kill();
+            await s.within(p.join(), HANG_MS, `${what}: the party is reaped`);
+            if (await stranger(p.pid!)) reused++;
+            await expect(s.within(b.wait(600_000), HANG_MS, `${what}: a wait sees the dead party`)).rejects.toThrow(BrokenBarrierError);
+            b.reset();
+            const arrivals = await s.within(
+              Promise.all([0, 1, 2].map(() => b.wait(HANG_MS))),
+              HANG_MS + 1000,
+              `${what}: a full cycle after reset()`,
+            );
+            expect(arrivals.sort()).toEqual([0, 1, 2]);
+          } else if (kind === 'Queue') {
+            // A producer killed at a random instant: perhaps inside the ring's lock.
+            const before = objectsNow();
+            const q = new Queue(4, { capacityBytes: 512 });
+            const marks = RawArray('i', 2);
+            const stop = new Event();
+            const p = run(form === 'async' ? t.produceAsync : t.produceSync, q, marks, 0, ITEM_CAP, stop);
+            await s.until(() => marks.view[1] > 0, BOOT_MS, `${what}: the producer puts`);
+            const got: number[] = [];
+            for (let k = s.int(0, 20); k > 0; k--)
+              got.push(((await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: a get`)) as { i: number }).i);
+            p.kill();
+            await s.within(p.join(), HANG_MS, `${what}: the producer is reaped`);
+            if (await stranger(p.pid!)) reused++;
+            for (;;) {
+              try {
+                got.push((q.getNowait() as { i: number }).i);
+              } catch (e) {
+                if (e instanceof Empty) break;
+                throw e;
+              }
             }
-          }
-          const returned = marks.view[1]!;
-          const started = marks.view[0]!;
-          expect(got.slice(0, returned), `${what}: every item whose put returned, once, in order`).toEqual(Array.from({ length: returned }, (_, i) => i));
-          expect(got.length, `${what}: at most the one put cut short besides`).toBeLessThanOrEqual(started);
-          q.putSync('after');
-          expect(await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: the queue works`)).toBe('after');
-          await expectNoStrays(s, before, what);
-        } else {
-          const obj = kind === 'Lock' ? new Lock() : kind === 'RLock' ? new RLock() : new Condition();
-          const lock = obj instanceof Condition ? obj.lock : obj;
-          const p = run(obj instanceof Condition ? t.dieHoldingCondition : t.dieHolding, obj);
-          await s.within(p.join(), HANG_MS, `${what}: the holder takes it and dies`);
-          expect(p.exitCode).toBe(-9);
-          expect(lock.locked()).toBe(true);
-          if (await stranger(p.pid!)) reused++;
-          let got: boolean;
-          let died: boolean;
-          if (form === 'child') {
-            const res = RawArray('i', 2);
-            const c = run(t.acquireAndReport, obj, res, s.chance(0.5));
-            await s.within(c.join(), HANG_MS, `${what}: a child takes it over`);
-            expect(c.exitCode).toBe(0);
-            [got, died] = [res.view[0] === 1, res.view[1] === 1];
+            const returned = marks.view[1];
+            const started = marks.view[0];
+            expect(got.slice(0, returned), `${what}: every item whose put returned, once, in order`).toEqual(
+              Array.from({ length: returned }, (_, i) => i),
+            );
+            expect(got.length, `${what}: at most the one put cut short besides`).toBeLessThanOrEqual(started);
+            q.putSync('after');
+            expect(await s.within(q.get({ timeout: HANG_MS }), HANG_MS, `${what}: the queue works`)).toBe('after');
+            await expectNoStrays(s, before, what);
           } else {
-            got = form === 'sync' ? obj.acquireSync({ timeout: HANG_MS }) : await s.within(obj.acquire({ timeout: HANG_MS }), HANG_MS + 1000, `${what}: taken over`);
-            died = lock.ownerDied;
-            if (got) obj.release();
+            const obj = kind === 'Lock' ? new Lock() : kind === 'RLock' ? new RLock() : new Condition();
+            const lock = obj instanceof Condition ? obj.lock : obj;
+            const p = run(obj instanceof Condition ? t.dieHoldingCondition : t.dieHolding, obj);
+            await s.within(p.join(), HANG_MS, `${what}: the holder takes it and dies`);
+            expect(p.exitCode).toBe(-9);
+            expect(lock.locked()).toBe(true);
+            if (await stranger(p.pid!)) reused++;
+            let got: boolean;
+            let died: boolean;
+            if (form === 'child') {
+              const res = RawArray('i', 2);
+              const c = run(t.acquireAndReport, obj, res, s.chance(0.5));
+              await s.within(c.join(), HANG_MS, `${what}: a child takes it over`);
+              expect(c.exitCode).toBe(0);
+              [got, died] = [res.view[0] === 1, res.view[1] === 1];
+            } else {
+              got =
+                form === 'sync'
+                  ? obj.acquireSync({ timeout: HANG_MS })
+                  : await s.within(obj.acquire({ timeout: HANG_MS }), HANG_MS + 1000, `${what}: taken over`);
+              died = lock.ownerDied;
+              if (got) obj.release();
+            }
+            expect(got, `${what}: the lock is taken over`).toBe(true);
+            expect(died, `${what}: ownerDied`).toBe(true);
+            expect(lock.locked()).toBe(false);
           }
-          expect(got, `${what}: the lock is taken over`).toBe(true);
-          expect(died, `${what}: ownerDied`).toBe(true);
-          expect(lock.locked()).toBe(false);
+          done.push(`${kind}/${form}`);
         }
-        done.push(`${kind}/${form}`);
+      } finally {
+        for (const p of strangers) {
+          p.kill('SIGKILL');
+          if (p.exitCode === null && p.signalCode === null) await new Promise((resolve) => p.once('exit', resolve));
+        }
       }
-    } finally {
-      for (const p of strangers) {
-        p.kill('SIGKILL');
-        if (p.exitCode === null && p.signalCode === null) await new Promise((resolve) => p.once('exit', resolve));
-      }
-    }
-    s.report(`${done.join(', ')}; ${reused} pids reused`);
-    expect(reused, 'rounds where a stranger got the dead holder\'s pid (the machine was too busy for any?)').toBeGreaterThan(0);
-  });
+      s.report(`${done.join(', ')}; ${reused} pids reused`);
+      expect(reused, "rounds where a stranger got the dead holder's pid (the machine was too busy for any?)").toBeGreaterThan(0);
+    },
+  );
 });
 
 // What the soak found in the library, reduced to deterministic tests. They
@@ -741,7 +827,15 @@ describe('found by the soak', () => {
     });
     const stamp = stampOf(p.pid!);
     p.sendSignal('SIGSTOP');
-    return { pid: p.pid!, stamp, release: async () => { p.kill(); p.sendSignal('SIGCONT'); await p.join(); } };
+    return {
+      pid: p.pid!,
+      stamp,
+      release: async () => {
+        p.kill();
+        p.sendSignal('SIGCONT');
+        await p.join();
+      },
+    };
   }
 
   // Soak: a party SIGSTOPped while arriving (inside the barrier's internal
@@ -758,7 +852,10 @@ describe('found by the soak', () => {
       let pending: Promise<string> | undefined;
       let child: Process | undefined;
       if (form === 'async') {
-        pending = b.wait(300).then(() => 'resolved', (e: Error) => `rejected ${e.name}`);
+        pending = b.wait(300).then(
+          () => 'resolved',
+          (e: Error) => `rejected ${e.name}`,
+        );
       } else {
         child = run(t.waitSyncOnce, b, res, 300);
       }
@@ -767,7 +864,9 @@ describe('found by the soak', () => {
       writeOwner(`/dev/shm/${nameOf(b)}`, 1024, holder.pid, holder.stamp); // BARRIER.lock, as in stopped-holder.test.ts
       try {
         if (form === 'async') {
-          expect(await s.within(pending!, 10_000, 'wait(300) settles while a stopped process holds the internal lock')).toBe('rejected BrokenBarrierError');
+          expect(await s.within(pending!, 10_000, 'wait(300) settles while a stopped process holds the internal lock')).toBe(
+            'rejected BrokenBarrierError',
+          );
         } else {
           await s.within(child!.join(), 10_000, 'waitSync(300) returns while a stopped process holds the internal lock');
           expect(res.view[0]).toBe(1);
@@ -797,8 +896,8 @@ describe('found by the soak', () => {
       const [, t36, suffix] = await s.within(program.line(/^ready (\w+) ([0-9a-f]{8})/), BOOT_MS, 'the program and its child make objects');
       tag = t36!;
       const theTag = tag;
-      const segment = objectsOf(tag).find((o) => o.name.endsWith(suffix!));
-      expect(segment, 'the child\'s segment').toBeDefined();
+      const segment = objectsOf(tag).find((o) => o.name.endsWith(suffix));
+      expect(segment, "the child's segment").toBeDefined();
       killTrackerGroups(trackerProcesses(tag));
       await s.until(() => trackerProcesses(theTag).length === 0, HANG_MS, 'both trackers are dead');
       program.proc.stdin!.write('make\n'); // the main process's send fails: it starts a new pair
@@ -809,7 +908,10 @@ describe('found by the soak', () => {
       // The main process's own objects went with its new pair; the child's
       // are orphans now (no tracker, no user), which clean removes.
       expect(cleanOrphansOf(tag), 'objects clean would keep').toEqual([]);
-      expect(objectsOf(tag).map((o) => o.name), 'objects of the program left in /dev/shm').toEqual([]);
+      expect(
+        objectsOf(tag).map((o) => o.name),
+        'objects of the program left in /dev/shm',
+      ).toEqual([]);
     } finally {
       if (program.proc.exitCode === null && program.proc.signalCode === null) {
         program.proc.kill('SIGKILL');

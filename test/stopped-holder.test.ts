@@ -14,7 +14,7 @@ import { nameOf } from './helpers/names';
 import { processRunner } from './helpers/processes';
 
 const targets = fixture('holder-targets.mjs');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const t: Record<string, any> = await import(targets);
 const { run } = processRunner(targets);
 
@@ -23,11 +23,19 @@ async function stoppedProcess(): Promise<{ pid: number; stamp: number; kill: () 
   const pid = p.pid!;
   const stamp = stampOf(pid);
   p.sendSignal('SIGSTOP');
-  return { pid, stamp, kill: async () => { p.kill(); p.sendSignal('SIGCONT'); await p.join(); } };
+  return {
+    pid,
+    stamp,
+    kill: async () => {
+      p.kill();
+      p.sendSignal('SIGCONT');
+      await p.join();
+    },
+  };
 }
 
 describe('a holder stopped inside an internal lock', () => {
-  it('queue: Nowait, sync and async operations give up in time; the event loop keeps turning; a dead holder\'s lock is taken over', async () => {
+  it("queue: Nowait, sync and async operations give up in time; the event loop keeps turning; a dead holder's lock is taken over", async () => {
     const q = new Queue();
     q.putSync('x');
     const holder = await stoppedProcess();

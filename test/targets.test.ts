@@ -10,14 +10,14 @@ import { fixture, startNode } from './helpers/child';
 
 const esm = fixture('export-forms.mjs');
 const esmUrl = pathToFileURL(esm).href;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const e: Record<string, any> = await import(esm);
 const load = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const cjs: Record<string, any> = load(fixture('export-forms.cjs'));
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const cjsObject: Record<string, any> = load(fixture('export-object.cjs'));
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 const cjsFunction: any = load(fixture('export-function.cjs'));
 
 // The test runner rewrites the modules a test imports, and gives a default
@@ -47,7 +47,7 @@ async function runs(target: unknown, module: string | URL, mark: number): Promis
   started.push(p);
   p.start();
   await p.join();
-  return [shm.buf[0]!, p.exitCode];
+  return [shm.buf[0], p.exitCode];
 }
 
 /** start() of `target` throws `message` and spawns nothing. */
@@ -90,24 +90,28 @@ describe('resolveExport', () => {
 
   it('mistakes are TypeErrors that say what is wrong and how to fix it', () => {
     const m = e.mistakes;
-    expect(() => resolveExport(m.hidden, esm, 'the target'))
-      .toThrow(/^the target "hidden" is not exported by .*export-forms\.mjs: .*Export it \(`export function hidden` or `export \{ hidden \}`\)/);
+    expect(() => resolveExport(m.hidden, esm, 'the target')).toThrow(
+      /^the target "hidden" is not exported by .*export-forms\.mjs: .*Export it \(`export function hidden` or `export \{ hidden \}`\)/,
+    );
     expect(() => resolveExport(m.hiddenArrow, esm, 'the target')).toThrow(/"hiddenArrow" is not exported/);
     // A different function is exported under its name: not mistaken for it.
     expect(() => resolveExport(m.shadowed, esm, 'the target')).toThrow(/"shadowed" is not exported/);
-    expect(() => resolveExport(m.inline, esm, 'the Barrier action'))
-      .toThrow(/^the Barrier action is an anonymous function, and .*export-forms\.mjs does not export it: .*an inline function cannot be found there/);
+    expect(() => resolveExport(m.inline, esm, 'the Barrier action')).toThrow(
+      /^the Barrier action is an anonymous function, and .*export-forms\.mjs does not export it: .*an inline function cannot be found there/,
+    );
     expect(() => resolveExport(m.bound, esm, 'the target')).toThrow(/^the target is a bound function \("bound declared"\)/);
-    expect(() => resolveExport(cjs.getHidden(), fixture('export-forms.cjs'), 'the target'))
-      .toThrow(/"hidden" is not exported by .*export-forms\.cjs: .*`exports\.hidden = hidden`/);
+    expect(() => resolveExport(cjs.getHidden(), fixture('export-forms.cjs'), 'the target')).toThrow(
+      /"hidden" is not exported by .*export-forms\.cjs: .*`exports\.hidden = hidden`/,
+    );
     expect(() => resolveExport((() => () => {})(), fixture('export-forms.cjs'), 'the target')).toThrow(/anonymous function/);
     expect(() => resolveExport(5 as never, esm, 'the target')).toThrow(/^the target must be a function, got number 5/);
     expect(() => resolveExport(m.hidden, '', 'the target')).toThrow(/options\.module must be a path/);
-    expect(() => resolveExport(m.hidden, '/nonexistent/x.mjs', 'the target'))
-      .toThrow(/^cannot find the module that exports the target "hidden": options\.module names \/nonexistent\/x\.mjs, which does not exist/);
+    expect(() => resolveExport(m.hidden, '/nonexistent/x.mjs', 'the target')).toThrow(
+      /^cannot find the module that exports the target "hidden": options\.module names \/nonexistent\/x\.mjs, which does not exist/,
+    );
   });
 
-  it('falls back to the function\'s name where the module cannot be checked (a data: URL)', () => {
+  it("falls back to the function's name where the module cannot be checked (a data: URL)", () => {
     function f(): void {}
     const data = 'data:text/javascript,export function g() {}';
     expect(resolveExport(f, data, 'the target')).toEqual({ module: data, exportName: 'f' });
@@ -145,10 +149,14 @@ describe('Process.start() with each form', () => {
 
   it('a module it cannot check: the child reports the missing export, exit 1', async () => {
     function missing(): void {}
-    const r = startNode(['--input-type=module', '-e', `
+    const r = startNode([
+      '--input-type=module',
+      '-e',
+      `
       import { Process } from ${JSON.stringify(pathToFileURL(fixture('../../dist/index.js')).href)};
       const p = new Process({ target: function missing() {}, module: 'data:text/javascript,export function other() {}' });
-      p.start(); await p.join(); console.log('exit', p.exitCode);`]);
+      p.start(); await p.join(); console.log('exit', p.exitCode);`,
+    ]);
     await r.line(/^exit/);
     expect(r.stdout()).toContain('exit 1');
     expect(r.stderr()).toMatch(/data:text\/javascript,export function other\(\) \{\} has no export named "missing"/);
@@ -161,7 +169,9 @@ describe('main scripts', () => {
     const r = startNode([fixture('unexported.mjs')]);
     expect(await r.exited).toBe(1);
     expect(r.stdout()).toBe('');
-    expect(r.stderr()).toMatch(/TypeError: the target "hidden" is not exported by .*unexported\.mjs \(the main script\): .*or pass \{ module \}/);
+    expect(r.stderr()).toMatch(
+      /TypeError: the target "hidden" is not exported by .*unexported\.mjs \(the main script\): .*or pass \{ module \}/,
+    );
   });
 
   it('an unexported target in a TypeScript main script under tsx: start() throws in the parent', async () => {
@@ -175,9 +185,13 @@ describe('main scripts', () => {
     const r = startNode([fixture('main-cjs-unexported.cjs')]);
     expect(await r.exited).toBe(0);
     const lines = r.stdout().trim().split('\n');
-    expect(lines[0]).toMatch(/^TypeError: the target "hidden" is not exported by .*main-cjs-unexported\.cjs \(the main script\): .*`exports\.hidden = hidden`/);
+    expect(lines[0]).toMatch(
+      /^TypeError: the target "hidden" is not exported by .*main-cjs-unexported\.cjs \(the main script\): .*`exports\.hidden = hidden`/,
+    );
     expect(lines[1]).toMatch(/^TypeError: the target is an anonymous function, and .* does not export it yet/);
-    expect(lines[2]).toMatch(/^TypeError: the target looks like an inline function \(its name "target" is only that of the option it was written in\)/);
+    expect(lines[2]).toMatch(
+      /^TypeError: the target looks like an inline function \(its name "target" is only that of the option it was written in\)/,
+    );
     expect(lines).toHaveLength(3);
   });
 

@@ -19,13 +19,18 @@ const creator = `
   console.log('made', shm.name, sem.name.slice(1), native.trackerInfo().pid);
 `;
 
-interface Made { shm: string; sem: string; tracker: number; tag: string }
+interface Made {
+  shm: string;
+  sem: string;
+  tracker: number;
+  tag: string;
+}
 
 async function madeBy(child: ReturnType<typeof startNode>): Promise<Made> {
   const [, shm, sem, tracker] = await child.line(/^made (\S+) (\S+) (\d+)/);
-  expect(exists(shm!)).toBe(true);
-  expect(semExists(sem!)).toBe(true);
-  return { shm: shm!, sem: sem!, tracker: Number(tracker), tag: Number(tracker).toString(36) };
+  expect(exists(shm)).toBe(true);
+  expect(semExists(sem)).toBe(true);
+  return { shm: shm, sem: sem, tracker: Number(tracker), tag: Number(tracker).toString(36) };
 }
 
 const comm = (pid: number): string => {
@@ -35,20 +40,26 @@ const comm = (pid: number): string => {
     return '';
   }
 };
-const parentOf = (pid: number): number => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+const parentOf = (pid: number): number => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
 
-interface Pair { active: number; backup: number }
+interface Pair {
+  active: number;
+  backup: number;
+}
 
 /** The program's live trackers, once there is exactly one active and one backup other than `old`. */
 async function pairOf(tag: string, old: number[] = []): Promise<Pair> {
   let pair: Pair = { active: 0, backup: 0 };
-  await waitUntil(() => {
-    const pids = trackerProcesses(tag).filter((p) => !old.includes(p));
-    const active = pids.filter((p) => comm(p) === `mp-trk-${tag}`);
-    const backup = pids.filter((p) => comm(p) === `mp-trk-${tag}-b`);
-    pair = { active: active[0] ?? 0, backup: backup[0] ?? 0 };
-    return active.length === 1 && backup.length === 1 && trackerProcesses(tag).length === 2;
-  }, `tag ${tag} has a new pair of trackers (other than ${old.join(', ') || 'none'})`);
+  await waitUntil(
+    () => {
+      const pids = trackerProcesses(tag).filter((p) => !old.includes(p));
+      const active = pids.filter((p) => comm(p) === `mp-trk-${tag}`);
+      const backup = pids.filter((p) => comm(p) === `mp-trk-${tag}-b`);
+      pair = { active: active[0] ?? 0, backup: backup[0] ?? 0 };
+      return active.length === 1 && backup.length === 1 && trackerProcesses(tag).length === 2;
+    },
+    `tag ${tag} has a new pair of trackers (other than ${old.join(', ') || 'none'})`,
+  );
   return pair;
 }
 
@@ -58,7 +69,7 @@ async function killAndWait(pid: number): Promise<void> {
 }
 const stateOf = (pid: number): string => {
   try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.slice(0, 1);
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].slice(0, 1);
   } catch {
     return '';
   }
@@ -106,16 +117,18 @@ describe('resource tracker', () => {
 
   it('does not remove what was unlinked and re-created under the same name by someone else', async () => {
     const name = `mp-test-trk-reuse-${process.pid}`;
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const a = new mp.SharedMemory({ name: ${JSON.stringify(name)}, create: true, size: 8 });
       a.unlink(); a.close();
       console.log('tracker', native.trackerInfo().pid);
-      process.stdin.once('data', () => process.exit(0));`));
+      process.stdin.once('data', () => process.exit(0));`),
+    );
     const tag = Number((await child.line(/^tracker (\d+)/))[1]).toString(36);
     const b = new SharedMemory({ name, create: true, size: 8, track: false });
     child.proc.stdin!.write('x\n');
     await child.exited;
-    await waitUntil(() => trackerProcesses(tag).length === 0, 'the child\'s trackers have finished');
+    await waitUntil(() => trackerProcesses(tag).length === 0, "the child's trackers have finished");
     expect(exists(name)).toBe(true);
     b.close();
     b.unlink();
@@ -144,7 +157,7 @@ describe('resource tracker', () => {
     const [, again] = await child.line(/^again (\S+)/);
     child.proc.kill('SIGKILL');
     await child.exited;
-    await waitUntil(() => gone(objects)() && !exists(again!), 'old and new objects are removed');
+    await waitUntil(() => gone(objects)() && !exists(again), 'old and new objects are removed');
     await waitUntil(() => trackerProcesses(objects.tag).length === 0, 'the trackers exit');
   });
 
@@ -162,7 +175,7 @@ describe('resource tracker', () => {
     await pairOf(objects.tag, [second.active, first.backup]);
     child.proc.kill('SIGKILL');
     await child.exited;
-    await waitUntil(() => gone(objects)() && !exists(again!), 'every object is removed');
+    await waitUntil(() => gone(objects)() && !exists(again), 'every object is removed');
     await waitUntil(() => trackerProcesses(objects.tag).length === 0, 'the trackers exit');
   });
 
@@ -183,35 +196,37 @@ describe('resource tracker', () => {
     }
     child.proc.stdin!.write('x\n'); // the send fails: a new pair, told everything again
     const [, again] = await child.line(/^again (\S+)/);
-    expect(again!.startsWith(`mp-${objects.tag}-`)).toBe(true);
+    expect(again.startsWith(`mp-${objects.tag}-`)).toBe(true);
     await pairOf(objects.tag, [first.active, first.backup]);
     child.proc.kill('SIGKILL');
     await child.exited;
-    await waitUntil(() => gone(objects)() && !exists(again!), 'old and new objects are removed');
+    await waitUntil(() => gone(objects)() && !exists(again), 'old and new objects are removed');
   });
 
   // Issue 9, item 11 (tracker-newline-injection.mjs): a name with a newline registered a
   // second name; at exit the tracker unlinked that other file and leaked the real segment.
   it('no name can inject records: the name is refused, the other file stays', async () => {
     const victim = `mp-test-victim-${process.pid}`;
-    fs.writeFileSync(`/dev/shm/${victim}`, 'someone else\'s segment');
+    fs.writeFileSync(`/dev/shm/${victim}`, "someone else's segment");
     try {
       const injected = `rel-inj-${process.pid}\\nR m ${victim}`;
-      const child = startNode(nodeCode(`
+      const child = startNode(
+        nodeCode(`
         try { new mp.SharedMemory({ create: true, size: 64, name: "${injected}" }); console.log('created'); }
         catch (e) { console.log('refused', e.constructor.name, JSON.stringify(e.message)); }
         // Past the TypeScript check, straight to the addon: the C++ tracker refuses it too.
         try { native.Segment.create("/${injected}", 64, true); console.log('created'); }
         catch (e) { console.log('native', e.code); }
-        console.log('tracker', native.trackerInfo().pid);`));
+        console.log('tracker', native.trackerInfo().pid);`),
+      );
       const [, type, message] = await child.line(/^refused (\w+) (.*)/);
       expect(type).toBe('TypeError');
-      expect(JSON.parse(message!)).toMatch(/must not contain "\\n" \(U\+000A, a control character\)/);
+      expect(JSON.parse(message)).toMatch(/must not contain "\\n" \(U\+000A, a control character\)/);
       expect((await child.line(/^native (\w+)/))[1]).toBe('EINVAL');
       const tag = Number((await child.line(/^tracker (\d+)/))[1]).toString(36);
       expect(await child.exited).toBe(0);
       expect(child.stdout()).not.toContain('created');
-      await waitUntil(() => trackerProcesses(tag).length === 0, 'the child\'s trackers have finished');
+      await waitUntil(() => trackerProcesses(tag).length === 0, "the child's trackers have finished");
       expect(fs.existsSync(`/dev/shm/${victim}`)).toBe(true);
       expect(fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`rel-inj-${process.pid}`))).toEqual([]);
     } finally {
@@ -282,8 +297,15 @@ describe('multiproc ls / clean', () => {
       const byName = new Map(listSharedObjects().map((o) => [o.name, o]));
       const ofType = (type: string) => [...byName.values()].filter((o) => o.program === me && o.type === type);
       expect(byName.get(shm.name)).toMatchObject({
-        kind: 'segment', type: 'SharedMemory', size: 100, named: false, program: me,
-        trackerPid: native.trackerInfo().pid, trackerAlive: true, mode: 0o600, uid: process.geteuid?.(),
+        kind: 'segment',
+        type: 'SharedMemory',
+        size: 100,
+        named: false,
+        program: me,
+        trackerPid: native.trackerInfo().pid,
+        trackerAlive: true,
+        mode: 0o600,
+        uid: process.geteuid?.(),
       });
       expect(byName.get(shm.name)!.trackers).toHaveLength(2);
       expect(byName.get(shm.name)!.openBy).toContain(process.pid);
@@ -356,7 +378,9 @@ describe('multiproc ls / clean', () => {
       expect(exists(orphanName)).toBe(true); // a dry run
       const decisions = cleanSharedObjects(objects);
       expect(Object.fromEntries(decisions.map((d) => [d.object.name, d.remove]))).toEqual({
-        [orphanName]: true, [mappedName]: false, [`mp-named.${named}`]: false,
+        [orphanName]: true,
+        [mappedName]: false,
+        [`mp-named.${named}`]: false,
       });
       expect(decisions.find((d) => d.object.name === mappedName)!.reason).toMatch(/used by 1 process\(es\): \d+ \(its tracker is gone\)/);
       expect(exists(orphanName)).toBe(false);

@@ -27,9 +27,12 @@ beforeAll(() => {
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   // The @types/node this repo was built with: npm has it in its cache.
-  const typesNode = (JSON.parse(fs.readFileSync(path.join(repo, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
+  const typesNode = (JSON.parse(fs.readFileSync(path.join(repo, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string })
+    .version;
   execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `@types/node@${typesNode}`], {
-    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' },
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_update_notifier: 'false' },
   });
 }, 300_000);
 
@@ -37,17 +40,24 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-interface Diagnostic { file: string; line: number; text: string }
+interface Diagnostic {
+  file: string;
+  line: number;
+  text: string;
+}
 
 /** Compiles the fixtures (as given, or with `transform` applied) in a project of their own; returns tsc's errors. */
 async function compile(name: string, options: Record<string, unknown>, transform = (s: string) => s): Promise<Diagnostic[]> {
   const dir = path.join(app, name);
   fs.mkdirSync(dir);
   for (const f of FIXTURES) fs.writeFileSync(path.join(dir, f), transform(fs.readFileSync(fixture(`types/${f}`), 'utf8')));
-  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, target: 'es2022', noEmit: true, skipLibCheck: false, ...options },
-    include: FIXTURES,
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, target: 'es2022', noEmit: true, skipLibCheck: false, ...options },
+      include: FIXTURES,
+    }),
+  );
   let out: string;
   try {
     ({ stdout: out } = await promisify(execFile)(process.execPath, [tsc, '-p', dir, '--pretty', 'false'], { cwd: dir }));
@@ -58,7 +68,7 @@ async function compile(name: string, options: Record<string, unknown>, transform
   const errors: Diagnostic[] = [];
   for (const l of out.split('\n')) {
     const m = /^(.+?)\((\d+),\d+\): error (TS\d+: .*)$/.exec(l);
-    if (m) errors.push({ file: path.relative(dir, path.resolve(dir, m[1]!)), line: Number(m[2]), text: m[3]! });
+    if (m) errors.push({ file: path.relative(dir, path.resolve(dir, m[1])), line: Number(m[2]), text: m[3] });
     else if (l.trim() && errors.length === 0) errors.push({ file: '?', line: 0, text: l });
   }
   return errors;
@@ -72,7 +82,7 @@ const variants: Array<[string, Record<string, unknown>]> = [
   ['bundler resolution, types: []', { module: 'preserve', moduleResolution: 'bundler', types: [] }],
 ];
 
-describe('the packed package\'s types', () => {
+describe("the packed package's types", () => {
   for (const [title, options] of variants) {
     it(`compile in strict ESM and CommonJS consumers (${title})`, async () => {
       const errors = await compile(title.replace(/\W+/g, '-'), options);
@@ -83,9 +93,11 @@ describe('the packed package\'s types', () => {
   it('reject exactly what the fixtures mark with @ts-expect-error', async () => {
     const expected: string[] = [];
     for (const f of FIXTURES) {
-      fs.readFileSync(fixture(`types/${f}`), 'utf8').split('\n').forEach((l, i) => {
-        if (l.trim().startsWith(MARKER)) expected.push(`${f}:${i + 2}`); // the line after the marker
-      });
+      fs.readFileSync(fixture(`types/${f}`), 'utf8')
+        .split('\n')
+        .forEach((l, i) => {
+          if (l.trim().startsWith(MARKER)) expected.push(`${f}:${i + 2}`); // the line after the marker
+        });
     }
     expect(expected.length).toBeGreaterThan(20);
     // The markers become plain comments, so the lines numbers stay.

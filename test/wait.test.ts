@@ -59,14 +59,17 @@ describe('wait cells', () => {
       const rounds = 2000;
       const env: Record<string, string> = spin === 'sleeping' ? { MULTIPROC_SPIN_NS: '0' } : {};
       // The partner echoes: waits for an odd value, answers with the next even one.
-      const child = startNode(nodeCode(`
+      const child = startNode(
+        nodeCode(`
         const seg = native.Segment.open(process.argv[1]);
         const cell = new Int32Array(seg.buffer.buffer, seg.buffer.byteOffset, 2);
         for (let v = 0; v < ${2 * rounds}; v += 2) {
           native.waitSync(seg, 0, v);
           native.storeAndWake(seg, 0, v + 2);
         }
-        seg.close();`).concat(seg.name), env);
+        seg.close();`).concat(seg.name),
+        env,
+      );
       if (spin === 'sleeping') wait.setSpinPolicy({ maxSpinNs: 0 });
       try {
         const cell = word(seg, 0);
@@ -84,10 +87,12 @@ describe('wait cells', () => {
 
   it('async: woken by another process, and timeouts settle as timed-out', async () => {
     const seg = segment();
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const seg = native.Segment.open(process.argv[1]);
       process.stdin.once('data', () => { native.storeAndWake(seg, 8, 1); seg.close(); process.exit(0); });
-      console.log('ready');`).concat(seg.name));
+      console.log('ready');`).concat(seg.name),
+    );
     await child.line(/ready/);
     const woken = wait.wait(seg, 8, 0);
     const timedOut = wait.wait(seg, 24, 0, { timeout: 30 });
@@ -114,10 +119,12 @@ describe('wait cells', () => {
     expect(ticks).toBe(10);
     for (let i = 0; i < 8; i++) expect(word(seg, i * 8)[1]).toBe(1);
     // Woken from another process.
-    const child = startNode(nodeCode(`
+    const child = startNode(
+      nodeCode(`
       const seg = native.Segment.open(process.argv[1]);
       for (let i = 0; i < 8; i++) native.storeAndWake(seg, i * 8, 1);
-      seg.close();`).concat(seg.name));
+      seg.close();`).concat(seg.name),
+    );
     expect(await Promise.all(waits)).toEqual(Array(8).fill('ok'));
     expect(await child.exited).toBe(0);
   });
@@ -132,7 +139,7 @@ describe('wait cells', () => {
   // Regression: the waiter thread used to give the kernel the cell's fresh
   // value instead of the value the wait expected, so a change landing between
   // its check and its sleep (whose wake had already been spent) was lost.
-  it('async: a change between the waiter thread\'s check and its sleep is not lost', async () => {
+  it("async: a change between the waiter thread's check and its sleep is not lost", async () => {
     const seg = segment(300 * 8);
     const cells = new Int32Array(seg.buffer.buffer, seg.buffer.byteOffset, 600);
     for (let round = 1; round <= 200; round++) {

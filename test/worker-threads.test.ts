@@ -13,7 +13,8 @@ const dist = path.join(repo, 'dist/index.js');
 // Runs `body` in a child that has an Event `ev` (also the main thread's) and
 // a helper `spawnWorker(code)` starting a worker that has `mp` and its `ev`.
 async function scenario(body: string): Promise<{ code: number; out: string; err: string }> {
-  const child = startNode(nodeCode(`
+  const child = startNode(
+    nodeCode(`
     const { Worker } = require('node:worker_threads');
     const ev = new mp.Event();
     const handle = mp.serialize(ev);
@@ -28,7 +29,8 @@ async function scenario(body: string): Promise<{ code: number; out: string; err:
     const exited = (w) => new Promise((resolve) => w.once('exit', resolve));
     (async () => { ${body} })().then(
       () => console.log('survived'),
-      (e) => { console.log('failed', e && e.stack); process.exitCode = 1; });`));
+      (e) => { console.log('failed', e && e.stack); process.exitCode = 1; });`),
+  );
   const code = await child.exited;
   return { code, out: child.stdout(), err: child.stderr() };
 }

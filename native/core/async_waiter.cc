@@ -64,7 +64,8 @@ void AsyncWaiter::add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t de
     } catch (const std::system_error& e) {
       threads_.pop_back();
       cell->sleepers.fetch_sub(1);
-      throw SysError(e.code().value() ? e.code().value() : EAGAIN, "pthread_create", "of an async wait's waiter thread");
+      throw SysError(e.code().value() ? e.code().value() : EAGAIN, "pthread_create",
+                     "of an async wait's waiter thread");
     }
   }
   Thread& t = *threads_[index];
@@ -82,8 +83,7 @@ void AsyncWaiter::remove_locked(std::map<uint64_t, Wait>::iterator it) {
   waits_.erase(it);
 }
 
-void AsyncWaiter::complete_locked(std::map<uint64_t, Wait>::iterator it, AsyncWaitStatus status,
-                                  int error) {
+void AsyncWaiter::complete_locked(std::map<uint64_t, Wait>::iterator it, AsyncWaitStatus status, int error) {
   completions_.push_back({it->first, status, error});
   remove_locked(it);
 }

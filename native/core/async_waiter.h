@@ -50,7 +50,8 @@ class AsyncWaiter {
   // waiter threads read it, and shutdown() still updates its sleepers).
   // Throws SysError (EAGAIN) when a new waiter thread cannot be started;
   // nothing is registered then.
-  void add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns, std::shared_ptr<void> keepalive = nullptr);
+  void add(uint64_t id, WaitCell* cell, uint32_t expected, int64_t deadline_ns,
+           std::shared_ptr<void> keepalive = nullptr);
 
   // Removes a pending wait; false if it already completed.
   bool cancel(uint64_t id);
@@ -74,7 +75,7 @@ class AsyncWaiter {
   };
   struct Thread {
     std::thread thread;
-    WaitCell control{};  // bumped to make the thread re-read its set
+    WaitCell control{};                 // bumped to make the thread re-read its set
     std::map<WaitCell*, size_t> cells;  // cell -> number of waits on it
   };
 

@@ -10,9 +10,9 @@
 namespace mp {
 
 struct ChildStatus {
-  bool exited;   // false: still running (or timed out)
-  int code;      // exit code, when exited normally
-  int signal;    // terminating signal, when killed (0 otherwise)
+  bool exited;  // false: still running (or timed out)
+  int code;     // exit code, when exited normally
+  int signal;   // terminating signal, when killed (0 otherwise)
 };
 
 // Blocks up to timeout_ns (< 0: forever; 0: just peek) until `pid`, a child

@@ -15,8 +15,7 @@ class FunctionRef<R(Args...)> {
  public:
   template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
   FunctionRef(F&& f)  // NOLINT: implicit, like std::function
-      : target_(const_cast<void*>(static_cast<const void*>(&f))),
-        call_([](void* target, Args... args) -> R {
+      : target_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* target, Args... args) -> R {
           return (*static_cast<std::remove_reference_t<F>*>(target))(std::forward<Args>(args)...);
         }) {}
 

@@ -23,9 +23,7 @@ char* data_of(RingHeader* ring) { return reinterpret_cast<char*>(ring) + sizeof(
 // The capacity an operation works with, read once: the caller's, checked
 // against its mapping (a scribbler may change the header's at any moment,
 // to 0 or past the mapping), or else the header's.
-uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) {
-  return trusted != 0 ? trusted : ring->capacity;
-}
+uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) { return trusted != 0 ? trusted : ring->capacity; }
 
 // ---- Checks of what shared memory says ---------------------------------------
 
@@ -34,8 +32,8 @@ bool positions_ok(uint64_t cap, uint64_t head, uint64_t tail) {
 }
 
 struct Record {
-  uint64_t start;   // position of the record's header (after any wrap marker)
-  uint64_t next;    // position after it
+  uint64_t start;  // position of the record's header (after any wrap marker)
+  uint64_t next;   // position after it
   uint32_t len;
   uint32_t tag;
 };
@@ -67,8 +65,7 @@ bool record_at(RingHeader* ring, uint64_t cap, uint64_t pos, uint64_t tail, Reco
     std::snprintf(g_fault, sizeof g_fault,
                   "a record at byte %llu says it is %llu bytes long, more than the ring holds there "
                   "(capacity %llu, tail %llu)",
-                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)cap,
-                  (unsigned long long)tail);
+                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)cap, (unsigned long long)tail);
     return false;
   }
   *r = Record{pos, pos + kRingRecordHeader + padded(len), uint32_t(len), header[1]};
@@ -133,9 +130,12 @@ Locked lock(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
   // ring_recover after a slice without progress.
   const Liveness liveness = lock_ns > 0 && lock_ns < 1'000'000 ? Liveness::kSlicesOnly : Liveness::kAtDeadline;
   switch (lock_acquire(&ring->lock, me, lock_ns, liveness)) {
-    case LockResult::kAcquired: return Locked::kYes;
-    case LockResult::kOwnerDied: return repair(ring, cap) ? Locked::kYes : Locked::kCorrupt;
-    case LockResult::kTimedOut: return Locked::kNo;
+    case LockResult::kAcquired:
+      return Locked::kYes;
+    case LockResult::kOwnerDied:
+      return repair(ring, cap) ? Locked::kYes : Locked::kCorrupt;
+    case LockResult::kTimedOut:
+      return Locked::kNo;
   }
   return Locked::kNo;
 }
@@ -179,9 +179,12 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   // may hold); checked again under it for a shutdown that comes meanwhile.
   if (ring->shut_down.load(std::memory_order_relaxed)) return RingResult::kShutDown;
   switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo: return RingResult::kBusy;
-    case Locked::kCorrupt: return corrupt(ring);
-    case Locked::kYes: break;
+    case Locked::kNo:
+      return RingResult::kBusy;
+    case Locked::kCorrupt:
+      return corrupt(ring);
+    case Locked::kYes:
+      break;
   }
   if (ring->shut_down) {
     unlock(ring);
@@ -242,13 +245,16 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   return RingResult::kOk;
 }
 
-RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns,
-                        std::atomic<uint32_t>* taken, uint32_t capacity) {
+RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns, std::atomic<uint32_t>* taken,
+                        uint32_t capacity) {
   const uint64_t cap = capacity_for(ring, capacity);
   switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo: return RingResult::kBusy;
-    case Locked::kCorrupt: return corrupt(ring);
-    case Locked::kYes: break;
+    case Locked::kNo:
+      return RingResult::kBusy;
+    case Locked::kCorrupt:
+      return corrupt(ring);
+    case Locked::kYes:
+      break;
   }
   const uint64_t head = ring->head;
   const uint64_t tail = ring->tail;
@@ -276,7 +282,7 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
   if (accepted && taken) taken->fetch_add(1);
   uint32_t items = ring->items.load();
   ring->items.store(items > 0 ? items - 1 : 0);
-  ring->head.store(rec.next);  // the commit
+  ring->head.store(rec.next);          // the commit
   if (items == 0) recount(ring, cap);  // the count was wrong: make it right
   unlock(ring);
   bump(&ring->freed);
@@ -337,11 +343,13 @@ RingResult ring_get(RingHeader* ring, RecordReader read, Owner me, int64_t timeo
 }
 
 RingResult ring_try_put(RingHeader* ring, const void* data, size_t len, Owner me) {
-  return ring_try_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me);
+  return ring_try_put(
+      ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me);
 }
 
 RingResult ring_put(RingHeader* ring, const void* data, size_t len, Owner me, int64_t timeout_ns) {
-  return ring_put(ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me, timeout_ns);
+  return ring_put(
+      ring, 0, len, [&](char* payload) { std::memcpy(payload, data, len); }, me, timeout_ns);
 }
 
 RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t timeout_ns, uint32_t capacity) {

@@ -8,6 +8,8 @@ const char* errno_name(int err) {
   // A table of our own rather than strerrorname_np (glibc >= 2.32), so the
   // prebuilt binary loads on older distributions too.
   switch (err) {
+// A table, one row of cases a line:
+// clang-format off
 #define MP_ERRNO(e) case e: return #e;
     MP_ERRNO(EPERM) MP_ERRNO(ENOENT) MP_ERRNO(ESRCH) MP_ERRNO(EINTR) MP_ERRNO(EIO)
     MP_ERRNO(ENXIO) MP_ERRNO(E2BIG) MP_ERRNO(EBADF) MP_ERRNO(ECHILD) MP_ERRNO(EAGAIN)
@@ -19,6 +21,7 @@ const char* errno_name(int err) {
     MP_ERRNO(ENOTRECOVERABLE) MP_ERRNO(EDEADLK) MP_ERRNO(ENOTSUP) MP_ERRNO(EBADMSG)
 #undef MP_ERRNO
     default: return "UNKNOWN";
+    // clang-format on
   }
 }
 
@@ -36,8 +39,6 @@ static std::string describe(int err, const char* syscall, const std::string& det
 SysError::SysError(int err, const char* syscall, const std::string& detail)
     : std::runtime_error(describe(err, syscall, detail)), err_(err), syscall_(syscall) {}
 
-void throw_errno(const char* syscall, const std::string& detail) {
-  throw SysError(errno, syscall, detail);
-}
+void throw_errno(const char* syscall, const std::string& detail) { throw SysError(errno, syscall, detail); }
 
 }  // namespace mp

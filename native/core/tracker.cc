@@ -1,9 +1,9 @@
 #include "tracker.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -97,8 +97,10 @@ Parsed parse(const char* p, size_t n, bool allow_done, Record& rec, size_t& used
 
 void apply_record(State& live, const Record& rec) {
   Key key{rec.kind, rec.name};
-  if (rec.op == 'R') live.insert(std::move(key));
-  else if (rec.op == 'U') live.erase(key);
+  if (rec.op == 'R')
+    live.insert(std::move(key));
+  else if (rec.op == 'U')
+    live.erase(key);
 }
 
 // ---- The tracker processes -------------------------------------------------
@@ -116,9 +118,7 @@ void close_fds_from(int first) {
   for (int fd = first; fd < (max > 0 ? max : 65536); fd++) close(fd);
 }
 
-void set_process_name(pid_t tag, bool backup) {
-  prctl(PR_SET_NAME, process_name(tag, backup).c_str(), 0, 0, 0);
-}
+void set_process_name(pid_t tag, bool backup) { prctl(PR_SET_NAME, process_name(tag, backup).c_str(), 0, 0, 0); }
 
 bool write_all(int fd, const char* p, size_t left) {
   while (left > 0) {
@@ -187,8 +187,10 @@ bool backup_loop(pid_t tag, int from_active, int watch, State& live) {
     Record rec;
     for (Parsed p; (p = parse(pending.data() + at, pending.size() - at, true, rec, used)) != Parsed::kIncomplete;) {
       if (p == Parsed::kOk) {
-        if (rec.op == 'D') done = true;
-        else apply_record(live, rec);
+        if (rec.op == 'D')
+          done = true;
+        else
+          apply_record(live, rec);
         at += used;
       } else {
         // Cannot happen (the active forwards only what parsed): skip a line.
@@ -496,8 +498,8 @@ bool adopt(int fd, pid_t tag) {
 void register_object(Kind kind, const std::string& name) {
   size_t bare = name.size() - (!name.empty() && name[0] == '/' ? 1 : 0);
   if (bare > kMaxNameBytes) {
-    throw SysError(ENAMETOOLONG, "register", "of a name of " + std::to_string(bare) + " bytes (at most " +
-                                                 std::to_string(kMaxNameBytes) + ")");
+    throw SysError(ENAMETOOLONG, "register",
+                   "of a name of " + std::to_string(bare) + " bytes (at most " + std::to_string(kMaxNameBytes) + ")");
   }
   if (!valid_name(name)) {
     throw SysError(EINVAL, "register",

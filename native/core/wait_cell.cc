@@ -90,9 +90,7 @@ void adapt(int64_t changed_after_ns) {
 
 }  // namespace
 
-SpinPolicy get_spin_policy() {
-  return {g_max_spin_ns.load(), g_adaptive.load()};
-}
+SpinPolicy get_spin_policy() { return {g_max_spin_ns.load(), g_adaptive.load()}; }
 
 void set_spin_policy(SpinPolicy p) {
   g_max_spin_ns.store(p.max_spin_ns < 0 ? 0 : p.max_spin_ns);

@@ -25,9 +25,7 @@ inline Napi::Error coded_error(Napi::Env env, const char* code, const std::strin
   return err;
 }
 
-inline Napi::Error type_error(Napi::Env env, const std::string& message) {
-  return Napi::TypeError::New(env, message);
-}
+inline Napi::Error type_error(Napi::Env env, const std::string& message) { return Napi::TypeError::New(env, message); }
 
 inline Napi::Error range_error(Napi::Env env, const std::string& message) {
   return Napi::RangeError::New(env, message);

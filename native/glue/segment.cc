@@ -88,7 +88,8 @@ Napi::Value Segment::open(const Napi::CallbackInfo& info) {
   return guard(info, [&] {
     std::string name = arg_string(info, 0, "name");
     double min_size = info[1].IsUndefined() ? 1 : arg_number(info, 1, "minSize");
-    if (!(min_size >= 1) || min_size > 9007199254740991.0) throw range_error(info.Env(), "minSize must be a positive integer");
+    if (!(min_size >= 1) || min_size > 9007199254740991.0)
+      throw range_error(info.Env(), "minSize must be a positive integer");
     return wrap(info.Env(), shm_open_existing(name, size_t(min_size)), name);
   });
 }
@@ -118,7 +119,8 @@ Napi::Value Segment::buffer(const Napi::CallbackInfo& info) {
     // allocate: say so plainly instead of aborting.
     throw coded_error(env, "ERR_MP_EXTERNAL_BUFFERS_UNSUPPORTED",
                       "this JavaScript runtime does not allow external buffers, so shared memory "
-                      "cannot be exposed as a Buffer (napi status " + std::to_string(int(status)) + ")");
+                      "cannot be exposed as a Buffer (napi status " +
+                          std::to_string(int(status)) + ")");
   }
   Napi::Buffer<uint8_t> buf(env, value);
   buffer_ = Napi::Persistent(buf);
@@ -129,13 +131,9 @@ Napi::Value Segment::size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(mapping().size));
 }
 
-Napi::Value Segment::name_js(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), name_);
-}
+Napi::Value Segment::name_js(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
 
-Napi::Value Segment::closed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !mapping_);
-}
+Napi::Value Segment::closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !mapping_); }
 
 Napi::Value Segment::truncated(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), mapping_ && shm_truncated(mapping_->mapping));

@@ -98,9 +98,7 @@ Napi::Value Semaphore::value(const Napi::CallbackInfo& info) {
   return guard(info, [&] { return Napi::Number::New(info.Env(), get(info.Env()).value()); });
 }
 
-Napi::Value Semaphore::name(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), sem_->name());
-}
+Napi::Value Semaphore::name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sem_->name()); }
 
 Napi::Value Semaphore::close(const Napi::CallbackInfo& info) {
   sem_->close();

@@ -51,13 +51,15 @@ FutexResult futex_wait(const uint32_t* word, uint32_t expected, int64_t deadline
   }
   // FUTEX_WAIT_BITSET takes an absolute deadline, so a retry after EINTR
   // does not stretch the total wait.
-  long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, nullptr,
-                   FUTEX_BITSET_MATCH_ANY);
+  long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
   if (r == 0) return FutexResult::kWoken;
   switch (errno) {
-    case EAGAIN: return FutexResult::kValueChanged;
-    case ETIMEDOUT: return FutexResult::kTimedOut;
-    default: return FutexResult::kInterrupted;
+    case EAGAIN:
+      return FutexResult::kValueChanged;
+    case ETIMEDOUT:
+      return FutexResult::kTimedOut;
+    default:
+      return FutexResult::kInterrupted;
   }
 }
 

@@ -182,7 +182,8 @@ void check_ownership(const struct stat& st, const std::string& name) {
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    throw SysError(EPERM, "open", quoted(name) + " (mode " + std::string(mode) + ": group or others may write it, so it is refused)");
+    throw SysError(EPERM, "open",
+                   quoted(name) + " (mode " + std::string(mode) + ": group or others may write it, so it is refused)");
   }
 }
 
@@ -221,8 +222,8 @@ Mapping shm_open_existing(const std::string& name, size_t min_size) {
     }
     if (size_t(st.st_size) < min_size) {
       throw SysError(EBADMSG, "shm_open",
-                     quoted(name) + " (" + std::to_string(st.st_size) + " bytes, fewer than the " + std::to_string(min_size) +
-                         " it must have: truncated, or not made by multiproc)");
+                     quoted(name) + " (" + std::to_string(st.st_size) + " bytes, fewer than the " +
+                         std::to_string(min_size) + " it must have: truncated, or not made by multiproc)");
     }
   } catch (...) {
     close(fd);

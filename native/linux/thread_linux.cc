@@ -66,15 +66,16 @@ uint32_t thread_stamp(uint32_t tid) {
 bool thread_alive(uint32_t tid, uint32_t stamp) {
   unsigned long long t = 0;
   switch (read_stat(tid, &t)) {
-    case Stat::kDead: return false;
-    case Stat::kUnknown: return true;
-    case Stat::kAlive: return stamp == 0 || stamp_of(t) == stamp;
+    case Stat::kDead:
+      return false;
+    case Stat::kUnknown:
+      return true;
+    case Stat::kAlive:
+      return stamp == 0 || stamp_of(t) == stamp;
   }
   return true;
 }
 
-uint32_t current_thread_id() {
-  return uint32_t(syscall(SYS_gettid));
-}
+uint32_t current_thread_id() { return uint32_t(syscall(SYS_gettid)); }
 
 }  // namespace mp

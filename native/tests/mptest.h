@@ -105,29 +105,29 @@ std::string show(const T& v) {
 #define MPT_CAT2(a, b) a##b
 #define MPT_CAT(a, b) MPT_CAT2(a, b)
 
-#define TEST(name)                                                         \
-  static void MPT_CAT(mpt_test_, name)();                                  \
+#define TEST(name)                                                                      \
+  static void MPT_CAT(mpt_test_, name)();                                               \
   static ::mptest::Registrar MPT_CAT(mpt_reg_, name)(#name, &MPT_CAT(mpt_test_, name)); \
   static void MPT_CAT(mpt_test_, name)()
 
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, #cond);              \
+#define CHECK(cond)                                         \
+  do {                                                      \
+    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, #cond); \
   } while (0)
 
-#define CHECK_MSG(cond, msg)                                                                 \
-  do {                                                                                       \
-    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, std::string(#cond) + " -- " + (msg));   \
+#define CHECK_MSG(cond, msg)                                                              \
+  do {                                                                                    \
+    if (!(cond)) ::mptest::fail(__FILE__, __LINE__, std::string(#cond) + " -- " + (msg)); \
   } while (0)
 
-#define MPT_CHECK_OP(a, op, b)                                                                      \
-  do {                                                                                              \
-    const auto& mpt_a = (a);                                                                        \
-    const auto& mpt_b = (b);                                                                        \
-    if (!(mpt_a op mpt_b))                                                                          \
-      ::mptest::fail(__FILE__, __LINE__,                                                            \
-                     std::string(#a " " #op " " #b) + " (" + ::mptest::show(mpt_a) + " vs " +       \
-                         ::mptest::show(mpt_b) + ")");                                              \
+#define MPT_CHECK_OP(a, op, b)                                                                                   \
+  do {                                                                                                           \
+    const auto& mpt_a = (a);                                                                                     \
+    const auto& mpt_b = (b);                                                                                     \
+    if (!(mpt_a op mpt_b))                                                                                       \
+      ::mptest::fail(                                                                                            \
+          __FILE__, __LINE__,                                                                                    \
+          std::string(#a " " #op " " #b) + " (" + ::mptest::show(mpt_a) + " vs " + ::mptest::show(mpt_b) + ")"); \
   } while (0)
 
 #define CHECK_EQ(a, b) MPT_CHECK_OP(a, ==, b)
@@ -138,19 +138,19 @@ std::string show(const T& v) {
 #define CHECK_GT(a, b) MPT_CHECK_OP(a, >, b)
 
 // expr must throw mp::SysError with err() == errno_value.
-#define CHECK_SYSERR(expr, errno_value)                                                            \
-  do {                                                                                             \
-    bool mpt_thrown = false;                                                                       \
-    try {                                                                                          \
-      (void)(expr);                                                                                \
-    } catch (const ::mp::SysError& mpt_e) {                                                        \
-      mpt_thrown = true;                                                                           \
-      if (mpt_e.err() != (errno_value))                                                            \
-        ::mptest::fail(__FILE__, __LINE__,                                                         \
-                       std::string(#expr " threw err ") + ::mp::errno_name(mpt_e.err()) +         \
-                           ", expected " #errno_value " (" + mpt_e.what() + ")");                 \
-    }                                                                                              \
-    if (!mpt_thrown) ::mptest::fail(__FILE__, __LINE__, #expr " did not throw SysError");         \
+#define CHECK_SYSERR(expr, errno_value)                                                   \
+  do {                                                                                    \
+    bool mpt_thrown = false;                                                              \
+    try {                                                                                 \
+      (void)(expr);                                                                       \
+    } catch (const ::mp::SysError& mpt_e) {                                               \
+      mpt_thrown = true;                                                                  \
+      if (mpt_e.err() != (errno_value))                                                   \
+        ::mptest::fail(__FILE__, __LINE__,                                                \
+                       std::string(#expr " threw err ") + ::mp::errno_name(mpt_e.err()) + \
+                           ", expected " #errno_value " (" + mpt_e.what() + ")");         \
+    }                                                                                     \
+    if (!mpt_thrown) ::mptest::fail(__FILE__, __LINE__, #expr " did not throw SysError"); \
   } while (0)
 
 // ---- Time -------------------------------------------------------------------
@@ -293,13 +293,12 @@ inline std::string describe_status(int status) {
   return "status " + std::to_string(status);
 }
 
-#define EXPECT_EXIT(child, code)                                                              \
-  do {                                                                                        \
-    int mpt_st = (child).join();                                                              \
-    if (!(WIFEXITED(mpt_st) && WEXITSTATUS(mpt_st) == (code)))                                \
-      ::mptest::fail(__FILE__, __LINE__,                                                      \
-                     "child " #child " ended with " + ::mptest::describe_status(mpt_st) +     \
-                         ", expected exit " #code);                                           \
+#define EXPECT_EXIT(child, code)                                                                                     \
+  do {                                                                                                               \
+    int mpt_st = (child).join();                                                                                     \
+    if (!(WIFEXITED(mpt_st) && WEXITSTATUS(mpt_st) == (code)))                                                       \
+      ::mptest::fail(__FILE__, __LINE__,                                                                             \
+                     "child " #child " ended with " + ::mptest::describe_status(mpt_st) + ", expected exit " #code); \
   } while (0)
 
 // A one-way channel between processes: a pipe. Create before fork(). Both

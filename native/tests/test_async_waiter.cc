@@ -273,8 +273,7 @@ TEST(cancel_range) {
   }
   CHECK(got == want);
   CHECK_EQ(ids.size(), want.size());
-  for (size_t i = 0; i < kCells; i++)
-    CHECK_EQ(seg.cell(i)->sleepers.load(), (i >= 10 && i < 15) ? 0u : 2u);
+  for (size_t i = 0; i < kCells; i++) CHECK_EQ(seg.cell(i)->sleepers.load(), (i >= 10 && i < 15) ? 0u : 2u);
   CHECK(w.cancel_range(seg.addr(), 0).empty());
   CHECK(w.cancel_range(seg.cell(10), 5 * sizeof(WaitCell)).empty());  // nothing left there
   // The whole segment: the other 30; `other` untouched.

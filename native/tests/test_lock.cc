@@ -20,9 +20,9 @@ TEST(a_thread_is_alive_only_as_the_incarnation_its_stamp_names) {
   uint32_t stamp = mp::thread_stamp(self);
   CHECK(stamp != 0);
   CHECK(mp::thread_alive(self, stamp));
-  CHECK(mp::thread_alive(self, 0));            // no stamp: only whether the id exists
-  CHECK(!mp::thread_alive(self, stamp + 1));   // another incarnation of this id: dead
-  CHECK(!mp::thread_alive(4000000, 0));        // no such thread
+  CHECK(mp::thread_alive(self, 0));           // no stamp: only whether the id exists
+  CHECK(!mp::thread_alive(self, stamp + 1));  // another incarnation of this id: dead
+  CHECK(!mp::thread_alive(4000000, 0));       // no such thread
   CHECK_EQ(mp::thread_stamp(4000000), 0u);
 }
 

@@ -51,11 +51,23 @@ bool item_whole(const std::string& s, uint32_t* producer, uint32_t* seq) {
 }
 
 RingResult get_string(RingHeader* ring, std::string* out, int64_t timeout_ns = -1) {
-  return mp::ring_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); return true; }, me(), timeout_ns);
+  return mp::ring_get(
+      ring,
+      [&](const char* p, size_t len, uint32_t) {
+        out->assign(p, len);
+        return true;
+      },
+      me(), timeout_ns);
 }
 
 RingResult try_get_string(RingHeader* ring, std::string* out) {
-  return mp::ring_try_get(ring, [&](const char* p, size_t len, uint32_t) { out->assign(p, len); return true; }, me());
+  return mp::ring_try_get(
+      ring,
+      [&](const char* p, size_t len, uint32_t) {
+        out->assign(p, len);
+        return true;
+      },
+      me());
 }
 
 }  // namespace
@@ -76,7 +88,8 @@ TEST(records_come_out_in_order_across_many_laps) {
   std::string got;
   // Sizes vary so records land at every offset and wrap often.
   for (int round = 0; round < 5000; round++) {
-    while (mp::ring_try_put(ring, make_item(1, next_in).data(), make_item(1, next_in).size(), me()) == RingResult::kOk) next_in++;
+    while (mp::ring_try_put(ring, make_item(1, next_in).data(), make_item(1, next_in).size(), me()) == RingResult::kOk)
+      next_in++;
     for (int k = 0; k < 1 + round % 5 && try_get_string(ring, &got) == RingResult::kOk; k++) {
       uint32_t p, s;
       CHECK(item_whole(got, &p, &s));
@@ -118,12 +131,14 @@ TEST(tags_travel_with_records_and_a_throwing_callback_changes_nothing) {
   Segment seg(mp::ring_segment_size(256));
   RingHeader* ring = make_ring(seg, 256);
   auto put = [&](uint32_t tag, const std::string& s) {
-    return mp::ring_try_put(ring, tag, s.size(), [&](char* p) { std::memcpy(p, s.data(), s.size()); }, me());
+    return mp::ring_try_put(
+        ring, tag, s.size(), [&](char* p) { std::memcpy(p, s.data(), s.size()); }, me());
   };
   // A writer that throws (JS: a failed string conversion) commits nothing.
   bool threw = false;
   try {
-    mp::ring_try_put(ring, 9, 16, [](char*) { throw 1; }, me());
+    mp::ring_try_put(
+        ring, 9, 16, [](char*) { throw 1; }, me());
   } catch (int) {
     threw = true;
   }
@@ -134,14 +149,18 @@ TEST(tags_travel_with_records_and_a_throwing_callback_changes_nothing) {
   // A reader that throws (JS: out of memory) leaves the record in place.
   threw = false;
   try {
-    mp::ring_try_get(ring, [](const char*, size_t, uint32_t) -> bool { throw 2; }, me());
+    mp::ring_try_get(
+        ring, [](const char*, size_t, uint32_t) -> bool { throw 2; }, me());
   } catch (int) {
     threw = true;
   }
   CHECK(threw);
   CHECK_EQ(mp::ring_items(ring), 2u);
   std::vector<std::pair<uint32_t, std::string>> got;
-  auto read = [&](const char* p, size_t len, uint32_t tag) { got.emplace_back(tag, std::string(p, len)); return true; };
+  auto read = [&](const char* p, size_t len, uint32_t tag) {
+    got.emplace_back(tag, std::string(p, len));
+    return true;
+  };
   while (mp::ring_try_get(ring, read, me()) == RingResult::kOk) {
   }
   CHECK_EQ(got.size(), size_t(2));
@@ -313,9 +332,9 @@ TEST(random_sigkills_never_corrupt_duplicate_or_deadlock) {
   // Lost: at most one item per killed consumer, plus the items whose put was
   // interrupted by a producer kill (skipped by the replacement, never returned).
   CHECK_LE(missing, consumer_kills + (kKills - consumer_kills));
-  std::printf("    kills: %u (%u consumers), items missing: %u of %u\n", kills, consumer_kills, missing, kProducers * kPerProducer);
+  std::printf("    kills: %u (%u consumers), items missing: %u of %u\n", kills, consumer_kills, missing,
+              kProducers * kPerProducer);
 }
-
 
 // ---- Distrust: what another process may have written into the segment -------
 
@@ -330,7 +349,13 @@ void expect_corruption_handled(const std::function<void(RingHeader*)>& scribble)
   scribble(ring);
   std::string got;
   // A lock wait, so that a scribbled owner that cannot exist is taken over.
-  RingResult r = mp::ring_try_get(ring, [&](const char* p, size_t len, uint32_t) { got.assign(p, len); return true; }, me(), 50 * kMs);
+  RingResult r = mp::ring_try_get(
+      ring,
+      [&](const char* p, size_t len, uint32_t) {
+        got.assign(p, len);
+        return true;
+      },
+      me(), 50 * kMs);
   CHECK_MSG(r == RingResult::kCorrupt, "result " + std::to_string(int(r)));
   CHECK(std::strlen(mp::ring_fault()) > 0);
   // Usable again: the bad contents were dropped.
@@ -351,9 +376,9 @@ TEST(a_record_length_beyond_the_ring_or_tail_is_corruption) {
 }
 
 TEST(head_and_tail_that_cannot_be_are_corruption) {
-  expect_corruption_handled([](RingHeader* ring) { ring->head.store(1 << 20); });          // after tail
-  expect_corruption_handled([](RingHeader* ring) { ring->tail.store(uint64_t(1) << 40); }); // far beyond head
-  expect_corruption_handled([](RingHeader* ring) { ring->head.store(3); });                 // unaligned
+  expect_corruption_handled([](RingHeader* ring) { ring->head.store(1 << 20); });            // after tail
+  expect_corruption_handled([](RingHeader* ring) { ring->tail.store(uint64_t(1) << 40); });  // far beyond head
+  expect_corruption_handled([](RingHeader* ring) { ring->head.store(3); });                  // unaligned
 }
 
 TEST(a_wrap_marker_that_leads_nowhere_is_corruption) {
@@ -375,7 +400,8 @@ TEST(a_record_the_reader_refuses_is_dropped_and_reported) {
   RingHeader* ring = make_ring(seg, 1024);
   CHECK(mp::ring_try_put(ring, "bad", 3, me()) == RingResult::kOk);
   CHECK(mp::ring_try_put(ring, "good", 4, me()) == RingResult::kOk);
-  RingResult r = mp::ring_try_get(ring, [](const char*, size_t, uint32_t) { return false; }, me());
+  RingResult r = mp::ring_try_get(
+      ring, [](const char*, size_t, uint32_t) { return false; }, me());
   CHECK(r == RingResult::kCorrupt);
   std::string got;
   CHECK(try_get_string(ring, &got) == RingResult::kOk);  // the next record is fine: not poisoned
@@ -386,11 +412,17 @@ TEST(a_capacity_scribbled_after_open_is_not_used_and_zero_is_corruption_not_a_cr
   Segment seg(mp::ring_segment_size(1024));
   RingHeader* ring = make_ring(seg, 1024);
   const uint32_t checked = ring->capacity;  // as the glue checked it against the mapping
-  auto put = [&](char c) { return mp::ring_try_put(ring, 0, 1, [&](char* p) { *p = c; }, me(), 0, checked); };
+  auto put = [&](char c) {
+    return mp::ring_try_put(
+        ring, 0, 1, [&](char* p) { *p = c; }, me(), 0, checked);
+  };
   CHECK(put('x') == RingResult::kOk);
   ring->capacity = 1u << 30;  // far past the mapping
   std::string got;
-  auto read = [&](const char* p, size_t len, uint32_t) { got.assign(p, len); return true; };
+  auto read = [&](const char* p, size_t len, uint32_t) {
+    got.assign(p, len);
+    return true;
+  };
   CHECK(mp::ring_try_get(ring, read, me(), 0, nullptr, checked) == RingResult::kOk);
   CHECK_EQ(got, std::string("x"));
   CHECK(put('y') == RingResult::kOk);
@@ -417,11 +449,12 @@ TEST(a_held_lock_bounds_one_try_calls_and_blocking_ones_by_their_deadline) {
   ring->lock.stamp.store(mp::thread_stamp(1));
   std::string got;
   CHECK(try_get_string(ring, &got) == RingResult::kBusy);
-  CHECK(mp::ring_try_put(ring, 0, 1, [](char* p) { *p = 'y'; }, me(), 5 * kMs) == RingResult::kBusy);
+  CHECK(mp::ring_try_put(
+            ring, 0, 1, [](char* p) { *p = 'y'; }, me(), 5 * kMs) == RingResult::kBusy);
   int64_t t0 = now_ns();
   CHECK(get_string(ring, &got, 20 * kMs) == RingResult::kTimedOut);
-  CHECK(now_ns() - t0 >= 20 * kMs);  // a timeout never returns early
-  CHECK(!mp::ring_recover(ring, me()));               // its holder is alive: nothing to take over
+  CHECK(now_ns() - t0 >= 20 * kMs);      // a timeout never returns early
+  CHECK(!mp::ring_recover(ring, me()));  // its holder is alive: nothing to take over
   // The holder "dies" (its stamp no longer matches a live thread): recovered.
   ring->lock.stamp.store(12345);
   CHECK(mp::ring_recover(ring, me()));
@@ -434,11 +467,13 @@ TEST(a_consumer_counter_is_incremented_under_the_lock_before_the_commit) {
   RingHeader* ring = make_ring(seg, 1024);
   std::atomic<uint32_t> taken{0};
   CHECK(mp::ring_try_put(ring, "x", 1, me()) == RingResult::kOk);
-  CHECK(mp::ring_try_get(ring, [](const char*, size_t, uint32_t) { return true; }, me(), 0, &taken) == RingResult::kOk);
+  CHECK(mp::ring_try_get(
+            ring, [](const char*, size_t, uint32_t) { return true; }, me(), 0, &taken) == RingResult::kOk);
   CHECK_EQ(taken.load(), 1u);
   // A refused record is not counted as taken.
   CHECK(mp::ring_try_put(ring, "z", 1, me()) == RingResult::kOk);
-  CHECK(mp::ring_try_get(ring, [](const char*, size_t, uint32_t) { return false; }, me(), 0, &taken) == RingResult::kCorrupt);
+  CHECK(mp::ring_try_get(
+            ring, [](const char*, size_t, uint32_t) { return false; }, me(), 0, &taken) == RingResult::kCorrupt);
   CHECK_EQ(taken.load(), 1u);
 }
 

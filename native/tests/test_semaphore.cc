@@ -32,7 +32,7 @@ TEST(create_value_try_wait_post) {
   CHECK_EQ(s.value(), 0);
   s.post();
   CHECK_EQ(s.value(), 1);
-  CHECK(s.wait(-1));        // available: does not block
+  CHECK(s.wait(-1));  // available: does not block
   s.post();
   CHECK(s.wait(1000 * kMs));  // available: true at once
   CHECK_EQ(s.value(), 0);

@@ -206,7 +206,6 @@ TEST(failed_create_leaves_nothing_behind) {
   CHECK_MSG(!exists(shm_path(name)), "shm_create threw but left " + shm_path(name));
 }
 
-
 // ---- Trust: files that are not ours, and segments shrunk under us ------------
 
 TEST(open_refuses_a_file_others_may_write_and_one_too_small) {
@@ -242,7 +241,7 @@ TEST(a_segment_truncated_under_its_mapping_reads_as_ones_instead_of_raising_sigb
   CHECK_EQ(seen, 0xFFFFFFFFu);
   CHECK(mp::shm_truncated(m));
   CHECK_EQ(p[2 * 4096 / 4], 0xFFFFFFFFu);  // the next page past the end too, when touched
-  p[2 * 4096 / 4] = 5;  // private memory now: writable, no fault
+  p[2 * 4096 / 4] = 5;                     // private memory now: writable, no fault
   CHECK_EQ(p[2 * 4096 / 4], 5u);
   CHECK_EQ(p[4096 / 4 + 1], 0xFFFFFFFFu);
   mp::shm_unmap(m);
@@ -258,7 +257,7 @@ TEST(a_sigbus_that_is_not_ours_still_kills) {
     unlink(shm_path(name).c_str());
     std::string mine = unique_name() + "x";
     mp::Mapping ours = mp::shm_create(mine, 64);  // installs the handler
-    mp::shm_remove(mine);                          // (the child dies with SIGBUS: nothing may be left)
+    mp::shm_remove(mine);                         // (the child dies with SIGBUS: nothing may be left)
     (void)ours;
     if (ftruncate(fd, 0) != 0) return 3;
     return int(*static_cast<volatile char*>(addr));  // SIGBUS: the default action

@@ -94,10 +94,12 @@ pid_t parent_of(pid_t pid) {
 // `old_active` and a backup not in `old_backup`, and returns them.
 Pair await_pair(pid_t tag, std::set<pid_t> old_active = {}, std::set<pid_t> old_backup = {}) {
   Pair p;
-  bool ok = eventually([&] {
-    p = trackers_of(tag);
-    return p.active > 0 && p.backup > 0 && !old_active.count(p.active) && !old_backup.count(p.backup);
-  }, kCleanupBound);
+  bool ok = eventually(
+      [&] {
+        p = trackers_of(tag);
+        return p.active > 0 && p.backup > 0 && !old_active.count(p.active) && !old_backup.count(p.backup);
+      },
+      kCleanupBound);
   CHECK_MSG(ok, "no new tracker pair for tag " + std::to_string(tag) + " (active " + std::to_string(p.active) +
                     ", backup " + std::to_string(p.backup) + ")");
   return p;
@@ -106,15 +108,19 @@ Pair await_pair(pid_t tag, std::set<pid_t> old_active = {}, std::set<pid_t> old_
 // Waits until no tracker of the program tagged `tag` is left: the first
 // active (pid `tag`) and every tracker named after the tag.
 void await_tracker_exit(pid_t tag) {
-  CHECK_MSG(eventually([&] {
-    Pair p = trackers_of(tag);
-    return process_gone(tag) && p.active == 0 && p.backup == 0;
-  }, kCleanupBound), "the trackers of tag " + std::to_string(tag) + " did not exit after EOF");
+  CHECK_MSG(eventually(
+                [&] {
+                  Pair p = trackers_of(tag);
+                  return process_gone(tag) && p.active == 0 && p.backup == 0;
+                },
+                kCleanupBound),
+            "the trackers of tag " + std::to_string(tag) + " did not exit after EOF");
 }
 
 void kill_and_wait(pid_t pid) {
   CHECK_EQ(kill(pid, SIGKILL), 0);
-  CHECK_MSG(eventually([&] { return process_gone(pid); }, kCleanupBound), "tracker " + std::to_string(pid) + " survived SIGKILL");
+  CHECK_MSG(eventually([&] { return process_gone(pid); }, kCleanupBound),
+            "tracker " + std::to_string(pid) + " survived SIGKILL");
 }
 
 // A test's own stand-in for another program's file in /dev/shm: never
@@ -260,8 +266,8 @@ TEST(the_tracker_is_a_named_pair_of_detached_processes) {
   CHECK_EQ(p.active, tag);  // the first active's pid is the tag
   CHECK_EQ(tracker::process_name(tag, false).rfind("mp-trk-", 0), 0u);
   CHECK_LE(tracker::process_name(4194304, true).size(), 15u);  // fits in comm for any pid
-  CHECK_EQ(parent_of(p.backup), p.active);  // the backup is the active's child
-  CHECK_NE(parent_of(p.active), child.pid());  // double-forked: not a child of the program
+  CHECK_EQ(parent_of(p.backup), p.active);                     // the backup is the active's child
+  CHECK_NE(parent_of(p.active), child.pid());                  // double-forked: not a child of the program
   release.open();
   EXPECT_EXIT(child, 0);
   await_gone(shm_path(a));
@@ -349,7 +355,7 @@ TEST(killing_both_trackers_restarts_a_pair_with_everything_registered) {
     // share the first one's session and process group.
     CHECK_EQ(kill(-tag, SIGKILL), 0);
     CHECK(eventually([&] { return process_gone(first.active) && process_gone(first.backup); }, kCleanupBound));
-    tracked_segment(b, 64);  // EPIPE: a new pair, a re-registered, b registered
+    tracked_segment(b, 64);                // EPIPE: a new pair, a re-registered, b registered
     CHECK_EQ(tracker::ensure().tag, tag);  // same tag: names made before still say whose they are
     Pair second = await_pair(tag, {first.active, first.backup}, {first.active, first.backup});
     report.send(second.active);
@@ -438,20 +444,21 @@ TEST(forged_and_malformed_records_unlink_nothing) {
     tracker::Info info = tracker::ensure();
     report.send(info.tag);
     std::string v = victim, o = other.substr(1);
-    CHECK_SYSERR(tracker::register_object(Kind::kSegment, real + "\nR m " + std::to_string(v.size()) + " " + v), EINVAL);
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, real + "\nR m " + std::to_string(v.size()) + " " + v),
+                 EINVAL);
     // Straight onto the channel, as a buggy or hostile writer could:
     auto raw = [&](const std::string& m) {
       CHECK_EQ(send(info.fd, m.data(), m.size(), MSG_NOSIGNAL), ssize_t(m.size()));
     };
     std::string len = std::to_string(v.size());
-    raw("R m " + len + " " + v);                          // no newline
-    raw("R m " + std::to_string(v.size() + 1) + " " + v + "\n");  // length off by one
-    raw("R m 0" + len + " " + v + "\n");                 // leading zero
+    raw("R m " + len + " " + v);                                    // no newline
+    raw("R m " + std::to_string(v.size() + 1) + " " + v + "\n");    // length off by one
+    raw("R m 0" + len + " " + v + "\n");                            // leading zero
     raw("R m " + len + " " + v + "\nR m " + len + " " + v + "\n");  // two records in one message
-    raw("R x " + len + " " + v + "\n");                  // unknown kind
-    raw("D - 0 \n");                                     // the trackers' own record
-    raw("");                                             // empty message
-    std::string dotted = "/../shm/" + o;                  // /dev/shm/../shm/<other>
+    raw("R x " + len + " " + v + "\n");                             // unknown kind
+    raw("D - 0 \n");                                                // the trackers' own record
+    raw("");                                                        // empty message
+    std::string dotted = "/../shm/" + o;                            // /dev/shm/../shm/<other>
     raw("R m " + std::to_string(dotted.size()) + " " + dotted + "\n");
     raw("R m 3 /..\n");
     raw("R m 5 /a\nb\n");
@@ -472,15 +479,17 @@ TEST(object_names_are_checked) {
   CHECK(tracker::valid_name("mp-named.A_b:c@d+e=f~g-h.9"));
   CHECK(tracker::valid_name("/" + std::string(tracker::kMaxNameBytes, 'x')));
   CHECK(tracker::valid_name("..."));
-  for (const std::string& bad : std::vector<std::string>{"", "/", ".", "..", "/.", "/..", "/a/b", "a b", "a\nb", std::string("a\0b", 3), "a\tb",
-                          "caf\xc3\xa9", "a\\b", "a*b", "a%b", "//a"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "/", ".", "..", "/.", "/..", "/a/b", "a b", "a\nb", std::string("a\0b", 3), "a\tb",
+                                "caf\xc3\xa9", "a\\b", "a*b", "a%b", "//a"}) {
     CHECK_MSG(!tracker::valid_name(bad), "accepted '" + bad + "'");
   }
   CHECK(!tracker::valid_name(std::string(tracker::kMaxNameBytes + 1, 'x')));
   Child child = spawn([&] {
     CHECK_SYSERR(tracker::register_object(Kind::kSegment, "/a b"), EINVAL);
     CHECK_SYSERR(tracker::register_object(Kind::kSemaphore, "/../x"), EINVAL);
-    CHECK_SYSERR(tracker::register_object(Kind::kSegment, "/" + std::string(tracker::kMaxNameBytes + 1, 'n')), ENAMETOOLONG);
+    CHECK_SYSERR(tracker::register_object(Kind::kSegment, "/" + std::string(tracker::kMaxNameBytes + 1, 'n')),
+                 ENAMETOOLONG);
     tracker::unregister_object(Kind::kSegment, "/a\nb");  // never registered: ignored
     return 0;
   });
@@ -589,7 +598,7 @@ TEST(remove_object_unlinks_by_kind_and_ignores_missing) {
   CHECK(exists(shm_path(seg)));
   tracker::remove_object(Kind::kSegment, seg);
   CHECK(!exists(shm_path(seg)));
-  tracker::remove_object(Kind::kSegment, seg);  // missing: ignored
+  tracker::remove_object(Kind::kSegment, seg);              // missing: ignored
   tracker::remove_object(Kind::kSemaphore, sem.substr(1));  // with or without '/'
   CHECK(!exists(sem_path(sem)));
 }

@@ -31,8 +31,8 @@ void await_value(WaitCell* cell, uint32_t want) {
     CHECK_MSG(v < want, "value " + std::to_string(v) + " overtook " + std::to_string(want));
     WaitResult r = mp::wait_while_equal(cell, v, kLostWakeupNs);
     if (r == WaitResult::kTimedOut && cell->value.load() == v)
-      fail(__FILE__, __LINE__, "lost wake-up: value stayed " + std::to_string(v) + " while waiting for " +
-                                   std::to_string(want));
+      fail(__FILE__, __LINE__,
+           "lost wake-up: value stayed " + std::to_string(v) + " while waiting for " + std::to_string(want));
   }
 }
 
@@ -158,7 +158,7 @@ void on_sigsys(int, siginfo_t*, void*) { g_futex_calls.fetch_add(1); }
 // In a child: every futex(2) now raises SIGSYS (counted, the call itself
 // fails with ENOSYS) instead of running.
 bool trap_futex_syscalls() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = on_sigsys;
   sa.sa_flags = SA_SIGINFO;
   if (sigaction(SIGSYS, &sa, nullptr) != 0) return false;
@@ -273,7 +273,7 @@ TEST(signals_do_not_stretch_or_cut_the_timeout) {
   WaitCell* c = seg.cell(0);
   std::string name = seg.name();
   Child child = spawn([&] {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_usr1;  // no SA_RESTART: futex returns EINTR
     sigaction(SIGUSR1, &sa, nullptr);
     Attached a(name);

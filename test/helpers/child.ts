@@ -29,12 +29,12 @@ export function startNode(args: string[], env: Record<string, string> = {}): Chi
   let err = '';
   const lines: string[] = [];
   const listeners: Array<(l: string) => void> = [];
-  readline.createInterface({ input: proc.stdout! }).on('line', (l) => {
+  readline.createInterface({ input: proc.stdout }).on('line', (l) => {
     out += l + '\n';
     lines.push(l);
     for (const f of [...listeners]) f(l);
   });
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d) => (err += d));
   running.add(proc);
   const exited = new Promise<number>((resolve) => {
     proc.on('exit', (code, signal) => {
@@ -59,15 +59,15 @@ export function startNode(args: string[], env: Record<string, string> = {}): Chi
           }
         };
         listeners.push(onLine);
-        void exited.then((code) =>
-          reject(new Error(`child exited (${code}) before printing ${re}\nstdout:\n${out}\nstderr:\n${err}`)));
+        void exited.then((code) => reject(new Error(`child exited (${code}) before printing ${re}\nstdout:\n${out}\nstderr:\n${err}`)));
       }),
   };
 }
 
 /** Runs inline CommonJS code (with `mp` = the package, `native` = the addon) to completion. */
 export async function runCode(code: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const prelude = `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
+  const prelude =
+    `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
     `const { native } = require(${JSON.stringify(path.join(repo, 'dist/binding/native.js'))});`;
   const child = startNode(['-e', prelude + code], env);
   const exitCode = await child.exited;
@@ -75,7 +75,8 @@ export async function runCode(code: string, env: Record<string, string> = {}): P
 }
 
 export function nodeCode(code: string): string[] {
-  const prelude = `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
+  const prelude =
+    `const mp = require(${JSON.stringify(path.join(repo, 'dist/index.js'))});` +
     `const { native } = require(${JSON.stringify(path.join(repo, 'dist/binding/native.js'))});`;
   return ['-e', prelude + code];
 }

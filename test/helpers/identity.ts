@@ -7,7 +7,7 @@ import fs from 'node:fs';
 export function stampOf(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(BigInt(fields[19]!) & 0xffffffffn) + 1) >>> 0 || 1; // field 22 of stat
+  return (Number(BigInt(fields[19]) & 0xffffffffn) + 1) >>> 0 || 1; // field 22 of stat
 }
 
 /** Writes owner `pid` (and its stamp) into the lock at byte `offset` of a /dev/shm file. */

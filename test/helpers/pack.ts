@@ -10,7 +10,12 @@ export function packRepo(dir: string): string {
   // children load it (a half-written module fails to load); npm test has
   // built it already.
   const name = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], {
-    cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim().split('\n').pop()!;
+    cwd: repo,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   return path.join(dir, name);
 }

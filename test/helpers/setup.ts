@@ -16,6 +16,8 @@ afterAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const me = native.trackerInfo().pid;
-  const left = listSharedObjects().filter((o) => o.trackerPid === me).map((o) => o.name);
+  const left = listSharedObjects()
+    .filter((o) => o.trackerPid === me)
+    .map((o) => o.name);
   expect(left, 'objects this test file created and did not unlink').toEqual([]);
 });

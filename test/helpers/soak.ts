@@ -20,7 +20,8 @@ export const BASE_SEED = (() => {
   const raw = process.env.MULTIPROC_SOAK_SEED;
   if (raw === undefined || raw === '') return (Math.random() * 2 ** 32) >>> 0;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new RangeError(`MULTIPROC_SOAK_SEED must be an integer from 0 to 2^32-1, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+    throw new RangeError(`MULTIPROC_SOAK_SEED must be an integer from 0 to 2^32-1, got ${JSON.stringify(raw)}`);
   return n;
 })();
 
@@ -64,7 +65,7 @@ export class Schedule {
 
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('Schedule.pick() of nothing');
-    return items[Math.floor(this.next() * items.length)]!;
+    return items[Math.floor(this.next() * items.length)];
   }
 
   chance(p: number): boolean {

@@ -60,7 +60,7 @@ export function killTrackerGroups(pids: number[]): void {
       // already gone
     }
   }
-  const mine = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]);
+  const mine = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[2]);
   for (const g of groups) {
     if (g > 1 && g !== mine) process.kill(-g, 'SIGKILL');
   }
@@ -87,5 +87,9 @@ export function strayObjects(before: ReadonlySet<string> = new Set()): SharedObj
 /** The names of this process's tracker's objects now, for strayObjects(). */
 export const objectsNow = (): Set<string> => {
   const me = native.trackerInfo().pid;
-  return new Set(listSharedObjects().filter((o) => o.trackerPid === me).map((o) => o.name));
+  return new Set(
+    listSharedObjects()
+      .filter((o) => o.trackerPid === me)
+      .map((o) => o.name),
+  );
 };

@@ -63,8 +63,7 @@ export interface SystemError extends Error {
 }
 
 export function isSystemError(e: unknown, code?: string): e is SystemError {
-  return e instanceof Error && typeof (e as SystemError).code === 'string' &&
-    (code === undefined || (e as SystemError).code === code);
+  return e instanceof Error && typeof (e as SystemError).code === 'string' && (code === undefined || (e as SystemError).code === code);
 }
 
 /**

@@ -50,8 +50,10 @@ const URL_LIKE = /^[A-Za-z][A-Za-z\d+.-]+:/;
 export function moduleUrl(module: string | URL | undefined, what: string): string {
   if (module === undefined) {
     if (state.mainModule === undefined) {
-      throw new TypeError(`cannot find the module that exports ${what}: there is no main script to import it from ` +
-        '(code run with -e or in a REPL): pass { module: import.meta.url } or the path of the module that exports it');
+      throw new TypeError(
+        `cannot find the module that exports ${what}: there is no main script to import it from ` +
+          '(code run with -e or in a REPL): pass { module: import.meta.url } or the path of the module that exports it',
+      );
     }
     return pathToFileURL(state.mainModule).href;
   }
@@ -113,7 +115,10 @@ function lexSource(source: string, file: string): Lexed | undefined {
   }
   const [, exports, , hasModuleSyntax] = parsed;
   const lexed: Lexed = {
-    direct: [], defaultIdentifier: undefined, reexports: [], reexportsAll: false,
+    direct: [],
+    defaultIdentifier: undefined,
+    reexports: [],
+    reexportsAll: false,
     esm: hasModuleSyntax || /\.m[jt]s$/.test(file),
   };
   for (const e of exports) {
@@ -141,14 +146,14 @@ function lexSource(source: string, file: string): Lexed | undefined {
 export function prepareExports(url: string): void {
   if (!url.startsWith('file:')) return;
   const file = fileURLToPath(url);
-  lexFile(file) ?? lexFile(safeResolve(file));
+  if (lexFile(file) === undefined) lexFile(safeResolve(file));
 }
 
 /** By name in an ES module's lexed exports. */
 function findInSource(lexed: Lexed, name: string): Found {
   if (name !== '') {
     const byLocal = lexed.direct.filter(([, local]) => local === name);
-    if (byLocal.length > 0) return { exportName: (byLocal.find(([exported]) => exported === name) ?? byLocal[0]!)[0] };
+    if (byLocal.length > 0) return { exportName: (byLocal.find(([exported]) => exported === name) ?? byLocal[0])[0] };
     if (lexed.defaultIdentifier === name) return { exportName: 'default' };
     // `export default () => {}` and `export default function () {}` are named "default".
     if (name === 'default' && lexed.direct.some(([exported, local]) => exported === 'default' && local === null)) {
@@ -157,7 +162,7 @@ function findInSource(lexed: Lexed, name: string): Found {
     // Re-exported from elsewhere: the name is all there is to go by.
     if (lexed.reexports.some(([exported]) => exported === name)) return { exportName: name };
     const renamed = lexed.reexports.filter(([, imported]) => imported === name);
-    if (renamed.length === 1) return { exportName: renamed[0]![0] };
+    if (renamed.length === 1) return { exportName: renamed[0][0] };
   }
   if (lexed.reexportsAll && name !== '') return 'unknown';
   return lexed.esm ? 'absent' : 'unknown';
@@ -236,13 +241,20 @@ function quoteName(fn: AnyFunction): string {
  * saying what is wrong and how to fix it for a function the module does not
  * export, an anonymous one it does not export, a bound function.
  */
-export function resolveExport(fn: AnyFunction, module: string | URL | undefined, what: string,
-  moduleOption = 'module', optionKey?: string): ResolvedExport {
+export function resolveExport(
+  fn: AnyFunction,
+  module: string | URL | undefined,
+  what: string,
+  moduleOption = 'module',
+  optionKey?: string,
+): ResolvedExport {
   if (typeof fn !== 'function') throw new TypeError(`${what} must be a function, got ${describe(fn)}`);
   if (fn.name.startsWith('bound ')) {
-    throw new TypeError(`${what} is a bound function ("${fn.name}"): a child process gets ${what} by importing its module ` +
-      'and looking up the exported function, so a bound this or bound arguments cannot travel with it. ' +
-      'Pass the exported function itself, and give it what you bound as arguments instead.');
+    throw new TypeError(
+      `${what} is a bound function ("${fn.name}"): a child process gets ${what} by importing its module ` +
+        'and looking up the exported function, so a bound this or bound arguments cannot travel with it. ' +
+        'Pass the exported function itself, and give it what you bound as arguments instead.',
+    );
   }
   const url = moduleUrl(module, `${what} ${quoteName(fn)}`);
   let found: Found = 'unknown';
@@ -270,17 +282,25 @@ export function resolveExport(fn: AnyFunction, module: string | URL | undefined,
   const elsewhere = module === undefined ? `, or pass { ${moduleOption} } naming the module that exports it` : '';
   if (fn.name === '') {
     const example = commonJs ? '`exports.work = (...) => { ... }`' : '`export function work(...) { ... }`';
-    const notThere = found === 'absent' ? `, and ${place} does not export it`
-      : commonJs ? `, and ${place} does not export it yet (assign its exports before it starts a process)` : '';
-    throw new TypeError(`${what} is an anonymous function${notThere}: ${why(notThere ? 'that module' : place)}, ` +
-      'so an inline function cannot be found there. ' +
-      `Declare it in that module as ${example} and pass that function${elsewhere}.`);
+    const notThere =
+      found === 'absent'
+        ? `, and ${place} does not export it`
+        : commonJs
+          ? `, and ${place} does not export it yet (assign its exports before it starts a process)`
+          : '';
+    throw new TypeError(
+      `${what} is an anonymous function${notThere}: ${why(notThere ? 'that module' : place)}, ` +
+        'so an inline function cannot be found there. ' +
+        `Declare it in that module as ${example} and pass that function${elsewhere}.`,
+    );
   }
   if (found === 'absent' && fn.name === optionKey) {
     const example = commonJs ? '`exports.work = (...) => { ... }`' : '`export function work(...) { ... }`';
-    throw new TypeError(`${what} looks like an inline function (its name "${fn.name}" is only that of the option it was ` +
-      `written in), and ${place} does not export it: ${why('that module')}, so an inline function cannot be found there. ` +
-      `Declare it in that module as ${example} and pass that function${elsewhere}.`);
+    throw new TypeError(
+      `${what} looks like an inline function (its name "${fn.name}" is only that of the option it was ` +
+        `written in), and ${place} does not export it: ${why('that module')}, so an inline function cannot be found there. ` +
+        `Declare it in that module as ${example} and pass that function${elsewhere}.`,
+    );
   }
   if (found === 'absent') {
     const example = commonJs ? `\`exports.${fn.name} = ${fn.name}\`` : `\`export function ${fn.name}\` or \`export { ${fn.name} }\``;

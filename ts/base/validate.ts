@@ -8,7 +8,9 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return `${typeof value} ${String(value)}`;
+  // A function by its name, not its source text.
+  if (typeof value === 'function') return `function ${(value as { name?: string }).name || '(anonymous)'}`;
+  return `${typeof value} ${(value as number | boolean | bigint | symbol).toString()}`;
 }
 
 /** A timeout in milliseconds: any non-negative number, Infinity included; undefined/null: none. */

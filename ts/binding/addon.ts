@@ -23,8 +23,12 @@ function checkSpinEnv(): void {
   const raw = process.env.MULTIPROC_SPIN_NS;
   if (raw === undefined || raw === '') return;
   if (!/^\d+$/.test(raw) || Number(raw) > 1e9) {
-    throw Object.assign(new RangeError(`MULTIPROC_SPIN_NS must be a whole number of nanoseconds from 0 to 1000000000 ` +
-      `(0: never spin), got ${JSON.stringify(raw)}`), { code: 'ERR_MP_BAD_ENV' });
+    throw Object.assign(
+      new RangeError(
+        `MULTIPROC_SPIN_NS must be a whole number of nanoseconds from 0 to 1000000000 ` + `(0: never spin), got ${JSON.stringify(raw)}`,
+      ),
+      { code: 'ERR_MP_BAD_ENV' },
+    );
   }
 }
 

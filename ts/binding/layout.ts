@@ -75,8 +75,16 @@ export const EVENT = { flag: 0, sleepers: 1, words: 2 } as const;
  * sleeps on (0 free, 1 waiting, 2 notified).
  */
 export const CONDITION = {
-  arrivals: 0, high: 1, entries: 2, count: 256, entryWords: 6,
-  tid: 0, stamp: 1, state: 2, arrival: 4, notifiedAt: 5,
+  arrivals: 0,
+  high: 1,
+  entries: 2,
+  count: 256,
+  entryWords: 6,
+  tid: 0,
+  stamp: 1,
+  state: 2,
+  arrival: 4,
+  notifiedAt: 5,
 } as const;
 export const WAITER = { free: 0, waiting: 1, notified: 2 } as const;
 
@@ -88,7 +96,8 @@ export const WAITER = { free: 0, waiting: 1, notified: 2 } as const;
  */
 export const BARRIER = {
   lock: 0, // LOCK.words
-  seq: 4, seqSleepers: 5, // a wait cell
+  seq: 4,
+  seqSleepers: 5, // a wait cell
   state: 6, // 0 filling, 2 running the action, -2 broken
   count: 7,
   parties: 8,
@@ -107,11 +116,16 @@ export const BARRIER = {
  * (native/core/ring.h) starts at byte RING_OFFSET.
  */
 export const QUEUE = {
-  done: 0, doneSleepers: 1,
+  done: 0,
+  doneSleepers: 1,
   flags: 2,
   overflow: 3, // items taken by consumers that found no free entry (never recovered)
-  consumers: 4, consumerEntries: 128, consumerWords: 4,
-  senders: 4 + 128 * 4, senderEntries: 32, senderWords: 2,
+  consumers: 4,
+  consumerEntries: 128,
+  consumerWords: 4,
+  senders: 4 + 128 * 4,
+  senderEntries: 32,
+  senderWords: 2,
   senderGiveUps: 4 + 128 * 4 + 32 * 2,
 } as const;
 export const QUEUE_CONSUMERS_OVERFLOWED = 1;

@@ -40,20 +40,34 @@ function printTable(objects: SharedObjectInfo[]): void {
     return;
   }
   const rows = objects.map((o) => [
-    o.type, o.name, formatSize(o.size), String(o.uid), o.program ?? '(named)',
+    o.type,
+    o.name,
+    formatSize(o.size),
+    String(o.uid),
+    o.program ?? '(named)',
     o.named ? '-' : o.trackerAlive ? `alive (${o.trackers.join(',')})` : 'gone',
-    `${o.openBy.length}${o.openByComplete ? '' : '?'}`, status(o), o.modified.toISOString(),
+    `${o.openBy.length}${o.openByComplete ? '' : '?'}`,
+    status(o),
+    o.modified.toISOString(),
   ]);
   const header = ['KIND', 'NAME', 'SIZE', 'UID', 'PROGRAM', 'TRACKER', 'USERS', 'STATUS', 'MODIFIED'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 function flagsOf(command: string, args: string[], allowed: string[]): Set<string> {
   for (const a of args) {
     if (!allowed.includes(a)) {
-      throw new UsageError(`unknown ${a.startsWith('-') ? 'flag' : 'argument'} ${JSON.stringify(a)} for "${command}"` +
-        (allowed.length ? ` (it takes ${allowed.join(', ')})` : ''));
+      throw new UsageError(
+        `unknown ${a.startsWith('-') ? 'flag' : 'argument'} ${JSON.stringify(a)} for "${command}"` +
+          (allowed.length ? ` (it takes ${allowed.join(', ')})` : ''),
+      );
     }
   }
   return new Set(args);
@@ -77,8 +91,9 @@ function main(argv: string[]): number {
     const flags = flagsOf(command, args, ['--dry-run', '--named', '--force']);
     const options = { dryRun: flags.has('--dry-run'), named: flags.has('--named'), force: flags.has('--force') };
     if (options.force) {
-      process.stderr.write('multiproc clean --force: removing EVERY multiproc object in /dev/shm, including ones ' +
-        'in use: programs using them will fail\n');
+      process.stderr.write(
+        'multiproc clean --force: removing EVERY multiproc object in /dev/shm, including ones ' + 'in use: programs using them will fail\n',
+      );
     }
     const verb = options.dryRun ? 'would remove' : 'removed';
     let removed = 0;

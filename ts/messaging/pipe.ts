@@ -184,7 +184,7 @@ export class Connection<T = unknown> implements Shareable {
     const q = this.#in();
     const { timeout, signal } = asyncOptions(options, 'recv');
     try {
-      return await partsOf(q).ring.get(timeout, signal, { onIdle: this.#idle }) as T;
+      return (await partsOf(q).ring.get(timeout, signal, { onIdle: this.#idle })) as T;
     } catch (e) {
       throw this.#eof(e);
     }
@@ -208,7 +208,7 @@ export class Connection<T = unknown> implements Shareable {
     const { timeout, signal } = asyncOptions(options, 'recvBytes');
     const ring = partsOf(this.#in()).ring;
     try {
-      return await ring.get(timeout, signal, { raw: true, onIdle: this.#idle }) as Buffer;
+      return (await ring.get(timeout, signal, { raw: true, onIdle: this.#idle })) as Buffer;
     } catch (e) {
       throw this.#eof(e);
     }

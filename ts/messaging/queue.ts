@@ -36,8 +36,9 @@ let revived: SharedState | undefined;
 const NO_OPTIONS: GetOptions = Object.freeze({});
 
 function closedHandle(): Error {
-  return Object.assign(new Error('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)'),
-    { code: 'ERR_MP_CLOSED' });
+  return Object.assign(new Error('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)'), {
+    code: 'ERR_MP_CLOSED',
+  });
 }
 
 export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
@@ -52,15 +53,18 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
       this.#state = revived;
       revived = undefined;
     } else {
-      if (typeof maxsize !== 'number' || !Number.isInteger(maxsize)) throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
+      if (typeof maxsize !== 'number' || !Number.isInteger(maxsize))
+        throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
       if (maxsize < 0 || maxsize > 0x7fffffff) throw new RangeError(`maxsize must be from 0 to ${0x7fffffff}, got ${maxsize}`);
       if (typeof options !== 'object' || options === null) throw new TypeError(`Queue options must be an object, got ${describe(options)}`);
       for (const key of Object.keys(options)) {
         if (key !== 'capacityBytes') throw new TypeError(`unknown Queue option ${JSON.stringify(key)}`);
       }
       const capacity = options.capacityBytes ?? DEFAULT_CAPACITY;
-      if (typeof capacity !== 'number' || !Number.isInteger(capacity)) throw new TypeError(`options.capacityBytes must be an integer, got ${describe(capacity)}`);
-      if (capacity < 64 || capacity > MAX_CAPACITY) throw new RangeError(`options.capacityBytes must be from 64 to ${MAX_CAPACITY}, got ${capacity}`);
+      if (typeof capacity !== 'number' || !Number.isInteger(capacity))
+        throw new TypeError(`options.capacityBytes must be an integer, got ${describe(capacity)}`);
+      if (capacity < 64 || capacity > MAX_CAPACITY)
+        throw new RangeError(`options.capacityBytes must be from 64 to ${MAX_CAPACITY}, got ${capacity}`);
       const words = queueBytes(capacity) / 4 - STATE;
       this.#state = SharedState.createOrOpen(Kind.Queue, words, undefined, (s) => Ring.init(s, capacity, maxsize));
     }
@@ -97,7 +101,7 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Resolves with the oldest item (rejects Empty after options.timeout; ShutDown once shut down and drained). */
   async get(options?: AsyncOptions): Promise<T> {
     const { timeout, signal } = asyncOptions(options, 'get');
-    return await this.#open().get(timeout, signal, this._getOptions()) as T;
+    return (await this.#open().get(timeout, signal, this._getOptions())) as T;
   }
 
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */
@@ -141,14 +145,17 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
    * queue is shut down but not emptied, and this throws TimeoutError.
    */
   shutdown(options?: { immediate?: boolean }): void {
-    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`shutdown() options must be an object, got ${describe(options)}`);
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new TypeError(`shutdown() options must be an object, got ${describe(options)}`);
     const immediate = options?.immediate ?? false;
     if (typeof immediate !== 'boolean') throw new TypeError(`options.immediate must be a boolean, got ${describe(immediate)}`);
     const dropped = this.#open().shutdown(immediate);
     this._shutDown();
     if (!dropped) {
-      throw new TimeoutError('the queue is shut down, but what was left in it could not be dropped: its internal lock ' +
-        'stayed held for a second (by a stopped process?); gets will drain it instead');
+      throw new TimeoutError(
+        'the queue is shut down, but what was left in it could not be dropped: its internal lock ' +
+          'stayed held for a second (by a stopped process?); gets will drain it instead',
+      );
     }
   }
 
@@ -176,7 +183,7 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** @internal for Connection (pipe.ts) and JoinableQueue */
   static _parts(q: Queue): { readonly ring: Ring; readonly state: SharedState } {
-    return q.#parts ??= Object.freeze({ ring: q.#ring, state: q.#state });
+    return (q.#parts ??= Object.freeze({ ring: q.#ring, state: q.#state }));
   }
 
   [toHandle](): HandleData {
@@ -190,8 +197,10 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   [inspect.custom](): string {
     const max = this.#ring.maxsize;
     const flags = [this.#ring.isShutDown ? 'shut down' : '', this.#closed ? 'closed here' : ''].filter(Boolean);
-    return `${this.constructor.name} { ${this.qsize()} item${this.qsize() === 1 ? '' : 's'}${max ? ` of at most ${max}` : ''}` +
-      `${flags.length ? `, ${flags.join(', ')}` : ''} }`;
+    return (
+      `${this.constructor.name} { ${this.qsize()} item${this.qsize() === 1 ? '' : 's'}${max ? ` of at most ${max}` : ''}` +
+      `${flags.length ? `, ${flags.join(', ')}` : ''} }`
+    );
   }
 }
 
@@ -383,16 +392,19 @@ export class SimpleQueue<T = unknown> implements Shareable {
 }
 
 function reopenQueue<Q extends Queue>(Type: new () => Q, data: HandleData): Q {
-  return reviveShared(data, Kind.Queue, (state) => {
-    // The ring must lie inside the segment before anything reads it.
-    if (state.i32.length * 4 < RING_OFFSET + 64) throw corruptError(`${state.describe()} is too small to hold a queue`);
-    revived = state;
-    return new Type();
-  }, MIN_STATE_WORDS);
+  return reviveShared(
+    data,
+    Kind.Queue,
+    (state) => {
+      // The ring must lie inside the segment before anything reads it.
+      if (state.i32.length * 4 < RING_OFFSET + 64) throw corruptError(`${state.describe()} is too small to hold a queue`);
+      revived = state;
+      return new Type();
+    },
+    MIN_STATE_WORDS,
+  );
 }
-
 
 registerHandleKind('Queue', (data) => reopenQueue(Queue, data));
 registerHandleKind('JoinableQueue', (data) => reopenQueue(JoinableQueue, data));
 registerHandleKind('SimpleQueue', (data) => new SimpleQueue(undefined, reopenQueue(Queue, data.queue as HandleData)));
-

@@ -14,7 +14,7 @@ import { getLogger, logToStderr } from '../base/logging';
 import { CHILD } from '../base/child';
 import { installKindModules } from './kinds';
 import { decodePayload, type StartPayload } from './payload';
-import { Process, reviveProcess } from './process';
+import { type Process, reviveProcess } from './process';
 import { state } from '../base/identity';
 
 /** Reads a variable of ours and removes it from the environment. */
@@ -62,7 +62,7 @@ async function prepareSpare(): Promise<void> {
 }
 
 function fail(name: string, error: unknown): never {
-  const text = error instanceof Error ? error.stack ?? String(error) : String(error);
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
   process.stderr.write(`Process ${name}:\n${text}\n`);
   process.exit(1);
 }
@@ -89,9 +89,11 @@ function logExit(code: number): void {
 // the same way, with exit code 13; say so rather than exit 0 as if it had
 // finished.
 function onUnsettled(name: string): void {
-  process.stderr.write(`Process ${name}:\nWarning: the target never settled (its promise is still pending, ` +
-    'and nothing is left for the event loop to do that could settle it); exiting with code 13, ' +
-    'as Node does for an unsettled top-level await\n');
+  process.stderr.write(
+    `Process ${name}:\nWarning: the target never settled (its promise is still pending, ` +
+      'and nothing is left for the event loop to do that could settle it); exiting with code 13, ' +
+      'as Node does for an unsettled top-level await\n',
+  );
   process.exitCode ??= 13;
 }
 
@@ -116,9 +118,11 @@ async function findExport(p: StartPayload): Promise<unknown> {
   // A CommonJS module seen through import(): its exports are the default.
   const cjs = ns.default as Record<string, unknown> | undefined;
   if (cjs && (typeof cjs === 'object' || typeof cjs === 'function') && p.exportName in cjs) return cjs[p.exportName];
-  throw new Error(`cannot find the target: ${p.module} has no export named "${p.exportName}". ` +
-    `The child process imports the ${p.kind === 'subclass' ? 'Process subclass' : 'target function'} by name: ` +
-    'export it from that module, or pass { module } naming the module that exports it.');
+  throw new Error(
+    `cannot find the target: ${p.module} has no export named "${p.exportName}". ` +
+      `The child process imports the ${p.kind === 'subclass' ? 'Process subclass' : 'target function'} by name: ` +
+      'export it from that module, or pass { module } naming the module that exports it.',
+  );
 }
 
 async function main(): Promise<void> {
@@ -131,7 +135,12 @@ async function main(): Promise<void> {
   // A claimed spare that is not a daemon must outlive its parent like any child.
   if (spare && !p.daemon) addon().setParentDeathSignal(0);
   Object.assign(state, {
-    name: p.name, daemon: p.daemon, identity: p.identity, parent: p.parent, mainModule: p.mainModule, childCounter: 0,
+    name: p.name,
+    daemon: p.daemon,
+    identity: p.identity,
+    parent: p.parent,
+    mainModule: p.mainModule,
+    childCounter: 0,
   });
   process.title = `node (multiproc ${p.name})`;
   if (p.daemon) becomeDaemon(p.parent.pid);

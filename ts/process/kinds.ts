@@ -14,13 +14,18 @@ const values = (): void => void require('../values/shared_values');
 export function installKindModules(): void {
   addKindModules({
     SharedMemory: sharedMemory,
-    Lock: lock, RLock: lock,
-    Semaphore: semaphore, BoundedSemaphore: semaphore,
+    Lock: lock,
+    RLock: lock,
+    Semaphore: semaphore,
+    BoundedSemaphore: semaphore,
     Event: () => void require('../sync/event'),
     Condition: () => void require('../sync/condition'),
     Barrier: () => void require('../sync/barrier'),
-    Value: values, SharedArray: values,
-    Queue: queue, JoinableQueue: queue, SimpleQueue: queue,
+    Value: values,
+    SharedArray: values,
+    Queue: queue,
+    JoinableQueue: queue,
+    SimpleQueue: queue,
     Connection: () => void require('../messaging/pipe'),
   });
 }

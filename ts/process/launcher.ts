@@ -19,7 +19,7 @@ const DROP_ALONE = /^(--eval=|--print=|--inspect|--debug-port|-i$|--interactive$
 export function childExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
-    const arg = execArgv[i]!;
+    const arg = execArgv[i];
     if (DROP_WITH_VALUE.has(arg)) {
       i++;
       continue;

@@ -3,7 +3,6 @@
 import { deserialize, serialize } from '../share/handles';
 import type { LogLevel } from '../base/logging';
 
-
 export interface StartPayload {
   version: 1;
   name: string;

@@ -122,9 +122,11 @@ export class Process<F extends Target = Target> {
     if (this.#phase === 'closed') throw new Error(`process ${this.#name} is closed`);
     if (this.#phase !== 'initial') throw new Error(`process ${this.#name} can only be started once`);
     if (state.bootstrapping) {
-      throw new Error('a new process was started while this child process was still importing its main module. ' +
-        'The main script is imported again in every child: guard its top-level work with ' +
-        '`if (isMainProcess()) { ... }` (Python\'s `if __name__ == "__main__":`).');
+      throw new Error(
+        'a new process was started while this child process was still importing its main module. ' +
+          'The main script is imported again in every child: guard its top-level work with ' +
+          '`if (isMainProcess()) { ... }` (Python\'s `if __name__ == "__main__":`).',
+      );
     }
     // Shared objects among the arguments reserve an entry for the child
     // (their holder tables): once its pid is known, the entries are its, so
@@ -211,7 +213,8 @@ export class Process<F extends Target = Target> {
     // Not setTimeout: it fires after 1 ms for delays past 2^31-1 ms (Infinity included).
     const timer = timeout === undefined ? undefined : delay(timeout);
     try {
-      await Promise.race(timer === undefined ? [this.#exited] : [this.#exited, timer.promise]);
+      const exited = this.#exited!; // set by start(), which join() requires
+      await Promise.race(timer === undefined ? [exited] : [exited, timer.promise]);
     } finally {
       timer?.clear();
       if (this.#daemon && --this.#joiners === 0 && this.#exitCode === null) child.unref();
@@ -267,10 +270,11 @@ export class Process<F extends Target = Target> {
   sendSignal(signal: NodeJS.Signals | number): void {
     let number: number;
     if (typeof signal === 'number') {
-      if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`signal must be an integer from 0 to 64, got ${signal}`);
+      if (!Number.isInteger(signal) || signal < 0 || signal > 64)
+        throw new RangeError(`signal must be an integer from 0 to 64, got ${signal}`);
       number = signal;
     } else if (typeof signal === 'string' && signal in constants.signals) {
-      number = constants.signals[signal as NodeJS.Signals];
+      number = constants.signals[signal];
     } else {
       throw new TypeError(`unknown signal ${JSON.stringify(signal)}: use a name like 'SIGUSR1' or a number`);
     }

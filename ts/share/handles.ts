@@ -39,8 +39,8 @@ export interface Reservation {
 
 /** What serialize() reserved for the handles it wrote: see collectTickets. */
 export interface HandlesSent {
-  drop(): void;
-  assign(pid: number, stamp: number): void;
+  drop: () => void;
+  assign: (pid: number, stamp: number) => void;
 }
 
 let reserving: Reservation[] | undefined;
@@ -57,10 +57,13 @@ export function collectTickets<R>(fn: () => R): [R, HandlesSent | undefined] {
   reserving = mine;
   try {
     const result = fn();
-    const sent = mine.length === 0 ? undefined : {
-      drop: () => mine.forEach((r) => r.drop()),
-      assign: (pid: number, stamp: number) => mine.forEach((r) => r.assign(pid, stamp)),
-    };
+    const sent =
+      mine.length === 0
+        ? undefined
+        : {
+            drop: () => mine.forEach((r) => r.drop()),
+            assign: (pid: number, stamp: number) => mine.forEach((r) => r.assign(pid, stamp)),
+          };
     return [result, sent];
   } catch (e) {
     mine.forEach((r) => r.drop());
@@ -99,18 +102,25 @@ function sharedBuffer(value: object): boolean {
 
 function notCloneable(where: string, value: unknown): TypeError {
   if (typeof value === 'object' && value !== null && types.isProxy(value)) {
-    return new TypeError(`${where} is a Proxy, which cannot be sent to another process (structured clone refuses ` +
-      'proxies): send the plain data it wraps');
+    return new TypeError(
+      `${where} is a Proxy, which cannot be sent to another process (structured clone refuses ` + 'proxies): send the plain data it wraps',
+    );
   }
   if (typeof value === 'object' && value !== null && sharedBuffer(value)) {
-    return new TypeError(`${where} is ${types.isSharedArrayBuffer(value) ? 'a SharedArrayBuffer' : 'a view of a SharedArrayBuffer'}, ` +
-      'which only the threads of one process can share: use a multiproc SharedArray or SharedMemory to share memory between processes');
+    return new TypeError(
+      `${where} is ${types.isSharedArrayBuffer(value) ? 'a SharedArrayBuffer' : 'a view of a SharedArrayBuffer'}, ` +
+        'which only the threads of one process can share: use a multiproc SharedArray or SharedMemory to share memory between processes',
+    );
   }
-  const what = typeof value === 'function'
-    ? `a function${(value as { name?: string }).name ? ` (${(value as { name: string }).name})` : ''}`
-    : typeof value === 'symbol' ? `a symbol (${String(value)})` : `a ${Object.prototype.toString.call(value)}`;
-  return new TypeError(`${where} is ${what}, which cannot be sent to another process ` +
-    '(only structured-clone data and multiproc shared objects can)');
+  const what =
+    typeof value === 'function'
+      ? `a function${(value as { name?: string }).name ? ` (${(value as { name: string }).name})` : ''}`
+      : typeof value === 'symbol'
+        ? `a symbol (${String(value)})`
+        : `a ${Object.prototype.toString.call(value)}`;
+  return new TypeError(
+    `${where} is ${what}, which cannot be sent to another process ` + '(only structured-clone data and multiproc shared objects can)',
+  );
 }
 
 const childPath = (where: string, key: string | number): string =>
@@ -214,8 +224,9 @@ export function reopenHandle(data: HandleData): object {
   if (!kinds.has(data.kind)) definers.get(data.kind)?.();
   const reopen = kinds.get(data.kind);
   if (!reopen) {
-    throw new TypeError(`received a handle of unknown kind ${JSON.stringify(data.kind)}: ` +
-      'is the receiving process using the same multiproc version?');
+    throw new TypeError(
+      `received a handle of unknown kind ${JSON.stringify(data.kind)}: ` + 'is the receiving process using the same multiproc version?',
+    );
   }
   return reopen(data);
 }
@@ -263,6 +274,6 @@ export function deserialize(data: Uint8Array): unknown {
   if (data.length < 2 || (data[0] !== FLAG_PLAIN && data[0] !== FLAG_HANDLES)) {
     throw new TypeError('not data written by multiproc serialize()');
   }
-  const value = v8.deserialize(data.subarray(1));
+  const value: unknown = v8.deserialize(data.subarray(1));
   return data[0] === FLAG_HANDLES ? revive(value, new Set()) : value;
 }

@@ -42,8 +42,7 @@ export const isPlaceholder = (id: bigint): boolean => (Number(id & 0xffffffffn) 
 const isTombstone = (id: bigint): boolean => (id & TOMBSTONE) !== 0n;
 // Whether an identity still counts: a placeholder, a live thread, or a
 // tombstone whose reclaimer is at work.
-const standing = (id: bigint): boolean =>
-  isTombstone(id) ? identityAlive(id & ~TOMBSTONE) : isPlaceholder(id) || identityAlive(id);
+const standing = (id: bigint): boolean => (isTombstone(id) ? identityAlive(id & ~TOMBSTONE) : isPlaceholder(id) || identityAlive(id));
 
 /** A fresh placeholder identity: 62 random bits, unique among an object's handles in flight. */
 export function placeholder(): bigint {

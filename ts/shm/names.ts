@@ -52,11 +52,12 @@ export function validateName(name: unknown, what: string): string {
   for (const ch of name) {
     if (!NAME_CHARACTER.test(ch)) {
       if (ch === '/') {
-        throw new TypeError(`${what} must not contain "/" (got ${JSON.stringify(name)}): ` +
-          'give the bare name, e.g. "my-segment"');
+        throw new TypeError(`${what} must not contain "/" (got ${JSON.stringify(name)}): ` + 'give the bare name, e.g. "my-segment"');
       }
-      throw new TypeError(`${what} must not contain ${describeCharacter(ch)} (at index ${index} of ` +
-        `${JSON.stringify(name)}): names are made of ${NAME_CHARACTERS}`);
+      throw new TypeError(
+        `${what} must not contain ${describeCharacter(ch)} (at index ${index} of ` +
+          `${JSON.stringify(name)}): names are made of ${NAME_CHARACTERS}`,
+      );
     }
     index += ch.length;
   }
@@ -71,11 +72,9 @@ export function validateName(name: unknown, what: string): string {
 function describeCharacter(ch: string): string {
   const code = ch.codePointAt(0)!;
   const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  const what = code < 0x20 || (code >= 0x7f && code < 0xa0) ? ', a control character'
-    : code === 0x20 ? ', a space' : '';
+  const what = code < 0x20 || (code >= 0x7f && code < 0xa0) ? ', a control character' : code === 0x20 ? ', a space' : '';
   return `${JSON.stringify(ch)} (${hex}${what})`;
 }
-
 
 /** The POSIX form the addon takes. */
 export const posixName = (name: string): string => `/${name}`;
@@ -100,5 +99,5 @@ export function parseObjectName(entry: string): ObjectName | undefined {
   const name = semaphore ? entry.slice(4) : entry;
   if (!name.startsWith(NAME_PREFIX)) return undefined;
   const generated = GENERATED_NAME.exec(name);
-  return { kind: semaphore ? 'semaphore' : 'segment', name, tag: generated ? generated[1]! : null };
+  return { kind: semaphore ? 'semaphore' : 'segment', name, tag: generated ? generated[1] : null };
 }

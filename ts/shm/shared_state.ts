@@ -67,7 +67,7 @@ export class SharedState {
   }
 
   get named(): boolean {
-    return (this.i32[HEADER.flags]! & FLAG.named) !== 0;
+    return (this.i32[HEADER.flags] & FLAG.named) !== 0;
   }
 
   /** What to call it in messages: "Lock 'jobs'" or "Lock mp-1a2b-...". */
@@ -82,8 +82,13 @@ export class SharedState {
    * the initial state and runs only in the process that created the
    * segment. `minStateWords`: the least a segment opened by name must have.
    */
-  static createOrOpen(kind: Kind, stateWords: number, userName: string | undefined,
-    init: (s: SharedState) => void, minStateWords = stateWords): SharedState {
+  static createOrOpen(
+    kind: Kind,
+    stateWords: number,
+    userName: string | undefined,
+    init: (s: SharedState) => void,
+    minStateWords = stateWords,
+  ): SharedState {
     const size = bytesFor(stateWords);
     if (userName === undefined) {
       const name = generateName();
@@ -131,16 +136,24 @@ export class SharedState {
     if (magic !== 0 && magic !== MAGIC) refuse(new TypeError(`${shown} is not a multiproc object (another program's file?)`));
     s.#awaitInitialized();
     if (s.i32[HEADER.magic] !== MAGIC || s.i32[HEADER.version] !== VERSION) {
-      refuse(new TypeError(`${shown} is not a multiproc object of this version ` +
-        `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`));
+      refuse(
+        new TypeError(
+          `${shown} is not a multiproc object of this version ` +
+            `(layout ${s.i32[HEADER.magic] === MAGIC ? s.i32[HEADER.version] : 'unknown'}, this multiproc uses ${VERSION})`,
+        ),
+      );
     }
-    const found = s.i32[HEADER.kind]!;
-    if (found !== kind) {
+    const found = s.i32[HEADER.kind];
+    if (found !== (kind as number)) {
       const a = (k: string): string => `${/^[AEIOU]/.test(k) ? 'an' : 'a'} ${k}`;
       refuse(new TypeError(`${shown} is ${a(Kind[found] ?? 'different kind of object')}, not ${a(Kind[kind])}`));
     }
     if (segment.size < bytesFor(minStateWords)) {
-      refuse(corruptError(`${what} is corrupt: its segment has ${segment.size} bytes, fewer than the ${bytesFor(minStateWords)} a ${Kind[kind]} needs`));
+      refuse(
+        corruptError(
+          `${what} is corrupt: its segment has ${segment.size} bytes, fewer than the ${bytesFor(minStateWords)} a ${Kind[kind]} needs`,
+        ),
+      );
     }
     if (!s.named) s.#adopt(ticket);
     return s;
@@ -188,7 +201,9 @@ export class SharedState {
     while (Atomics.load(this.i32, HEADER.initialized) !== 1) {
       if (Date.now() > deadline) {
         this.segment.close();
-        throw new Error(`${JSON.stringify(this.userName ?? this.name)} was never initialized (its creator died while creating it?): unlink it and create it again`);
+        throw new Error(
+          `${JSON.stringify(this.userName ?? this.name)} was never initialized (its creator died while creating it?): unlink it and create it again`,
+        );
       }
       addon().waitSync(this.segment, HEADER.initialized * 4, 0, 1);
     }
@@ -236,7 +251,7 @@ export class SharedState {
    */
   dropTicket(t: Ticket): void {
     if (this.holders.giveUp(t.entry, t.id) || t.entry === this.#holder) return;
-    this.holders.giveUp(t.entry, threadIdentity()) || this.holders.giveUp(t.entry, pack(threadId(), 0));
+    if (!this.holders.giveUp(t.entry, threadIdentity())) this.holders.giveUp(t.entry, pack(threadId(), 0));
   }
 
   /** One more JS object of this thread uses this state. */
@@ -260,7 +275,7 @@ export class SharedState {
       if (this.#holder >= 0) this.holders.giveUp(this.#holder);
       this.#holder = -1;
       if (this.segment.closed || this.segment.truncated) return;
-      if ((this.i32[HEADER.flags]! & (FLAG.named | FLAG.pinned)) !== 0) return;
+      if ((this.i32[HEADER.flags] & (FLAG.named | FLAG.pinned)) !== 0) return;
       if (this.holders.empty()) addon().Segment.unlink(posixName(this.name));
     } catch {
       // already unlinked (by another last holder), or gone: nothing to do
@@ -285,8 +300,9 @@ export class SharedState {
  * False if none of these is there.
  */
 export function adoptEntry(table: Entries, ticket: Ticket, me: bigint): boolean {
-  return table.swap(ticket.entry, ticket.id, me) || table.identity(ticket.entry) === me ||
-    table.swap(ticket.entry, pack(threadId(), 0), me);
+  return (
+    table.swap(ticket.entry, ticket.id, me) || table.identity(ticket.entry) === me || table.swap(ticket.entry, pack(threadId(), 0), me)
+  );
 }
 
 /** Removes a named object of any kind by its user-given name. */
@@ -343,8 +359,12 @@ export function handleOf(state: SharedState): { name: string; userName: string |
  * handle's placeholder is given back), or `make` over the opened segment
  * (which takes the placeholder over).
  */
-export function reviveShared<T extends object>(data: Record<string, unknown>, kind: Kind,
-  make: (state: SharedState) => T, minStateWords = 0): T {
+export function reviveShared<T extends object>(
+  data: Record<string, unknown>,
+  kind: Kind,
+  make: (state: SharedState) => T,
+  minStateWords = 0,
+): T {
   const name = String(data.name);
   const ticket = data.ticket as Ticket | undefined;
   const existing = opened.get(name)?.deref() as T | undefined;

@@ -19,12 +19,20 @@ export function trackerInheritance(slot: number): { env: Record<string, string>;
 
 /** What a multiproc object in /dev/shm holds, read from its first bytes (see classifyObject). */
 export type SharedObjectType =
-  | 'Lock' | 'RLock' | 'Semaphore' | 'BoundedSemaphore' | 'Event' | 'Condition' | 'Barrier' | 'Queue'
-  | 'Value' | 'SharedArray'
-  | 'QueueItem'       // the side segment of a queue item too big for the ring
-  | 'NamedSemaphore'  // a POSIX semaphore ("sem.<name>")
-  | 'SharedMemory'    // anything else: the bytes are the user's
-  | 'unknown';        // a multiproc header of an unknown kind, or a file we cannot read
+  | 'Lock'
+  | 'RLock'
+  | 'Semaphore'
+  | 'BoundedSemaphore'
+  | 'Event'
+  | 'Condition'
+  | 'Barrier'
+  | 'Queue'
+  | 'Value'
+  | 'SharedArray'
+  | 'QueueItem' // the side segment of a queue item too big for the ring
+  | 'NamedSemaphore' // a POSIX semaphore ("sem.<name>")
+  | 'SharedMemory' // anything else: the bytes are the user's
+  | 'unknown'; // a multiproc header of an unknown kind, or a file we cannot read
 
 export interface SharedObjectInfo {
   /** The file: a shared-memory segment, or a POSIX semaphore ("sem.<name>"). */
@@ -219,7 +227,7 @@ export function listSharedObjects(): SharedObjectInfo[] {
     for (const [pid, uid] of scan.hidden) {
       if ((uid === stat.uid && pid !== 1) || ((mode & 0o066) !== 0 && uid !== 0 && uid !== stat.uid)) openByComplete = false;
     }
-    const trackers = parsed.tag === null ? [] : scan.trackers.get(parsed.tag) ?? [];
+    const trackers = parsed.tag === null ? [] : (scan.trackers.get(parsed.tag) ?? []);
     out.push({
       kind: parsed.kind,
       type: classifyObject(entry, parsed.kind === 'semaphore' ? undefined : readHead(path)),
@@ -272,8 +280,12 @@ export function cleanDecision(o: SharedObjectInfo, options: CleanOptions = {}): 
   const take = (reason: string): CleanDecision => ({ object: o, remove: true, reason });
   if (euid !== 0 && o.uid !== euid) return keep(`owned by uid ${o.uid}`);
   if (options.force) return take('--force');
-  const users = o.openBy.length > 0 ? `used by ${o.openBy.length} process(es): ${o.openBy.join(', ')}`
-    : !o.openByComplete ? 'maybe in use (some processes could not be inspected)' : undefined;
+  const users =
+    o.openBy.length > 0
+      ? `used by ${o.openBy.length} process(es): ${o.openBy.join(', ')}`
+      : !o.openByComplete
+        ? 'maybe in use (some processes could not be inspected)'
+        : undefined;
   if (o.named) {
     if (!options.named) return keep('named (lasts until unlinked; --named removes unused ones)');
     return users ? keep(users) : take('named, and no process uses it');

@@ -94,14 +94,17 @@ export class Barrier implements Shareable {
       ({ state: this.#state, action: this.#action, actionRef: this.#actionRef, timeout: this.#timeout } = revived);
       revived = undefined;
     } else {
-      if (typeof parties !== 'number' || !Number.isInteger(parties)) throw new TypeError(`parties must be an integer, got ${describe(parties)}`);
+      if (typeof parties !== 'number' || !Number.isInteger(parties))
+        throw new TypeError(`parties must be an integer, got ${describe(parties)}`);
       if (parties < 1 || parties > MAX_PARTIES) throw new RangeError(`parties must be from 1 to ${MAX_PARTIES}, got ${parties}`);
-      if (typeof options !== 'object' || options === null) throw new TypeError(`Barrier options must be an object, got ${describe(options)}`);
+      if (typeof options !== 'object' || options === null)
+        throw new TypeError(`Barrier options must be an object, got ${describe(options)}`);
       for (const key of Object.keys(options)) {
         if (!['action', 'actionModule', 'timeout'].includes(key)) throw new TypeError(`unknown Barrier option ${JSON.stringify(key)}`);
       }
       const { action, actionModule } = options;
-      if (action !== undefined && typeof action !== 'function') throw new TypeError(`options.action must be a function, got ${describe(action)}`);
+      if (action !== undefined && typeof action !== 'function')
+        throw new TypeError(`options.action must be a function, got ${describe(action)}`);
       this.#timeout = msArgument(options.timeout, 'options.timeout');
       this.#action = action;
       if (action) {
@@ -211,7 +214,8 @@ export class Barrier implements Shareable {
 
   #bump(): void {
     Atomics.add(this.#i32, this.#state.at(BARRIER.seq), 1);
-    if (Atomics.load(this.#i32, this.#state.at(BARRIER.seqSleepers)) !== 0) addon().wake(this.#state.segment, this.#state.offset(BARRIER.seq));
+    if (Atomics.load(this.#i32, this.#state.at(BARRIER.seqSleepers)) !== 0)
+      addon().wake(this.#state.segment, this.#state.offset(BARRIER.seq));
   }
 
   #break(): void {
@@ -226,7 +230,7 @@ export class Barrier implements Shareable {
   #endCycle(outcome: number): void {
     const from = this.#get(BARRIER.state);
     const gen = this.#get(BARRIER.generation);
-    const slot = BARRIER.outcomes + (gen >>> 0) % BARRIER.outcomeEntries * 2;
+    const slot = BARRIER.outcomes + ((gen >>> 0) % BARRIER.outcomeEntries) * 2;
     this.#set(slot, gen);
     this.#set(slot + 1, outcome);
     const count = Math.min(Math.max(this.#get(BARRIER.count), 0), this.#members.count);
@@ -248,7 +252,9 @@ export class Barrier implements Shareable {
     const parties = this.#members.count;
     if (state !== FILLING || index < 0 || index >= parties) {
       this.#break();
-      throw corruptError(`${this.#state.describe()} was found corrupt (state ${state}, ${index} of ${parties} parties arrived): it is now broken; reset() it`);
+      throw corruptError(
+        `${this.#state.describe()} was found corrupt (state ${state}, ${index} of ${parties} parties arrived): it is now broken; reset() it`,
+      );
     }
     const last = index + 1 === parties;
     // The last arrival releases everyone: not if one of them is dead (it
@@ -277,7 +283,7 @@ export class Barrier implements Shareable {
   // How the caller's cycle ended, once the generation moved: its index, or
   // BrokenBarrierError for a reset.
   #outcome(a: Arrival): number {
-    const slot = BARRIER.outcomes + (a.generation >>> 0) % BARRIER.outcomeEntries * 2;
+    const slot = BARRIER.outcomes + ((a.generation >>> 0) % BARRIER.outcomeEntries) * 2;
     if (this.#get(slot) === a.generation && this.#get(slot + 1) === RESET) {
       throw new BrokenBarrierError('the barrier was reset while waiting');
     }
@@ -341,7 +347,9 @@ export class Barrier implements Shareable {
         // A full cycle runs its action: wait for the next cycle.
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, {
+          timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
+        });
         if (r === 'timed-out' && this.#actionRunnerDied()) {
           const broke = await this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
           if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
@@ -367,7 +375,9 @@ export class Barrier implements Shareable {
       let why: string | undefined;
       if (left === 0) why = 'the barrier timed out waiting for the other parties';
       else {
-        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
+        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, {
+          timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
+        });
         if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
       }
       if (why !== undefined) {
@@ -394,7 +404,12 @@ export class Barrier implements Shareable {
       if (a === null) {
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        const w = native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        const w = native.waitSync(
+          this.#state.segment,
+          this.#state.offset(BARRIER.seq),
+          seen,
+          Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
+        );
         if (w === 'timed-out' && this.#actionRunnerDied()) {
           const broke = this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
           if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
@@ -410,7 +425,11 @@ export class Barrier implements Shareable {
         failure = e;
       }
       const arrival = a;
-      return this.#finishAction(arrival, failure, this.#criticalSync(deadline, () => this.#afterAction(arrival, failure)));
+      return this.#finishAction(
+        arrival,
+        failure,
+        this.#criticalSync(deadline, () => this.#afterAction(arrival, failure)),
+      );
     }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
@@ -420,13 +439,22 @@ export class Barrier implements Shareable {
       let why: string | undefined;
       if (left === 0) why = 'the barrier timed out waiting for the other parties';
       else {
-        const r = native.waitSync(this.#state.segment, this.#state.offset(BARRIER.seq), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        const r = native.waitSync(
+          this.#state.segment,
+          this.#state.offset(BARRIER.seq),
+          seen,
+          Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
+        );
         if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
       }
       if (why !== undefined) {
         const arrival = a;
         const reason = why;
-        return this.#givenUp(arrival, reason, this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)));
+        return this.#givenUp(
+          arrival,
+          reason,
+          this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)),
+        );
       }
     }
   }
@@ -448,7 +476,7 @@ export class Barrier implements Shareable {
     // The lock could not be had before the deadline (its holder is stopped):
     // the others must not wait on, so break the barrier without it.
     if (r === TIMED_OUT) this.#breakUnlocked(a);
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure as Error; // rethrown as caught
     if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out: its internal lock stayed held');
     return r;
   }
@@ -500,12 +528,21 @@ export class Barrier implements Shareable {
   }
 }
 
-registerHandleKind('Barrier', (data) => reviveShared(data, Kind.Barrier, (state) => {
-  const actionRef = data.action as ActionRef | undefined;
-  const action = actionRef ? findLoadedExport(actionRef) : undefined;
-  if (actionRef && !action) {
-    throw new TypeError(`the Barrier's action ${actionRef.name} is not exported by ${actionRef.module}, or that module was not loaded in this process`);
-  }
-  revived = { state, action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity };
-  return new Barrier(0);
-}, BARRIER.members));
+registerHandleKind('Barrier', (data) =>
+  reviveShared(
+    data,
+    Kind.Barrier,
+    (state) => {
+      const actionRef = data.action as ActionRef | undefined;
+      const action = actionRef ? findLoadedExport(actionRef) : undefined;
+      if (actionRef && !action) {
+        throw new TypeError(
+          `the Barrier's action ${actionRef.name} is not exported by ${actionRef.module}, or that module was not loaded in this process`,
+        );
+      }
+      revived = { state, action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity };
+      return new Barrier(0);
+    },
+    BARRIER.members,
+  ),
+);

@@ -123,7 +123,7 @@ export class Condition implements Shareable {
       if (outcome !== 'took-over') await this.#lock.acquire();
       this.#lock._restore(depth);
     }
-    if (aborted !== undefined) throw aborted;
+    if (aborted !== undefined) throw aborted as Error; // rethrown as caught
     return outcome !== 'timeout';
   }
 
@@ -201,8 +201,8 @@ export class Condition implements Shareable {
     }
     if (waiting.length === 0) return;
     if (waiting.length > n) {
-      const arrival = (i: number): number => this.#i32[this.#word(i, CONDITION.arrival)]!;
-      waiting.sort((a, b) => ((arrival(a) - arrival(b)) | 0));
+      const arrival = (i: number): number => this.#i32[this.#word(i, CONDITION.arrival)];
+      waiting.sort((a, b) => (arrival(a) - arrival(b)) | 0);
       waiting.length = n;
     }
     const now = Atomics.load(this.#i32, this.#arrivals);
@@ -264,9 +264,9 @@ export class Condition implements Shareable {
       let oldest = -1;
       for (let i = 0; i < high; i++) {
         if (this.#waiters.identity(i) === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.waiting) continue;
-        const arrival = this.#i32[this.#word(i, CONDITION.arrival)]!;
+        const arrival = this.#i32[this.#word(i, CONDITION.arrival)];
         if (!earlier(arrival, at)) continue;
-        if (oldest < 0 || earlier(arrival, this.#i32[this.#word(oldest, CONDITION.arrival)]!)) oldest = i;
+        if (oldest < 0 || earlier(arrival, this.#i32[this.#word(oldest, CONDITION.arrival)])) oldest = i;
       }
       if (oldest < 0 || this.#notifyEntry(oldest, at)) return;
     }
@@ -304,7 +304,7 @@ export class Condition implements Shareable {
     if (outcome !== 'notified' && Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.free) !== WAITER.waiting) {
       outcome = outcome === 'took-over' ? outcome : 'notified';
     }
-    const at = this.#i32[this.#word(entry, CONDITION.notifiedAt)]!;
+    const at = this.#i32[this.#word(entry, CONDITION.notifiedAt)];
     Atomics.store(this.#i32, state, WAITER.free);
     this.#waiters.free(entry);
     if (aborted && outcome === 'notified') {
@@ -340,8 +340,15 @@ export class Condition implements Shareable {
   }
 }
 
-registerHandleKind('Condition', (data) => reviveShared(data, Kind.Condition, (state) => {
-  const lock = reopenHandle(data.lock as HandleData) as AnyLock;
-  revived = state;
-  return new Condition(lock);
-}, WORDS));
+registerHandleKind('Condition', (data) =>
+  reviveShared(
+    data,
+    Kind.Condition,
+    (state) => {
+      const lock = reopenHandle(data.lock as HandleData) as AnyLock;
+      revived = state;
+      return new Condition(lock);
+    },
+    WORDS,
+  ),
+);

@@ -97,7 +97,14 @@ export class Event implements Shareable {
   }
 }
 
-registerHandleKind('Event', (data) => reviveShared(data, Kind.Event, (state) => {
-  revived = state;
-  return new Event();
-}, EVENT.words));
+registerHandleKind('Event', (data) =>
+  reviveShared(
+    data,
+    Kind.Event,
+    (state) => {
+      revived = state;
+      return new Event();
+    },
+    EVENT.words,
+  ),
+);

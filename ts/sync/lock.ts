@@ -132,11 +132,15 @@ abstract class LockBase implements Shareable {
   release(): void {
     const owner = Atomics.load(this.#i32, this.#owner);
     if (this.#reentrant) {
-      if (owner !== threadId() || this.#i32[this.#stamp] !== threadStamp()) { // _isMine(), with the owner read once
-        throw new Error(owner === 0 ? 'cannot release an RLock that is not acquired'
-          : `cannot release an RLock held by another thread or process (thread ${owner})`);
+      if (owner !== threadId() || this.#i32[this.#stamp] !== threadStamp()) {
+        // _isMine(), with the owner read once
+        throw new Error(
+          owner === 0
+            ? 'cannot release an RLock that is not acquired'
+            : `cannot release an RLock held by another thread or process (thread ${owner})`,
+        );
       }
-      const count = this.#i32[this.#count]! - 1;
+      const count = this.#i32[this.#count] - 1;
       this.#i32[this.#count] = count;
       if (count > 0) return;
     } else if (owner === 0) {
@@ -183,7 +187,7 @@ abstract class LockBase implements Shareable {
 
   /** @internal for Condition.wait: release completely, returning the depth to restore. */
   _releaseAll(): number {
-    const depth = this.#reentrant ? this.#i32[this.#count]! : 1;
+    const depth = this.#reentrant ? this.#i32[this.#count] : 1;
     if (this.#reentrant) this.#i32[this.#count] = 1;
     this.release();
     return depth;
@@ -207,7 +211,7 @@ abstract class LockBase implements Shareable {
 
   #reentered(): boolean {
     if (!this.#reentrant || !this._isMine()) return false;
-    this.#i32[this.#count]! += 1;
+    this.#i32[this.#count] += 1;
     return true;
   }
 
@@ -228,8 +232,10 @@ abstract class LockBase implements Shareable {
     this.#i32[this.#count] = 1;
     this.#ownerDied = ownerDied;
     if (ownerDied) {
-      getLogger().warn(`${this.constructor.name} ${this.#state.userName ?? this.#state.name}: ` +
-        `its holder${deadOwner ? ` (thread ${deadOwner})` : ''} died while holding it; the lock was taken over`);
+      getLogger().warn(
+        `${this.constructor.name} ${this.#state.userName ?? this.#state.name}: ` +
+          `its holder${deadOwner ? ` (thread ${deadOwner})` : ''} died while holding it; the lock was taken over`,
+      );
     }
     return true;
   }
@@ -283,10 +289,15 @@ function reopen<T extends LockBase>(Type: new () => T, data: HandleData, kind: K
     // This thread has the Value open already: its lock is the one.
     return found instanceof LockBase ? (found as T) : (found as { getLock(): T }).getLock();
   }
-  return reviveShared(data, kind, (state) => {
-    revived = { state, base: 0, embedded: false };
-    return new Type();
-  }, LOCK.words);
+  return reviveShared(
+    data,
+    kind,
+    (state) => {
+      revived = { state, base: 0, embedded: false };
+      return new Type();
+    },
+    LOCK.words,
+  );
 }
 
 registerHandleKind('Lock', (data) => reopen(Lock, data, Kind.Lock));

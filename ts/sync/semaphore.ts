@@ -75,7 +75,7 @@ export class Semaphore implements Shareable {
     this.#value = s.at(SEMAPHORE.value);
     this.#max = s.at(SEMAPHORE.max);
     this.#offset = s.offset(SEMAPHORE.value);
-    if ((this.#i32[s.at(SEMAPHORE.flags)]! & SEMAPHORE_TRACKED) !== 0) {
+    if ((this.#i32[s.at(SEMAPHORE.flags)] & SEMAPHORE_TRACKED) !== 0) {
       if (this.#i32.length < s.at(SEMAPHORE.holders + SEMAPHORE.entries * SEMAPHORE.entryWords)) {
         throw corruptError(`${s.describe()} says it tracks its holders, but its segment has no room for them`);
       }
@@ -151,19 +151,21 @@ export class Semaphore implements Shareable {
       const left = remaining(deadline);
       if (left === 0) return this.#recover() && this.#tryTake();
       const slice = this.#holders ? Math.min(left ?? Infinity, LIVENESS_SLICE_MS) : left;
-      if (await wait(this.#state.segment, this.#offset, 0, { timeout: slice, signal }) === 'timed-out') this.#recover();
+      if ((await wait(this.#state.segment, this.#offset, 0, { timeout: slice, signal })) === 'timed-out') this.#recover();
       if (this.#tryTake()) return true;
     }
   }
 
   #add(n: number): void {
-    const max = this.#i32[this.#max]!;
+    const max = this.#i32[this.#max];
     for (;;) {
       const v = Atomics.load(this.#i32, this.#value);
       if (v + n > max) {
-        throw new RangeError(this.#state.kind === Kind.BoundedSemaphore
-          ? `BoundedSemaphore released too many times: value ${v} + ${n} would exceed its initial value ${max}`
-          : `Semaphore value ${v} + ${n} would exceed ${MAX_VALUE}`);
+        throw new RangeError(
+          this.#state.kind === Kind.BoundedSemaphore
+            ? `BoundedSemaphore released too many times: value ${v} + ${n} would exceed its initial value ${max}`
+            : `Semaphore value ${v} + ${n} would exceed ${MAX_VALUE}`,
+        );
       }
       if (Atomics.compareExchange(this.#i32, this.#value, v, v + n) === v) break;
     }
@@ -180,8 +182,10 @@ export class Semaphore implements Shareable {
       const i = h.find(undefined, this.#mine);
       const held = i < 0 ? 0 : Atomics.load(this.#i32, h.word(i, 2));
       if (held < n) {
-        throw new Error(`release(${n}) by a thread that holds ${held} unit${held === 1 ? '' : 's'} of this Semaphore ` +
-          '(it tracks its holders: only a holder may release)');
+        throw new Error(
+          `release(${n}) by a thread that holds ${held} unit${held === 1 ? '' : 's'} of this Semaphore ` +
+            '(it tracks its holders: only a holder may release)',
+        );
       }
       Atomics.sub(this.#i32, h.word(i, 2), n);
     }
@@ -207,17 +211,22 @@ export class Semaphore implements Shareable {
 
   [inspect.custom](): string {
     const name = this.#state.userName !== undefined ? ` ${JSON.stringify(this.#state.userName)}` : '';
-    const max = this.#i32[this.#max]!;
+    const max = this.#i32[this.#max];
     const bound = this.#state.kind === Kind.BoundedSemaphore ? `, max ${max}` : '';
     return `${Kind[this.#state.kind]}${name} { value ${this.getValue()}${bound}${this.#holders ? ', tracks holders' : ''} }`;
   }
 
   /** @internal */
   static _reopen(Type: typeof Semaphore, data: HandleData, kind: Kind): Semaphore {
-    return reviveShared(data, kind, (state) => {
-      revived = state;
-      return new Type();
-    }, SEMAPHORE.holders);
+    return reviveShared(
+      data,
+      kind,
+      (state) => {
+        revived = state;
+        return new Type();
+      },
+      SEMAPHORE.holders,
+    );
   }
 }
 

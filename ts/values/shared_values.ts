@@ -19,8 +19,17 @@ import { DATA_OFFSET, Kind, STATE, VALUE, VALUE_HAS_LOCK } from '../binding/layo
 import { Lock, RLock, type AnyLock } from '../sync/lock';
 import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import {
-  CANONICAL, fromStored, toInteger, toStored, typeInfo,
-  type IntegerTypecode, type Typecode, type TypeInfo, type TypedArray, type ValueOf, type ViewOf,
+  CANONICAL,
+  fromStored,
+  toInteger,
+  toStored,
+  typeInfo,
+  type IntegerTypecode,
+  type Typecode,
+  type TypeInfo,
+  type TypedArray,
+  type ValueOf,
+  type ViewOf,
 } from './typecodes';
 
 type LockOption = boolean | Lock | RLock;
@@ -69,8 +78,13 @@ abstract class SharedData implements Shareable {
   readonly #view: TypedArray;
   readonly #lock: AnyLock | undefined;
 
-  protected constructor(kind: Kind.Value | Kind.SharedArray, typecode: string, length: number,
-    options: SharedValueOptions & { sizeGiven?: boolean }, init: (view: TypedArray) => void) {
+  protected constructor(
+    kind: Kind.Value | Kind.SharedArray,
+    typecode: string,
+    length: number,
+    options: SharedValueOptions & { sizeGiven?: boolean },
+    init: (view: TypedArray) => void,
+  ) {
     this.#info = typeInfo(typecode);
     this.#typecode = typecode;
     const what = Kind[kind];
@@ -80,22 +94,31 @@ abstract class SharedData implements Shareable {
       revived = undefined;
     } else {
       const own = options.lock === undefined || options.lock === true;
-      if (length * this.info.bytes > MAX_BYTES) throw new RangeError(`a ${what} holds at most ${MAX_BYTES} bytes, got ${length} × ${this.info.bytes}`);
-      this.#state = SharedState.createOrOpen(kind, stateWords(this.info, length), options.name, (s) => {
-        s.i32[s.at(VALUE.typecode)] = this.info.index;
-        s.i32[s.at(VALUE.flags)] = own ? VALUE_HAS_LOCK : 0;
-        s.i32[s.at(VALUE.lengthLow)] = length % 2 ** 32;
-        s.i32[s.at(VALUE.lengthHigh)] = Math.floor(length / 2 ** 32);
-        init(new this.info.array(s.segment.buffer.buffer as ArrayBuffer, s.segment.buffer.byteOffset + DATA_OFFSET, length) as TypedArray);
-      }, stateWords(this.info, 0));
+      if (length * this.info.bytes > MAX_BYTES)
+        throw new RangeError(`a ${what} holds at most ${MAX_BYTES} bytes, got ${length} × ${this.info.bytes}`);
+      this.#state = SharedState.createOrOpen(
+        kind,
+        stateWords(this.info, length),
+        options.name,
+        (s) => {
+          s.i32[s.at(VALUE.typecode)] = this.info.index;
+          s.i32[s.at(VALUE.flags)] = own ? VALUE_HAS_LOCK : 0;
+          s.i32[s.at(VALUE.lengthLow)] = length % 2 ** 32;
+          s.i32[s.at(VALUE.lengthHigh)] = Math.floor(length / 2 ** 32);
+          init(new this.info.array(s.segment.buffer.buffer as ArrayBuffer, s.segment.buffer.byteOffset + DATA_OFFSET, length));
+        },
+        stateWords(this.info, 0),
+      );
       if (typeof options.lock === 'object') lock = options.lock;
     }
     const s = this.state;
     // What the segment says it holds must be what this process expects, and fit.
-    const found = CANONICAL[s.i32[s.at(VALUE.typecode)]!];
-    const stored = (s.i32[s.at(VALUE.lengthLow)]! >>> 0) + (s.i32[s.at(VALUE.lengthHigh)]! >>> 0) * 2 ** 32;
+    const found = CANONICAL[s.i32[s.at(VALUE.typecode)]];
+    const stored = (s.i32[s.at(VALUE.lengthLow)] >>> 0) + (s.i32[s.at(VALUE.lengthHigh)] >>> 0) * 2 ** 32;
     if (!found || s.segment.size < DATA_OFFSET + stored * found.bytes) {
-      throw corruptError(`${s.describe()} is corrupt: it says it holds ${stored} of typecode #${s.i32[s.at(VALUE.typecode)]}, more than its segment does`);
+      throw corruptError(
+        `${s.describe()} is corrupt: it says it holds ${stored} of typecode #${s.i32[s.at(VALUE.typecode)]}, more than its segment does`,
+      );
     }
     if (found !== this.info) {
       throw new TypeError(`${s.describe()} holds ${found.name}, not ${this.info.name} (typecode ${JSON.stringify(typecode)})`);
@@ -103,8 +126,8 @@ abstract class SharedData implements Shareable {
     if (kind === Kind.SharedArray && s.userName !== undefined && options.sizeGiven && stored !== length) {
       throw new RangeError(`${s.describe()} has ${stored} items, not ${length}`);
     }
-    this.#view = new this.info.array(s.segment.buffer.buffer as ArrayBuffer, s.segment.buffer.byteOffset + DATA_OFFSET, stored) as TypedArray;
-    if (lock === undefined && (s.i32[s.at(VALUE.flags)]! & VALUE_HAS_LOCK) !== 0) lock = RLock._embedded(s, VALUE.lock);
+    this.#view = new this.info.array(s.segment.buffer.buffer as ArrayBuffer, s.segment.buffer.byteOffset + DATA_OFFSET, stored);
+    if (lock === undefined && (s.i32[s.at(VALUE.flags)] & VALUE_HAS_LOCK) !== 0) lock = RLock._embedded(s, VALUE.lock);
     this.#lock = lock;
   }
 
@@ -151,16 +174,16 @@ abstract class SharedData implements Shareable {
     const old = Atomics.add(view, i, d as never) as number | bigint;
     // The new value as the element's type wraps it.
     let probe = scratch.get(this.info);
-    if (!probe) scratch.set(this.info, (probe = new this.info.array(1) as TypedArray));
-    probe[0] = (typeof old === 'bigint' ? old + (d as bigint) : (old as number) + (d as number)) as never;
-    return probe[0]!;
+    if (!probe) scratch.set(this.info, (probe = new this.info.array(1)));
+    probe[0] = typeof old === 'bigint' ? old + (d as bigint) : old + (d as number);
+    return probe[0];
   }
 
   protected atomicCompareExchange(i: number, expected: unknown, replacement: unknown): number | bigint {
     const e = toInteger(this.info, expected, 'expected');
     const r = toInteger(this.info, replacement, 'replacement');
     const view = this.#view as unknown as Int32Array & BigInt64Array;
-    return Atomics.compareExchange(view, i, e as never, r as never) as number | bigint;
+    return Atomics.compareExchange(view, i, e as never, r as never);
   }
 
   /** Removes a named one's name; processes that have it open keep using it. */
@@ -170,8 +193,10 @@ abstract class SharedData implements Shareable {
 
   protected handleData(kind: string): HandleData {
     return {
-      kind, typecode: this.#typecode, ...handleOf(this.state),
-      lock: this.#lock && (this.state.i32[this.state.at(VALUE.flags)]! & VALUE_HAS_LOCK) === 0 ? this.#lock[toHandle]() : null,
+      kind,
+      typecode: this.#typecode,
+      ...handleOf(this.state),
+      lock: this.#lock && (this.state.i32[this.state.at(VALUE.flags)] & VALUE_HAS_LOCK) === 0 ? this.#lock[toHandle]() : null,
     };
   }
 
@@ -182,20 +207,20 @@ export class Value<C extends Typecode = Typecode> extends SharedData {
   constructor(typecode: C, initial?: ValueOf<C>, options?: SharedValueOptions) {
     const opts = checkOptions(options, 'Value');
     super(Kind.Value, typecode, 1, opts, (view) => {
-      if (initial !== undefined) view[0] = toStored(typeInfo(typecode), initial, 'initial') as never;
+      if (initial !== undefined) view[0] = toStored(typeInfo(typecode), initial, 'initial');
     });
     if (this.view.length !== 1) throw corruptError(`${this.state.describe()} is corrupt: a Value must hold one item`);
     remember(this.state, this);
   }
 
   get value(): ValueOf<C> {
-    return this.locked(() => fromStored(this.info, this.view[0]!)) as ValueOf<C>;
+    return this.locked(() => fromStored(this.info, this.view[0])) as ValueOf<C>;
   }
 
   set value(v: ValueOf<C>) {
     const stored = toStored(this.info, v, 'value');
     this.locked(() => {
-      this.view[0] = stored as never;
+      this.view[0] = stored;
     });
   }
 
@@ -226,7 +251,7 @@ export class Value<C extends Typecode = Typecode> extends SharedData {
   [inspect.custom](depth: number, options: object): string {
     const name = this.state.userName !== undefined ? ` ${JSON.stringify(this.state.userName)}` : '';
     void depth;
-    return `Value<${this.info.name}>${name} { ${inspect(fromStored(this.info, this.view[0]!), options)} }`;
+    return `Value<${this.info.name}>${name} { ${inspect(fromStored(this.info, this.view[0]), options)} }`;
   }
 }
 
@@ -250,7 +275,7 @@ const indexAccess: ProxyHandler<SharedArray> = {
     const value = Reflect.get(target, key, target) as unknown;
     if (typeof value !== 'function' || key === 'constructor') return value;
     let cache = bound.get(target);
-    if (!cache) bound.set(target, (cache = new Map()));
+    if (!cache) bound.set(target, (cache = new Map<PropertyKey, unknown>()));
     let fn = cache.get(key);
     if (fn === undefined) cache.set(key, (fn = (value as (...a: unknown[]) => unknown).bind(target)));
     return fn;
@@ -265,11 +290,15 @@ const indexAccess: ProxyHandler<SharedArray> = {
       // only, not shared: refused, as a typed array ignores it but louder.
       if (key === 'length') throw new TypeError(`the length of a SharedArray is fixed (${target.length})`);
       if (key === '-0' || String(Number(key)) === key) {
-        throw new RangeError(`index ${key} is out of range for a SharedArray of length ${target.length} ` +
-          '(set(i, v) and get(i) also take negative indexes, from the end)');
+        throw new RangeError(
+          `index ${key} is out of range for a SharedArray of length ${target.length} ` +
+            '(set(i, v) and get(i) also take negative indexes, from the end)',
+        );
       }
       if (!(key in target)) {
-        throw new TypeError(`a SharedArray has no property ${JSON.stringify(key)}: only its items (arr[0] to arr[${target.length - 1}]) are shared`);
+        throw new TypeError(
+          `a SharedArray has no property ${JSON.stringify(key)}: only its items (arr[0] to arr[${target.length - 1}]) are shared`,
+        );
       }
     }
     return Reflect.set(target, key, value, target);
@@ -307,8 +336,13 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
       length = sizeOrItems;
     } else if (typeof sizeOrItems === 'string' && !typeInfo(typecode).char) {
       // A string is items only for 'c' (Python's Array('c', b'abc')): '10' is not a size.
-      throw new TypeError(`sizeOrItems must be a length (a number) or an iterable of values; a string is items only for typecode 'c', got ${describe(sizeOrItems)}`);
-    } else if (typeof sizeOrItems === 'string' || (sizeOrItems !== null && typeof sizeOrItems === 'object' && Symbol.iterator in sizeOrItems)) {
+      throw new TypeError(
+        `sizeOrItems must be a length (a number) or an iterable of values; a string is items only for typecode 'c', got ${describe(sizeOrItems)}`,
+      );
+    } else if (
+      typeof sizeOrItems === 'string' ||
+      (sizeOrItems !== null && typeof sizeOrItems === 'object' && Symbol.iterator in sizeOrItems)
+    ) {
       items = [...sizeOrItems];
       length = items.length;
     } else {
@@ -318,7 +352,7 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
     const stored = items?.map((v, i) => toStored(info, v, `item ${i}`));
     super(Kind.SharedArray, typecode, reviving ? NaN : length, { ...opts, sizeGiven: typeof sizeOrItems === 'number' }, (view) => {
       stored?.forEach((v, i) => {
-        view[i] = v as never;
+        view[i] = v;
       });
     });
     const proxy = new Proxy(this, indexAccess);
@@ -345,14 +379,14 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
 
   get(i: number): ValueOf<C> {
     const j = this.#index(i);
-    return this.locked(() => fromStored(this.info, this.view[j]!)) as ValueOf<C>;
+    return this.locked(() => fromStored(this.info, this.view[j])) as ValueOf<C>;
   }
 
   set(i: number, v: ValueOf<C>): void {
     const j = this.#index(i);
     const stored = toStored(this.info, v, 'value');
     this.locked(() => {
-      this.view[j] = stored as never;
+      this.view[j] = stored;
     });
   }
 
@@ -395,15 +429,23 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
 }
 
 /** A SharedArray without a lock (sharedctypes.RawArray). */
-export function RawArray<C extends Typecode>(typecode: C, sizeOrItems: number | Iterable<ValueOf<C> | number | bigint | string>): SharedArray<C> {
+export function RawArray<C extends Typecode>(
+  typecode: C,
+  sizeOrItems: number | Iterable<ValueOf<C> | number | bigint | string>,
+): SharedArray<C> {
   return new SharedArray<C>(typecode, sizeOrItems, { lock: false });
 }
 
 function revive<T extends object>(data: HandleData, kind: Kind, make: () => T): T {
-  return reviveShared(data, kind, (state) => {
-    revived = { state, lock: data.lock ? (reopenHandle(data.lock as HandleData) as AnyLock) : undefined };
-    return make();
-  }, (DATA_OFFSET - STATE * 4) / 4);
+  return reviveShared(
+    data,
+    kind,
+    (state) => {
+      revived = { state, lock: data.lock ? (reopenHandle(data.lock as HandleData) as AnyLock) : undefined };
+      return make();
+    },
+    (DATA_OFFSET - STATE * 4) / 4,
+  );
 }
 
 registerHandleKind('Value', (data) => revive(data, Kind.Value, () => new Value(String(data.typecode) as Typecode)));

@@ -4,8 +4,30 @@
 
 /** Python's array/ctypes letters and their TypeScript names. */
 export type Typecode =
-  | 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' | 'f' | 'd' | 'c'
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64' | 'char';
+  | 'b'
+  | 'B'
+  | 'h'
+  | 'H'
+  | 'i'
+  | 'I'
+  | 'l'
+  | 'L'
+  | 'q'
+  | 'Q'
+  | 'f'
+  | 'd'
+  | 'c'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'float32'
+  | 'float64'
+  | 'char';
 
 type BigCodes = 'l' | 'L' | 'q' | 'Q' | 'int64' | 'uint64';
 type IntCodes = 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | BigCodes;
@@ -16,23 +38,39 @@ export type ValueOf<C extends Typecode> = C extends BigCodes ? bigint : C extend
 export type IntegerTypecode = IntCodes;
 
 /** The typed array a SharedArray (or Value) of typecode C is viewed through. */
-export type ViewOf<C extends Typecode> =
-  C extends 'b' | 'int8' ? InstanceType<Int8ArrayConstructor>
-    : C extends 'B' | 'uint8' | 'c' | 'char' ? InstanceType<Uint8ArrayConstructor>
-      : C extends 'h' | 'int16' ? InstanceType<Int16ArrayConstructor>
-        : C extends 'H' | 'uint16' ? InstanceType<Uint16ArrayConstructor>
-          : C extends 'i' | 'int32' ? InstanceType<Int32ArrayConstructor>
-            : C extends 'I' | 'uint32' ? InstanceType<Uint32ArrayConstructor>
-              : C extends 'l' | 'q' | 'int64' ? InstanceType<BigInt64ArrayConstructor>
-                : C extends 'L' | 'Q' | 'uint64' ? InstanceType<BigUint64ArrayConstructor>
-                  : C extends 'f' | 'float32' ? InstanceType<Float32ArrayConstructor>
-                    : C extends 'd' | 'float64' ? InstanceType<Float64ArrayConstructor>
-                      : TypedArray;
+export type ViewOf<C extends Typecode> = C extends 'b' | 'int8'
+  ? InstanceType<Int8ArrayConstructor>
+  : C extends 'B' | 'uint8' | 'c' | 'char'
+    ? InstanceType<Uint8ArrayConstructor>
+    : C extends 'h' | 'int16'
+      ? InstanceType<Int16ArrayConstructor>
+      : C extends 'H' | 'uint16'
+        ? InstanceType<Uint16ArrayConstructor>
+        : C extends 'i' | 'int32'
+          ? InstanceType<Int32ArrayConstructor>
+          : C extends 'I' | 'uint32'
+            ? InstanceType<Uint32ArrayConstructor>
+            : C extends 'l' | 'q' | 'int64'
+              ? InstanceType<BigInt64ArrayConstructor>
+              : C extends 'L' | 'Q' | 'uint64'
+                ? InstanceType<BigUint64ArrayConstructor>
+                : C extends 'f' | 'float32'
+                  ? InstanceType<Float32ArrayConstructor>
+                  : C extends 'd' | 'float64'
+                    ? InstanceType<Float64ArrayConstructor>
+                    : TypedArray;
 
 type TypedArrayConstructor =
-  | Int8ArrayConstructor | Uint8ArrayConstructor | Int16ArrayConstructor | Uint16ArrayConstructor
-  | Int32ArrayConstructor | Uint32ArrayConstructor | BigInt64ArrayConstructor | BigUint64ArrayConstructor
-  | Float32ArrayConstructor | Float64ArrayConstructor;
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor;
 
 export type TypedArray = InstanceType<TypedArrayConstructor>;
 
@@ -69,8 +107,12 @@ const byCode = new Map<string, TypeInfo>();
 export const CANONICAL: TypeInfo[] = [];
 for (const [codes, name, array, char] of table) {
   const info: TypeInfo = {
-    name, index: CANONICAL.length, array, bytes: array.BYTES_PER_ELEMENT,
-    bigint: array === BigInt64Array || array === BigUint64Array, char: char === true,
+    name,
+    index: CANONICAL.length,
+    array,
+    bytes: array.BYTES_PER_ELEMENT,
+    bigint: array === BigInt64Array || array === BigUint64Array,
+    char: char === true,
     integer: char !== true && array !== Float32Array && array !== Float64Array,
   };
   CANONICAL.push(info);
@@ -112,7 +154,9 @@ export function toInteger(info: TypeInfo, value: unknown, where: string): number
   if (info.bigint) {
     if (typeof value === 'bigint') return value;
     if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-    throw new TypeError(`${where} must be a bigint (or a safe integer) for ${info.name}, got ${typeof value === 'number' ? value : typeof value}`);
+    throw new TypeError(
+      `${where} must be a bigint (or a safe integer) for ${info.name}, got ${typeof value === 'number' ? value : typeof value}`,
+    );
   }
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     throw new TypeError(`${where} must be an integer for ${info.name}, got ${typeof value === 'number' ? value : typeof value}`);

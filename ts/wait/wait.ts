@@ -13,7 +13,6 @@ import type { NativeSegment, WaitOutcome } from '../binding/native';
 
 export type { WaitOutcome };
 
-
 export function waitSync(seg: NativeSegment, offset: number, expected: number, timeoutMs?: number): WaitOutcome {
   return addon().waitSync(seg, offset, expected, validateTimeout(timeoutMs));
 }
@@ -26,8 +25,7 @@ export interface AsyncWaitOptions {
 }
 
 /** Rejects with an AbortError when `signal` aborts first. */
-export async function wait(seg: NativeSegment, offset: number, expected: number,
-  options: AsyncWaitOptions = {}): Promise<WaitOutcome> {
+export async function wait(seg: NativeSegment, offset: number, expected: number, options: AsyncWaitOptions = {}): Promise<WaitOutcome> {
   const timeout = validateTimeout(options.timeout);
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -82,7 +80,8 @@ export function setSpinPolicy(policy: Partial<SpinPolicy>): void {
   const maxSpinNs = policy.maxSpinNs ?? current.maxSpinNs;
   const adaptive = policy.adaptive ?? current.adaptive;
   for (const key of Object.keys(policy)) {
-    if (key !== 'maxSpinNs' && key !== 'adaptive') throw new TypeError(`unknown spin policy option ${JSON.stringify(key)} (expected maxSpinNs, adaptive)`);
+    if (key !== 'maxSpinNs' && key !== 'adaptive')
+      throw new TypeError(`unknown spin policy option ${JSON.stringify(key)} (expected maxSpinNs, adaptive)`);
   }
   if (typeof maxSpinNs !== 'number' || Number.isNaN(maxSpinNs)) throw new TypeError('policy.maxSpinNs must be a number');
   if (!Number.isFinite(maxSpinNs) || maxSpinNs < 0 || maxSpinNs > 1e9) {
