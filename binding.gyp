@@ -13,6 +13,7 @@
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",
         "native/glue/ring.cc",
+        "native/glue/layout.cc",
         "native/glue/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

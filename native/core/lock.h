@@ -20,9 +20,11 @@
 //              stranger would have to get the id within the same tick, i.e.
 //              after every other pid was used in between.
 //
-// Protocol (every access is an atomic one): acquire = CAS owner 0 -> tid,
-// then store the stamp; release = store stamp 0, then store owner 0, then
-// wake if sleepers. A reader that sees owner T then reads the stamp gets 0
+// Protocol: acquire = CAS owner 0 -> tid, then store the stamp; release =
+// store stamp 0, then store owner 0, then wake if sleepers. The owner's
+// accesses are sequentially consistent; the stamp's need no ordering of
+// their own (relaxed here, plain stores in ts/sync/lock.ts), since the
+// owner's CAS and store order them. A reader that sees owner T then reads the stamp gets 0
 // or T's own stamp, never a previous holder's (the release that cleared it
 // comes before T's CAS).
 //

@@ -25,9 +25,12 @@ namespace {
 
 const char* result_name(WaitResult r) {
   switch (r) {
-    case WaitResult::kOk: return "ok";
-    case WaitResult::kNotEqual: return "not-equal";
-    case WaitResult::kTimedOut: return "timed-out";
+    case WaitResult::kOk:
+      return "ok";
+    case WaitResult::kNotEqual:
+      return "not-equal";
+    case WaitResult::kTimedOut:
+      return "timed-out";
   }
   return "ok";
 }
@@ -56,34 +59,34 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ringGet", Napi::Function::New<ring_get_js>(env, "ringGet"));
   exports.Set("ringShutdown", Napi::Function::New<ring_shutdown_js>(env, "ringShutdown"));
   exports.Set("ringRecover", Napi::Function::New<ring_recover_js>(env, "ringRecover"));
-  DefineAddon(exports,
-              {
-                  InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),
-                  InstanceValue("NamedSemaphore", semaphore_ctor.Value(), napi_enumerable),
-                  InstanceValue("sourceHash", Napi::String::New(env, MP_SOURCE_HASH), napi_enumerable),
-                  InstanceMethod<&Addon::noop>("noop"),
-                  InstanceMethod<&Addon::wait_sync>("waitSync"),
-                  InstanceMethod<&Addon::wait_async>("wait"),
-                  InstanceMethod<&Addon::cancel_wait>("cancelWait"),
-                  InstanceMethod<&Addon::wake>("wake"),
-                  InstanceMethod<&Addon::lock_acquire>("lockAcquire"),
-                  InstanceMethod<&Addon::lock_take_if_owner_dead>("lockTakeIfOwnerDead"),
-                  InstanceMethod<&Addon::thread_identity>("threadIdentity"),
-                  InstanceMethod<&Addon::thread_alive>("threadAlive"),
-                  InstanceMethod<&Addon::thread_stamp_of>("threadStampOf"),
-                  InstanceMethod<&Addon::mapping_stats>("mappingStats"),
-                  InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
-                  InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
-                  InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
-                  InstanceMethod<&Addon::send_signal>("kill"),
-                  InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
-                  InstanceMethod<&Addon::wait_child_exit>("waitChildExit"),
-                  InstanceMethod<&Addon::make_pipe>("pipe"),
-                  InstanceMethod<&Addon::tracker_info>("trackerInfo"),
-                  InstanceMethod<&Addon::tracker_adopt>("trackerAdopt"),
-                  InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
-                  InstanceMethod<&Addon::tracker_unregister>("trackerUnregister"),
-              });
+  DefineAddon(exports, {
+                           InstanceValue("Segment", segment_ctor.Value(), napi_enumerable),
+                           InstanceValue("NamedSemaphore", semaphore_ctor.Value(), napi_enumerable),
+                           InstanceValue("sourceHash", Napi::String::New(env, MP_SOURCE_HASH), napi_enumerable),
+                           InstanceValue("layout", layout_object(env), napi_enumerable),
+                           InstanceMethod<&Addon::noop>("noop"),
+                           InstanceMethod<&Addon::wait_sync>("waitSync"),
+                           InstanceMethod<&Addon::wait_async>("wait"),
+                           InstanceMethod<&Addon::cancel_wait>("cancelWait"),
+                           InstanceMethod<&Addon::wake>("wake"),
+                           InstanceMethod<&Addon::lock_acquire>("lockAcquire"),
+                           InstanceMethod<&Addon::lock_take_if_owner_dead>("lockTakeIfOwnerDead"),
+                           InstanceMethod<&Addon::thread_identity>("threadIdentity"),
+                           InstanceMethod<&Addon::thread_alive>("threadAlive"),
+                           InstanceMethod<&Addon::thread_stamp_of>("threadStampOf"),
+                           InstanceMethod<&Addon::mapping_stats>("mappingStats"),
+                           InstanceMethod<&Addon::store_and_wake>("storeAndWake"),
+                           InstanceMethod<&Addon::get_spin_policy>("getSpinPolicy"),
+                           InstanceMethod<&Addon::set_spin_policy>("setSpinPolicy"),
+                           InstanceMethod<&Addon::send_signal>("kill"),
+                           InstanceMethod<&Addon::set_parent_death_signal>("setParentDeathSignal"),
+                           InstanceMethod<&Addon::wait_child_exit>("waitChildExit"),
+                           InstanceMethod<&Addon::make_pipe>("pipe"),
+                           InstanceMethod<&Addon::tracker_info>("trackerInfo"),
+                           InstanceMethod<&Addon::tracker_adopt>("trackerAdopt"),
+                           InstanceMethod<&Addon::tracker_remove>("trackerRemove"),
+                           InstanceMethod<&Addon::tracker_unregister>("trackerUnregister"),
+                       });
 }
 
 Addon::~Addon() {
@@ -196,8 +199,10 @@ void Addon::on_pending_changed(Napi::Env env) {
   if (!bridge_live_) return;
   bool want = !pending_.empty();
   if (want == bridge_ref_) return;
-  if (want) bridge_.Ref(env);
-  else bridge_.Unref(env);
+  if (want)
+    bridge_.Ref(env);
+  else
+    bridge_.Unref(env);
   bridge_ref_ = want;
 }
 
@@ -222,7 +227,8 @@ void Addon::settle_completions(Napi::Env env) {
     Napi::Promise::Deferred deferred = it->second.deferred;
     pending_.erase(it);
     if (c.status == AsyncWaitStatus::kFailed) {
-      deferred.Reject(sys_error(env, SysError(c.error, "futex_waitv", "(async waits need Linux 5.16 or later)")).Value());
+      deferred.Reject(
+          sys_error(env, SysError(c.error, "futex_waitv", "(async waits need Linux 5.16 or later)")).Value());
     } else {
       deferred.Resolve(Napi::String::New(env, c.status == AsyncWaitStatus::kOk ? "ok" : "timed-out"));
     }

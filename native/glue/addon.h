@@ -11,6 +11,9 @@
 
 namespace mp::glue {
 
+// native/glue/layout.cc: the shared layouts and codes, for `addon.layout`
+Napi::Object layout_object(Napi::Env env);
+
 // native/glue/ring.cc
 Napi::Value ring_init_js(const Napi::CallbackInfo& info);
 Napi::Value ring_open_js(const Napi::CallbackInfo& info);
@@ -73,7 +76,7 @@ class Addon : public Napi::Addon<Addon> {
   Bridge bridge_;
   napi_env env_ = nullptr;
   std::atomic<bool> bridge_live_{false};  // read by waiter threads
-  bool stopped_ = false;  // the environment is being torn down: no more waits
+  bool stopped_ = false;                  // the environment is being torn down: no more waits
   bool bridge_ref_ = false;
   std::map<uint64_t, Pending> pending_;
 };

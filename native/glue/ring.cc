@@ -17,15 +17,12 @@
 #include "../core/shm.h"
 #include "addon.h"
 #include "errors.h"
+#include "ring_codes.h"
 #include "segment.h"
 
 namespace mp::glue {
 
 namespace {
-
-// Status codes shared with ts/messaging/ring.ts. Corruption is not a
-// status: it is thrown (ERR_MP_CORRUPT), naming the segment.
-enum Status { kOk = 0, kFull = 1, kEmpty = 2, kTooBig = 3, kShutDown = 4, kTimedOut = 5, kBusy = 6 };
 
 // ERR_MP_CORRUPT for a queue whose segment another process wrote into --
 // or shrank: a truncated segment reads as zeros from the fault on, so that
@@ -37,29 +34,32 @@ Napi::Error corrupt(Napi::Env env, const Segment* seg, const std::string& what) 
     return coded_error(env, "ERR_MP_CORRUPT",
                        "the queue in segment '" + shown + "' was truncated by another process: what it held is lost");
   }
-  return coded_error(env, "ERR_MP_CORRUPT",
-                     "the queue in segment '" + shown + "' was corrupted by a write from outside multiproc (" + what + ")");
+  return coded_error(
+      env, "ERR_MP_CORRUPT",
+      "the queue in segment '" + shown + "' was corrupted by a write from outside multiproc (" + what + ")");
 }
 
 int status_of(Napi::Env env, const Segment* seg, RingResult r) {
   switch (r) {
-    case RingResult::kOk: return kOk;
-    case RingResult::kFull: return kFull;
-    case RingResult::kEmpty: return kEmpty;
-    case RingResult::kTooBig: return kTooBig;
-    case RingResult::kShutDown: return kShutDown;
-    case RingResult::kTimedOut: return kTimedOut;
-    case RingResult::kBusy: return kBusy;
-    case RingResult::kCorrupt: break;
+    case RingResult::kOk:
+      return kOk;
+    case RingResult::kFull:
+      return kFull;
+    case RingResult::kEmpty:
+      return kEmpty;
+    case RingResult::kTooBig:
+      return kTooBig;
+    case RingResult::kShutDown:
+      return kShutDown;
+    case RingResult::kTimedOut:
+      return kTimedOut;
+    case RingResult::kBusy:
+      return kBusy;
+    case RingResult::kCorrupt:
+      break;
   }
   throw corrupt(env, seg, std::string(ring_fault()) + "; what it held was discarded");
 }
-
-// The low two bits of a record's tag say how its payload becomes a JS value;
-// the rest is the TS layer's (ts/messaging/encoding.ts: what the value means).
-enum Representation : uint32_t { kBytes = 0, kUtf8 = 1, kFloat64 = 2 };
-constexpr uint32_t kRepresentationMask = 3;
-constexpr uint32_t kMaxTag = 0xFFFF;
 
 // What ringOpen hands to JS. The references keep the mapping (through its
 // Segment) and the result words alive as long as the handle.
@@ -103,8 +103,9 @@ RingHeader* ring_of(const Napi::CallbackInfo& info, RingRef& ref) {
   // operations work with ref.capacity (the header may change after this
   // check); a header that says otherwise is reported here.
   if (ring->capacity != ref.capacity) {
-    throw corrupt(info.Env(), ref.segment,
-                  "its capacity changed from " + std::to_string(ref.capacity) + " to " + std::to_string(ring->capacity));
+    throw corrupt(
+        info.Env(), ref.segment,
+        "its capacity changed from " + std::to_string(ref.capacity) + " to " + std::to_string(ring->capacity));
   }
   return ring;
 }
@@ -179,7 +180,8 @@ Napi::Value ring_init_js(const Napi::CallbackInfo& info) {
   if (!(off >= 0) || uint64_t(off) % 64 != 0) throw range_error(env, "ring offset must be a multiple of 64");
   double capacity = arg_number(info, 2, "capacity");
   double maxsize = arg_number(info, 3, "maxsize");
-  if (capacity < 64 || capacity > 0xFFFFFFF0 || uint64_t(off) + ring_segment_size(size_t(capacity)) > seg->mapping().size) {
+  if (capacity < 64 || capacity > 0xFFFFFFF0 ||
+      uint64_t(off) + ring_segment_size(size_t(capacity)) > seg->mapping().size) {
     throw range_error(env, "ring capacity does not fit the segment");
   }
   ring_init(static_cast<char*>(seg->mapping().addr) + uint64_t(off), size_t(capacity), uint32_t(maxsize));
@@ -206,8 +208,14 @@ Napi::Value ring_open_js(const Napi::CallbackInfo& info) {
     throw type_error(env, "result must be an Int32Array of 2 elements");
   }
   Napi::Int32Array result = info[2].As<Napi::Int32Array>();
-  auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()), seg, size_t(off), ring->capacity,
-                          Napi::Persistent(result), result.Data(), shm_truncated_flag(m), current_owner()};
+  auto* ref = new RingRef{Napi::Persistent(info[0].As<Napi::Object>()),
+                          seg,
+                          size_t(off),
+                          ring->capacity,
+                          Napi::Persistent(result),
+                          result.Data(),
+                          shm_truncated_flag(m),
+                          current_owner()};
   return Napi::External<RingRef>::New(env, ref, [](Napi::Env, RingRef* r) { delete r; });
 }
 
@@ -220,7 +228,8 @@ Napi::Value ring_put_js(const Napi::CallbackInfo& info) {
   RingHeader* ring = ring_of(info, ref);
   if (!info[1].IsNumber()) throw type_error(env, "tag must be a number");
   uint32_t tag = info[1].As<Napi::Number>().Uint32Value();
-  if (tag > kMaxTag || (tag & kRepresentationMask) > kFloat64) throw range_error(env, "tag must be a record tag of encoding.ts");
+  if (tag > kMaxTag || (tag & kRepresentationMask) > kFloat64)
+    throw range_error(env, "tag must be a record tag of encoding.ts");
   const Payload p = payload_of(info, tag & kRepresentationMask);
   int64_t timeout = arg_timeout_ns(info, 3);
   auto write = [&](char* dst) {

@@ -50,17 +50,60 @@ export interface SpinPolicyState {
   currentBudgetNs: number;
 }
 
+/** Byte offsets and sizes of the structs native/core shares with other processes, and the ring's codes. */
+export interface NativeLayout {
+  readonly waitCell: { readonly bytes: number; readonly value: number; readonly sleepers: number };
+  readonly lock: {
+    readonly bytes: number;
+    readonly owner: number;
+    readonly sleepers: number;
+    readonly count: number;
+    readonly stamp: number;
+  };
+  readonly ring: {
+    readonly bytes: number;
+    readonly lock: number;
+    readonly written: number;
+    readonly freed: number;
+    readonly head: number;
+    readonly tail: number;
+    readonly items: number;
+    readonly maxsize: number;
+    readonly capacity: number;
+    readonly shutDown: number;
+    readonly recordHeader: number;
+    readonly wrapTag: number;
+  };
+  readonly ringStatus: {
+    readonly ok: number;
+    readonly full: number;
+    readonly empty: number;
+    readonly tooBig: number;
+    readonly shutDown: number;
+    readonly timedOut: number;
+    readonly busy: number;
+  };
+  readonly representation: {
+    readonly bytes: number;
+    readonly utf8: number;
+    readonly float64: number;
+    readonly bits: number;
+    readonly maxTag: number;
+  };
+}
+
 export interface NativeBinding {
   readonly Segment: NativeSegmentClass;
   readonly NamedSemaphore: NativeSemaphoreClass;
   /** Hash of the native sources this binary was built from. */
   readonly sourceHash: string;
+  /** The shared layouts and codes of the C++ headers (native/glue/layout.cc). */
+  readonly layout: NativeLayout;
   noop(): void;
   /** Blocks while the 32-bit word at `offset` equals `expected` (spin, then sleep). */
   waitSync(seg: NativeSegment, offset: number, expected: number, timeoutMs?: number): WaitOutcome;
   /** Same without blocking: settled by a waiter thread. `id` lets cancelWait() find it. */
-  wait(seg: NativeSegment, offset: number, expected: number, timeoutMs: number | undefined, id: number):
-    Promise<WaitOutcome | 'cancelled'>;
+  wait(seg: NativeSegment, offset: number, expected: number, timeoutMs: number | undefined, id: number): Promise<WaitOutcome | 'cancelled'>;
   cancelWait(id: number): boolean;
   wake(seg: NativeSegment, offset: number, count?: number): number;
   /**

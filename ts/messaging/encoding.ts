@@ -12,11 +12,13 @@ import { SharedMemory } from '../shm/shared_memory';
 import { SIDE_MAGIC } from '../binding/layout';
 import { corruptError } from '../base/errors';
 
-const BYTES = 0;
-const UTF8 = 1;
-const FLOAT64 = 2;
+// How the addon turns a record's payload into a JS value: the low bits of its
+// tag (native/glue/ring_codes.h). Kept here as constants, since the tags
+// below are, and test/layout.test.ts holds them to the addon's `layout`.
+export const REPRESENTATION = { bytes: 0, utf8: 1, float64: 2, bits: 2 } as const;
+const { bytes: BYTES, utf8: UTF8, float64: FLOAT64 } = REPRESENTATION;
 
-const tag = (encoding: number, representation: number): number => (encoding << 2) | representation;
+const tag = (encoding: number, representation: number): number => (encoding << REPRESENTATION.bits) | representation;
 
 // What a record holds.
 export const V8 = tag(0, BYTES); // serialize() output (structured clone, handles)
@@ -58,7 +60,7 @@ export interface Encoded {
 const JSON_BUDGET = 100;
 let budget = 0;
 const NOT_JSON = Symbol('not JSON');
-const objectTag = Object.prototype.toString;
+const objectTag = (value: object): string => Object.prototype.toString.call(value);
 const isRawJSON = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false);
 
 /**
@@ -89,9 +91,9 @@ function jsonCopy(value: unknown): unknown {
         for (let i = 0; i < n; i++) if ((out[i] = jsonCopy(value[i])) === NOT_JSON) return NOT_JSON;
         return out;
       }
-      const proto = Object.getPrototypeOf(value);
+      const proto = Object.getPrototypeOf(value) as object | null;
       // The tag check leaves out arguments objects, module namespaces and the like.
-      if ((proto !== Object.prototype && proto !== null) || objectTag.call(value) !== '[object Object]' || isRawJSON(value)) {
+      if ((proto !== Object.prototype && proto !== null) || objectTag(value) !== '[object Object]' || isRawJSON(value)) {
         return NOT_JSON;
       }
       const out: Record<string, unknown> = {};
@@ -109,8 +111,11 @@ function jsonCopy(value: unknown): unknown {
 // JSON.stringify calls toJSON methods, which a program may have added to the
 // built-in prototypes: then no item takes the JSON path.
 const builtinsHaveToJSON = (): boolean =>
-  'toJSON' in Object.prototype || 'toJSON' in Array.prototype || 'toJSON' in String.prototype ||
-  'toJSON' in Number.prototype || 'toJSON' in Boolean.prototype;
+  'toJSON' in Object.prototype ||
+  'toJSON' in Array.prototype ||
+  'toJSON' in String.prototype ||
+  'toJSON' in Number.prototype ||
+  'toJSON' in Boolean.prototype;
 
 /** The record for an item; raw: bytes as they are (Connection.sendBytes). */
 export function encode(item: unknown, raw: boolean): Encoded {
@@ -219,7 +224,7 @@ export function discard(record: Encoded): void {
 export function unlinkSide(record: Encoded): void {
   if (record.tag !== SIDE) return;
   try {
-    addon().Segment.unlink(posixName((record.value as string).split(':')[2]!));
+    addon().Segment.unlink(posixName((record.value as string).split(':')[2]));
   } catch {
     // Gone already, or not removable now: the caller is reporting why the
     // put failed, which matters more, and the tracker removes it at exit.
@@ -235,9 +240,18 @@ function fromSide(record: string, where: string): [tag: number, value: RecordVal
   const [tagText, lengthText, name, extra] = record.split(':');
   const inner = Number(tagText);
   const length = Number(lengthText);
-  if (extra !== undefined || name === undefined || !GENERATED_NAME.test(name) || !TAGS.has(inner) || inner === SIDE ||
-      !Number.isSafeInteger(length) || length < 0) {
-    throw corruptError(`${where} held a record naming a side segment that multiproc did not make (corrupted?): ${JSON.stringify(record.slice(0, 100))}`);
+  if (
+    extra !== undefined ||
+    name === undefined ||
+    !GENERATED_NAME.test(name) ||
+    !TAGS.has(inner) ||
+    inner === SIDE ||
+    !Number.isSafeInteger(length) ||
+    length < 0
+  ) {
+    throw corruptError(
+      `${where} held a record naming a side segment that multiproc did not make (corrupted?): ${JSON.stringify(record.slice(0, 100))}`,
+    );
   }
   let side: SharedMemory;
   try {
@@ -246,12 +260,16 @@ function fromSide(record: string, where: string): [tag: number, value: RecordVal
     throw corruptError(`${where} held a record naming side segment ${name}, which cannot be opened: ${(e as Error).message}`, e);
   }
   const buf = side.buf;
-  if (buf.length < SIDE_HEADER + length || buf.readUInt32LE(0) !== SIDE_MAGIC || buf.readUInt32LE(4) !== SIDE_VERSION ||
-      buf.readBigUInt64LE(8) !== BigInt(length)) {
+  if (
+    buf.length < SIDE_HEADER + length ||
+    buf.readUInt32LE(0) !== SIDE_MAGIC ||
+    buf.readUInt32LE(4) !== SIDE_VERSION ||
+    buf.readBigUInt64LE(8) !== BigInt(length)
+  ) {
     side.close();
     throw corruptError(`${where} held a record naming ${name}, which is not a side segment of this item (corrupted?)`);
   }
   side.unlink();
   const bytes = buf.subarray(SIDE_HEADER, SIDE_HEADER + length);
-  return [inner, (inner & 3) === UTF8 ? bytes.toString('utf8') : bytes];
+  return [inner, (inner & ((1 << REPRESENTATION.bits) - 1)) === UTF8 ? bytes.toString('utf8') : bytes];
 }

@@ -16,23 +16,15 @@
 // their timeouts, never more.
 import { Empty, Full, ShutDown } from '../base/errors';
 import { addon } from '../binding/addon';
-import type { RingHandle } from '../binding/native';
+import type { NativeLayout, RingHandle } from '../binding/native';
 import { RING_OFFSET } from '../binding/layout';
 import type { SharedState } from '../shm/shared_state';
 import { eventLoopSpinMs, wait } from '../wait/wait';
 import { decode, decodeBytes, discard, encode, toSide, unlinkSide, type Encoded, type RecordValue } from './encoding';
 
-const LOCK = RING_OFFSET; // the ring's LockState: owner, sleepers, ...
-const WRITTEN = RING_OFFSET + 16; // bumped after each put
-const FREED = RING_OFFSET + 24; // bumped after each get
-const ITEMS = (RING_OFFSET + 48) / 4;
-const MAXSIZE = (RING_OFFSET + 52) / 4;
-const CAPACITY = (RING_OFFSET + 56) / 4;
 // Room a side record takes: its header, "<tag>:<length>:<name>" and a NUL,
 // padded (native/core/ring.h), with room to spare.
 const SIDE_RECORD_ROOM = 128n;
-const SHUT = (RING_OFFSET + 60) / 4;
-const RING_HEADER = 64;
 const RETRY_SLICE_MS = 20;
 /** How long a Nowait operation may wait for the ring's internal lock. */
 export const NOWAIT_LOCK_MS = 20;
@@ -47,17 +39,46 @@ const MAX_LOOP_HOLD_MS = 1;
 const QUIET_MS = 1;
 const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-// Statuses of native/glue/ring.cc.
-const OK = 0;
-const FULL = 1;
-const EMPTY = 2;
-const TOO_BIG = 3;
-const SHUT_DOWN = 4;
-const TIMED_OUT = 5;
-const BUSY = 6;
+// Where the ring's fields are in a queue's segment (byte offsets for the
+// addon's waits, word indexes for Atomics) and what its calls return: read
+// from the addon (native/glue/layout.cc), which takes them from
+// native/core/ring.h and native/glue/ring_codes.h. Filled in by the first
+// Ring or queueBytes() call: importing this module does not load the addon.
+interface RingCodes {
+  readonly lock: number; // byte offset of the ring's LockState
+  readonly written: number; // byte offset of the wait cell bumped after each put
+  readonly freed: number; // ... and after each get
+  readonly items: number; // word indexes from here on
+  readonly maxsize: number;
+  readonly capacity: number;
+  readonly shut: number;
+  readonly head: number; // byte offset of head, then tail (u64 each)
+  readonly header: number; // bytes of RingHeader
+  readonly status: NativeLayout['ringStatus'];
+}
+let C: RingCodes | undefined;
+
+function ringCodes(): RingCodes {
+  if (C) return C;
+  const { ring, ringStatus } = addon().layout;
+  const word = (offset: number): number => (RING_OFFSET + offset) / 4;
+  C = Object.freeze({
+    lock: RING_OFFSET + ring.lock,
+    written: RING_OFFSET + ring.written,
+    freed: RING_OFFSET + ring.freed,
+    items: word(ring.items),
+    maxsize: word(ring.maxsize),
+    capacity: word(ring.capacity),
+    shut: word(ring.shutDown),
+    head: RING_OFFSET + ring.head,
+    header: ring.bytes,
+    status: ringStatus,
+  });
+  return C;
+}
 
 /** Segment bytes for a queue whose ring holds `capacity` data bytes. */
-export const queueBytes = (capacity: number): number => RING_OFFSET + RING_HEADER + Math.ceil(capacity / 8) * 8;
+export const queueBytes = (capacity: number): number => RING_OFFSET + ringCodes().header + Math.ceil(capacity / 8) * 8;
 
 /** Called while a wait goes on with nothing arriving, once per RETRY_SLICE_MS (a pipe checks its senders there). */
 export type OnIdle = () => void;
@@ -88,6 +109,7 @@ export class Ring {
   constructor(state: SharedState, what: string) {
     this.#state = state;
     this.#what = what;
+    ringCodes();
     this.#handle = addon().ringOpen(state.segment, RING_OFFSET, this.#result);
   }
 
@@ -96,20 +118,21 @@ export class Ring {
   }
 
   get items(): number {
-    return Atomics.load(this.#state.i32, ITEMS);
+    return Atomics.load(this.#state.i32, C!.items);
   }
 
   get maxsize(): number {
-    return this.#state.i32[MAXSIZE]!;
+    return this.#state.i32[C!.maxsize];
   }
 
   get isShutDown(): boolean {
-    return Atomics.load(this.#state.i32, SHUT) !== 0;
+    return Atomics.load(this.#state.i32, C!.shut) !== 0;
   }
 
   #check(r: number): void {
-    if (r === SHUT_DOWN) throw new ShutDown(`${this.#what} is shut down`);
-    if (r !== FULL && r !== TIMED_OUT && r !== EMPTY && r !== BUSY) throw new Error(`internal error: ring status ${r}`);
+    if (r === C!.status.shutDown) throw new ShutDown(`${this.#what} is shut down`);
+    if (r !== C!.status.full && r !== C!.status.timedOut && r !== C!.status.empty && r !== C!.status.busy)
+      throw new Error(`internal error: ring status ${r}`);
   }
 
   /** Puts an item (raw: bytes as they are); timeoutMs 0: do not wait. Throws Full. */
@@ -118,11 +141,12 @@ export class Ring {
     const timeout = timeoutMs === Infinity ? undefined : timeoutMs;
     const record = encode(item, raw);
     try {
-      const r = timeout === 0
-        ? native.ringPut(this.#handle, record.tag, record.value, 0, NOWAIT_LOCK_MS)
-        : native.ringPut(this.#handle, record.tag, record.value, timeout);
-      if (r === OK) return;
-      if (r === TOO_BIG) return this.#putSideSync(record, timeoutMs);
+      const r =
+        timeout === 0
+          ? native.ringPut(this.#handle, record.tag, record.value, 0, NOWAIT_LOCK_MS)
+          : native.ringPut(this.#handle, record.tag, record.value, timeout);
+      if (r === C!.status.ok) return;
+      if (r === C!.status.tooBig) return this.#putSideSync(record, timeoutMs);
       this.#check(r);
       throw new Full(); // no room (or no lock) within the time allowed
     } catch (e) {
@@ -137,15 +161,15 @@ export class Ring {
     const native = addon();
     try {
       for (;;) {
-        const seen = Atomics.load(this.#state.i32, FREED / 4);
+        const seen = Atomics.load(this.#state.i32, C!.freed / 4);
         const r = native.ringPut(this.#handle, record.tag, record.value, 0, ASYNC_LOCK_MS);
-        if (r === OK) return;
-        if (r === TOO_BIG) return await this.#putSide(record, deadline, signal);
+        if (r === C!.status.ok) return;
+        if (r === C!.status.tooBig) return await this.#putSide(record, deadline, signal);
         this.#check(r);
         const left = deadline - performance.now();
         if (left <= 0) throw new Full();
-        if (r === BUSY) await this.#lockMoved(left, signal);
-        else await this.#moved(FREED, seen, left, signal);
+        if (r === C!.status.busy) await this.#lockMoved(left, signal);
+        else await this.#moved(C!.freed, seen, left, signal);
       }
     } catch (e) {
       discard(record);
@@ -160,47 +184,47 @@ export class Ring {
   // the few microseconds between making it and the put can).
   #roomForSideRecord(): boolean {
     const i32 = this.#state.i32;
-    const maxsize = i32[MAXSIZE]!;
-    if (maxsize !== 0 && Atomics.load(i32, ITEMS) >= maxsize) return false;
-    const u64 = this.#positions ??= new BigUint64Array(i32.buffer, i32.byteOffset + RING_OFFSET + 32, 2);
+    const maxsize = i32[C!.maxsize];
+    if (maxsize !== 0 && Atomics.load(i32, C!.items) >= maxsize) return false;
+    const u64 = (this.#positions ??= new BigUint64Array(i32.buffer, i32.byteOffset + C!.head, 2));
     const used = Atomics.load(u64, 1) - Atomics.load(u64, 0); // tail - head
-    return used === 0n || BigInt(i32[CAPACITY]!) - used >= SIDE_RECORD_ROOM;
+    return used === 0n || BigInt(i32[C!.capacity]) - used >= SIDE_RECORD_ROOM;
   }
 
   #putSideSync(record: Encoded, timeoutMs: number): void {
     const native = addon();
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
-      const seen = Atomics.load(this.#state.i32, FREED / 4);
+      const seen = Atomics.load(this.#state.i32, C!.freed / 4);
       if (this.#roomForSideRecord()) {
         const side = toSide(record);
         const r = native.ringPut(this.#handle, side.tag, side.value, 0, NOWAIT_LOCK_MS);
-        if (r === OK) return;
+        if (r === C!.status.ok) return;
         unlinkSide(side);
         this.#check(r);
       }
       const left = deadline - performance.now();
       if (left <= 0) throw new Full();
-      native.waitSync(this.#state.segment, FREED, seen, Math.min(left, RETRY_SLICE_MS));
+      native.waitSync(this.#state.segment, C!.freed, seen, Math.min(left, RETRY_SLICE_MS));
     }
   }
 
   async #putSide(record: Encoded, deadline: number, signal: AbortSignal | undefined): Promise<void> {
     const native = addon();
     for (;;) {
-      const seen = Atomics.load(this.#state.i32, FREED / 4);
-      let r = FULL;
+      const seen = Atomics.load(this.#state.i32, C!.freed / 4);
+      let r = C!.status.full;
       if (this.#roomForSideRecord()) {
         const side = toSide(record);
         r = native.ringPut(this.#handle, side.tag, side.value, 0, ASYNC_LOCK_MS);
-        if (r === OK) return;
+        if (r === C!.status.ok) return;
         unlinkSide(side);
         this.#check(r);
       }
       const left = deadline - performance.now();
       if (left <= 0) throw new Full();
-      if (r === BUSY) await this.#lockMoved(left, signal);
-      else await this.#moved(FREED, seen, left, signal);
+      if (r === C!.status.busy) await this.#lockMoved(left, signal);
+      else await this.#moved(C!.freed, seen, left, signal);
     }
   }
 
@@ -214,9 +238,10 @@ export class Ring {
     const { raw = false, counter, onIdle } = options;
     if (!onIdle || timeoutMs === 0) {
       // Only the arguments this call needs: each costs the addon a type check.
-      const value = timeoutMs === 0 || counter !== undefined
-        ? native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter)
-        : native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
+      const value =
+        timeoutMs === 0 || counter !== undefined
+          ? native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs, NOWAIT_LOCK_MS, counter)
+          : native.ringGet(this.#handle, timeoutMs === Infinity ? undefined : timeoutMs);
       return this.#took(value, raw, options);
     }
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
@@ -224,14 +249,15 @@ export class Ring {
       const left = deadline - performance.now();
       const value = native.ringGet(this.#handle, Math.max(0, Math.min(left, RETRY_SLICE_MS)), NOWAIT_LOCK_MS, counter);
       const r = this.#result[0];
-      if ((r !== EMPTY && r !== TIMED_OUT && r !== BUSY) || left <= RETRY_SLICE_MS) return this.#took(value, raw, options);
+      if ((r !== C!.status.empty && r !== C!.status.timedOut && r !== C!.status.busy) || left <= RETRY_SLICE_MS)
+        return this.#took(value, raw, options);
       onIdle();
     }
   }
 
   #took(value: Buffer | string | number | undefined, raw: boolean, options: GetOptions): unknown {
-    const r = this.#result[0]!;
-    if (r === OK) return this.#item(this.#result[1]!, value!, raw, options);
+    const r = this.#result[0];
+    if (r === C!.status.ok) return this.#item(this.#result[1], value!, raw, options);
     this.#check(r);
     throw new Empty();
   }
@@ -241,27 +267,27 @@ export class Ring {
     const native = addon();
     const { raw = false, counter, onIdle } = options;
     for (;;) {
-      const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
+      const seen = Atomics.load(this.#state.i32, C!.written / 4);
       const value = native.ringGet(this.#handle, 0, ASYNC_LOCK_MS, counter);
-      const r = this.#result[0]!;
-      if (r === OK) return this.#item(this.#result[1]!, value!, raw, options);
+      const r = this.#result[0];
+      if (r === C!.status.ok) return this.#item(this.#result[1], value!, raw, options);
       this.#check(r);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
-      if (r === BUSY) await this.#lockMoved(left, signal);
-      else if (!(await this.#moved(WRITTEN, seen, left, signal))) onIdle?.();
+      if (r === C!.status.busy) await this.#lockMoved(left, signal);
+      else if (!(await this.#moved(C!.written, seen, left, signal))) onIdle?.();
     }
   }
 
   // The ring's lock was held: wait (without blocking the loop) for it to
   // change hands, at most a slice; then, if its holder died, take it over.
   async #lockMoved(left: number, signal: AbortSignal | undefined): Promise<void> {
-    const owner = Atomics.load(this.#state.i32, LOCK / 4);
+    const owner = Atomics.load(this.#state.i32, C!.lock / 4);
     if (owner === 0) return;
     const start = performance.now();
     const limit = eventLoopSpinMs();
-    while (performance.now() - start < limit) if (Atomics.load(this.#state.i32, LOCK / 4) !== owner) return;
-    const r = await wait(this.#state.segment, LOCK, owner, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
+    while (performance.now() - start < limit) if (Atomics.load(this.#state.i32, C!.lock / 4) !== owner) return;
+    const r = await wait(this.#state.segment, C!.lock, owner, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
     if (r === 'timed-out') addon().ringRecover(this.#handle);
   }
 
@@ -346,18 +372,18 @@ export class Ring {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const native = addon();
     for (;;) {
-      const seen = Atomics.load(this.#state.i32, WRITTEN / 4);
+      const seen = Atomics.load(this.#state.i32, C!.written / 4);
       if (this.items > 0 || this.isShutDown) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      if (native.waitSync(this.#state.segment, WRITTEN, seen, Math.min(left, RETRY_SLICE_MS)) === 'timed-out') onIdle?.();
+      if (native.waitSync(this.#state.segment, C!.written, seen, Math.min(left, RETRY_SLICE_MS)) === 'timed-out') onIdle?.();
     }
   }
 
   /** Refuses further puts from every process; with `immediate`, drops what it holds. */
   /** Shuts the ring down; false if `immediate` could not get its lock (held for a second) to drop the contents. */
   shutdown(immediate: boolean): boolean {
-    return addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50) !== TIMED_OUT;
+    return addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50) !== C!.status.timedOut;
   }
 
   /** Takes over the ring's lock if its holder died (and repairs the ring). */
