@@ -37,7 +37,7 @@ describe('JoinableQueue', () => {
     expect(q.unfinished()).toBe(1); // taken, not yet done
     q.taskDone();
     expect(q.unfinished()).toBe(0);
-    expect(await within(q.join(), 30_000)).toBe('resolved undefined');
+    expect(await within(q.join(), 30_000)).toBe('resolved true');
   });
 
   it('a consumer killed holding an item it took does not keep join() waiting for ever', async () => {
@@ -50,7 +50,7 @@ describe('JoinableQueue', () => {
     const joined = q.join();
     p.kill();
     await p.join();
-    expect(await within(joined, 30_000)).toBe('resolved undefined');
+    expect(await within(joined, 30_000)).toBe('resolved true');
     expect(() => q.taskDone()).toThrow(/more times than items were taken/);
   });
 
@@ -64,7 +64,7 @@ describe('JoinableQueue', () => {
     await run(t.putGone, q, name).join();
     const joined = q.join();
     await expect(q.get()).rejects.toThrow(/no longer exists/);
-    expect(await within(joined, 30_000)).toBe('resolved undefined');
+    expect(await within(joined, 30_000)).toBe('resolved true');
   });
 
   it('taskDone() may come from another thread than the one that took the item', async () => {

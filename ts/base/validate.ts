@@ -44,8 +44,9 @@ function checkKeys(options: object, allowed: readonly string[], what: string): v
 }
 
 /** Milliseconds to wait (0: do not wait, Infinity: forever). */
-export function syncTimeout(options: SyncOptions | undefined, what: string): number {
+export function syncTimeout(options: SyncOptions | number | undefined, what: string): number {
   if (options === undefined) return Infinity;
+  if (typeof options === 'number') return validateTimeout(options, 'timeout') ?? Infinity; // Python's positional timeout
   if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
   checkKeys(options, ['block', 'timeout'], what);
   const { block = true } = options;
@@ -55,8 +56,12 @@ export function syncTimeout(options: SyncOptions | undefined, what: string): num
   return timeout ?? Infinity;
 }
 
-export function asyncOptions(options: AsyncOptions | undefined, what: string): { timeout: number; signal: AbortSignal | undefined } {
+export function asyncOptions(
+  options: AsyncOptions | number | undefined,
+  what: string,
+): { timeout: number; signal: AbortSignal | undefined } {
   if (options === undefined) return { timeout: Infinity, signal: undefined };
+  if (typeof options === 'number') return { timeout: validateTimeout(options, 'timeout') ?? Infinity, signal: undefined };
   if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
   checkKeys(options, ['timeout', 'signal'], what);
   const timeout = validateTimeout(options.timeout, 'options.timeout') ?? Infinity;
@@ -69,6 +74,53 @@ export function asyncOptions(options: AsyncOptions | undefined, what: string): {
 /** A plain timeout argument (Event.wait(ms), Condition.wait(ms)): undefined means forever. */
 export function msArgument(timeoutMs: unknown, what = 'timeoutMs'): number {
   return validateTimeout(timeoutMs, what) ?? Infinity;
+}
+
+/** How long a blocking wait may take: `{ timeout }` in ms. */
+export interface SyncWaitOptions {
+  /** Milliseconds; default: wait forever (or the object's default timeout). */
+  timeout?: number;
+}
+
+/** How long a wait may take, and what may cancel it. */
+export interface WaitOptions extends SyncWaitOptions {
+  /** Aborting rejects the pending call with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The arguments of a wait that takes a timeout Python's way (`wait(ms)`) or
+ * JavaScript's (`wait({ timeout, signal })`), or both (`wait(ms, { signal })`).
+ * undefined timeout: `fallback` (forever unless the object has a default).
+ */
+export function waitArguments(
+  first: unknown,
+  second: unknown,
+  what: string,
+  withSignal = true,
+  fallback = Infinity,
+): { timeout: number; signal: AbortSignal | undefined } {
+  let options: WaitOptions = {};
+  let timeout: unknown;
+  if (typeof first === 'object' && first !== null) {
+    if (second !== undefined) throw new TypeError(`${what}: give the options once (got an options object and a second argument)`);
+    options = first;
+    timeout = options.timeout;
+  } else {
+    timeout = first;
+    if (second !== undefined) {
+      if (typeof second !== 'object' || second === null) throw new TypeError(`${what} options must be an object, got ${describe(second)}`);
+      options = second;
+      if (options.timeout !== undefined)
+        throw new TypeError(`${what}: give the timeout once (as the first argument or as options.timeout)`);
+    }
+  }
+  checkKeys(options, withSignal ? ['timeout', 'signal'] : ['timeout'], what);
+  const ms = validateTimeout(timeout, 'timeout') ?? fallback;
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  return { timeout: ms, signal };
 }
 
 /** Remaining time until `deadline` (performance.now() based), for the addon (undefined: forever). */

@@ -164,23 +164,23 @@ export class Connection<T = unknown> implements Shareable {
   // block/timeout. The pipe's queues are unbounded, so sends wait only when
   // the ring's bytes are all in use.
 
-  async send(obj: T, options?: AsyncOptions): Promise<void> {
+  async send(obj: T, options?: AsyncOptions | number): Promise<void> {
     await this.#out().put(obj, options);
   }
 
-  sendSync(obj: T, options?: SyncOptions): void {
+  sendSync(obj: T, options?: SyncOptions | number): void {
     this.#out().putSync(obj, options);
   }
 
   /** Sends the bytes of any ArrayBufferView (Buffer, Uint8Array, Float64Array, DataView, ...) as they are. */
-  async sendBytes(buf: ArrayBufferView, options?: AsyncOptions): Promise<void> {
+  async sendBytes(buf: ArrayBufferView, options?: AsyncOptions | number): Promise<void> {
     if (!ArrayBuffer.isView(buf)) throw new TypeError(`sendBytes() takes a Buffer, TypedArray or DataView, got ${describe(buf)}`);
     const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     const { timeout, signal } = asyncOptions(options, 'sendBytes');
     await partsOf(this.#out()).ring.put(bytes, true, timeout, signal);
   }
 
-  async recv(options?: AsyncOptions): Promise<T> {
+  async recv(options?: AsyncOptions | number): Promise<T> {
     const q = this.#in();
     const { timeout, signal } = asyncOptions(options, 'recv');
     try {
@@ -190,7 +190,7 @@ export class Connection<T = unknown> implements Shareable {
     }
   }
 
-  recvSync(options?: SyncOptions): T {
+  recvSync(options?: SyncOptions | number): T {
     const q = this.#in();
     const timeout = syncTimeout(options, 'recvSync');
     try {
@@ -204,7 +204,7 @@ export class Connection<T = unknown> implements Shareable {
    * The next message as bytes: what sendBytes sent, or for anything sent
    * with send(), what serialize() writes (read it with deserialize()).
    */
-  async recvBytes(options?: AsyncOptions): Promise<Buffer> {
+  async recvBytes(options?: AsyncOptions | number): Promise<Buffer> {
     const { timeout, signal } = asyncOptions(options, 'recvBytes');
     const ring = partsOf(this.#in()).ring;
     try {

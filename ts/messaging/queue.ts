@@ -15,10 +15,21 @@ import { inspect } from 'node:util';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { addon } from '../binding/addon';
 import { ShutDown, TimeoutError, corruptError } from '../base/errors';
-import { wait } from '../wait/wait';
 import { Entries } from '../shm/entries';
 import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../binding/layout';
-import { asyncOptions, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import {
+  asyncOptions,
+  deadlineAfter,
+  describe,
+  remaining,
+  syncTimeout,
+  waitArguments,
+  type AsyncOptions,
+  type SyncOptions,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from '../base/validate';
+import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
 import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import { Ring, queueBytes, type GetOptions } from './ring';
 
@@ -78,13 +89,13 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** Resolves once the item is in (rejects Full after options.timeout, ShutDown, or an AbortError). */
-  async put(item: T, options?: AsyncOptions): Promise<void> {
+  async put(item: T, options?: AsyncOptions | number): Promise<void> {
     const { timeout, signal } = asyncOptions(options, 'put');
     await this.#open().put(item, false, timeout, signal);
   }
 
   /** Blocks the thread until the item is in; throws Full on timeout or with `block: false`. */
-  putSync(item: T, options?: SyncOptions): void {
+  putSync(item: T, options?: SyncOptions | number): void {
     const timeout = syncTimeout(options, 'putSync');
     this.#open().putSync(item, false, timeout);
   }
@@ -99,13 +110,13 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** Resolves with the oldest item (rejects Empty after options.timeout; ShutDown once shut down and drained). */
-  async get(options?: AsyncOptions): Promise<T> {
+  async get(options?: AsyncOptions | number): Promise<T> {
     const { timeout, signal } = asyncOptions(options, 'get');
     return (await this.#open().get(timeout, signal, this._getOptions())) as T;
   }
 
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */
-  getSync(options?: SyncOptions): T {
+  getSync(options?: SyncOptions | number): T {
     const timeout = syncTimeout(options, 'getSync');
     return this.#open().getSync(timeout, this._getOptions()) as T;
   }
@@ -314,25 +325,34 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     ring.recover();
   }
 
-  /** Resolves once every item put has been taken and marked done (or its taker died). */
-  async join(): Promise<void> {
-    const { state } = Queue._parts(this);
-    for (;;) {
-      const seen = Atomics.load(state.i32, state.at(QUEUE.done));
-      if (this.unfinished() === 0) return;
-      const r = await wait(state.segment, state.offset(QUEUE.done), seen, { timeout: LIVENESS_SLICE_MS });
-      if (r === 'timed-out') this.#recover();
-    }
+  /**
+   * Resolves true once every item put has been taken and marked done (or its
+   * taker died); false if the timeout (ms, or `{ timeout, signal }`) passed
+   * first. Python's join() has no timeout: without one this waits as it does.
+   */
+  async join(timeout?: number | WaitOptions, options?: WaitOptions): Promise<boolean> {
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'JoinableQueue.join');
+    return drive(Queue._parts(this).state.segment, this.#joinSteps(deadlineAfter(ms)), signal);
   }
 
   /** join() that blocks the thread. */
-  joinSync(): void {
+  joinSync(timeout?: number | SyncWaitOptions): boolean {
+    const { timeout: ms } = waitArguments(timeout, undefined, 'JoinableQueue.joinSync', false);
     const { state } = Queue._parts(this);
-    const native = addon();
+    return driveSync(state.segment, this.#joinSteps(deadlineAfter(ms)), state.i32);
+  }
+
+  // Until nothing is unfinished (true), or the deadline (false); consumers
+  // that died holding items are looked for every LIVENESS_SLICE_MS.
+  *#joinSteps(deadline: number): WaitSteps<boolean> {
+    const { state } = Queue._parts(this);
     for (;;) {
       const seen = Atomics.load(state.i32, state.at(QUEUE.done));
-      if (this.unfinished() === 0) return;
-      if (native.waitSync(state.segment, state.offset(QUEUE.done), seen, LIVENESS_SLICE_MS) === 'timed-out') this.#recover();
+      if (this.unfinished() === 0) return true;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      const r = yield sleep(state.offset(QUEUE.done), seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+      if (r === 'timed-out') this.#recover();
     }
   }
 }
@@ -348,19 +368,19 @@ export class SimpleQueue<T = unknown> implements Shareable {
     this.#queue = queue ?? new Queue<T>(0, options);
   }
 
-  put(item: T, options?: AsyncOptions): Promise<void> {
+  put(item: T, options?: AsyncOptions | number): Promise<void> {
     return this.#queue.put(item, options);
   }
 
-  putSync(item: T, options?: SyncOptions): void {
+  putSync(item: T, options?: SyncOptions | number): void {
     this.#queue.putSync(item, options);
   }
 
-  get(options?: AsyncOptions): Promise<T> {
+  get(options?: AsyncOptions | number): Promise<T> {
     return this.#queue.get(options);
   }
 
-  getSync(options?: SyncOptions): T {
+  getSync(options?: SyncOptions | number): T {
     return this.#queue.getSync(options);
   }
 

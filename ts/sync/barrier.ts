@@ -31,10 +31,10 @@ import { BrokenBarrierError, corruptError } from '../base/errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { state as processState } from '../base/identity';
 import { resolveExport } from '../base/modules';
-import { wait } from '../wait/wait';
+import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
 import { Entries } from '../shm/entries';
 import { BARRIER, Kind, LOCK } from '../binding/layout';
-import { deadlineAfter, msArgument, remaining, describe } from '../base/validate';
+import { deadlineAfter, describe, msArgument, remaining, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
 import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import { identityAlive, threadId, threadIdentity, threadStamp } from '../shm/thread';
 
@@ -160,41 +160,23 @@ export class Barrier implements Shareable {
     return true;
   }
 
-  // Runs `fn` holding the lock, blocking the thread to get it (TIMED_OUT if
-  // the deadline passed first).
-  #criticalSync<R>(deadline: number, fn: () => R): R | typeof TIMED_OUT {
-    if (!this.#tryLock()) {
-      const r = addon().lockAcquire(this.#state.segment, this.#state.offset(BARRIER.lock), remaining(deadline));
-      if (r === 2) return TIMED_OUT;
-      if (r === 1) this.#break(); // its holder died half-way through a change
-    }
-    try {
-      return fn();
-    } finally {
-      this.#unlock();
-    }
-  }
-
-  // Runs `fn` holding the lock, waiting for it without blocking the event
-  // loop. The lock is taken and `fn` run in one synchronous stretch: it is
-  // never held across an await, so other code of this thread (an abort() in
-  // the same tick) never finds it taken by a suspended wait.
-  async #critical<R>(deadline: number, fn: () => R): Promise<R | typeof TIMED_OUT> {
+  // Runs `fn` holding the lock (TIMED_OUT if the deadline passed first). The
+  // lock is taken and `fn` run in one synchronous stretch: it is never held
+  // across a step, so other code of this thread (an abort() in the same tick)
+  // never finds it taken by a suspended wait. A holder that died is found at
+  // the end of a slice and its lock taken over; the barrier is broken then
+  // (it died half-way through a change).
+  *#critical<R>(deadline: number, fn: () => R): WaitSteps<R | typeof TIMED_OUT> {
+    const offset = this.#state.offset(BARRIER.lock);
     for (;;) {
-      let took = this.#tryLock();
-      if (!took) {
+      if (!this.#tryLock()) {
         const owner = Atomics.load(this.#i32, this.#lockWord);
         if (owner === 0) continue;
         const left = remaining(deadline);
         if (left === 0) return TIMED_OUT;
-        const offset = this.#state.offset(BARRIER.lock);
-        const r = await wait(this.#state.segment, offset, owner, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS) });
-        if (r === 'timed-out' && addon().lockTakeIfOwnerDead(this.#state.segment, offset, owner)) {
-          this.#break();
-          took = true;
-        } else {
-          continue;
-        }
+        const r = yield sleep(offset, owner, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+        if (r !== 'timed-out' || !addon().lockTakeIfOwnerDead(this.#state.segment, offset, owner)) continue;
+        this.#break();
       }
       try {
         return fn();
@@ -202,6 +184,11 @@ export class Barrier implements Shareable {
         this.#unlock();
       }
     }
+  }
+
+  // The lock for a moment, without waiting through a step (reset, abort).
+  #criticalSync<R>(deadline: number, fn: () => R): R | typeof TIMED_OUT {
+    return driveSync(this.#state.segment, this.#critical(deadline, fn), this.#i32);
   }
 
   #unlock(): void {
@@ -323,21 +310,40 @@ export class Barrier implements Shareable {
 
   // The wait ran out of time, or saw a dead party: break the barrier (under
   // the lock; unless the cycle ended meanwhile).
-  #giveUp(a: Arrival, why: string): number {
+  #giveUp(a: Arrival, why: string, quietly = false): number {
     if (this.#get(BARRIER.generation) === a.generation) {
       this.#break();
+      if (quietly) return a.index; // the caller has an error of its own to throw
       throw new BrokenBarrierError(why);
     }
     return this.#outcome(a);
   }
 
-  /** Waits for all parties; resolves with this caller's arrival index (0 .. parties-1). Rejects with BrokenBarrierError. */
-  async wait(timeoutMs?: number): Promise<number> {
-    const deadline = deadlineAfter(timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs));
+  /**
+   * Waits for all parties; resolves with this caller's arrival index (0 ..
+   * parties-1). Rejects with BrokenBarrierError. The timeout (ms, default the
+   * barrier's) can come with a signal: `wait({ timeout, signal })` or
+   * `wait(ms, { signal })`. An abort while waiting for the others breaks the
+   * barrier, as a timeout does, and rejects with AbortError.
+   */
+  async wait(timeout?: number | WaitOptions, options?: WaitOptions): Promise<number> {
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'Barrier.wait', true, this.#timeout);
+    return drive(this.#state.segment, this.#steps(deadlineAfter(ms)), signal);
+  }
+
+  /** wait() that blocks the thread. An async action's promise is not awaited: give waitSync() a synchronous action. */
+  waitSync(timeout?: number | SyncWaitOptions): number {
+    const { timeout: ms } = waitArguments(timeout, undefined, 'Barrier.waitSync', false, this.#timeout);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#i32);
+  }
+
+  // The wait, for both drivers.
+  *#steps(deadline: number): WaitSteps<number> {
+    const seq = this.#state.offset(BARRIER.seq);
     let a: Arrival | null = null;
     while (a === null) {
       let seen = 0;
-      const r = await this.#critical(deadline, () => {
+      const r = yield* this.#critical(deadline, () => {
         seen = this.#get(BARRIER.seq);
         return this.#arrive();
       });
@@ -347,114 +353,43 @@ export class Barrier implements Shareable {
         // A full cycle runs its action: wait for the next cycle.
         const left = remaining(deadline);
         if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, {
-          timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
-        });
-        if (r === 'timed-out' && this.#actionRunnerDied()) {
-          const broke = await this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
-          if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
-        }
-      }
-    }
-    if (a.last) {
-      if (!this.#action) return a.index;
-      let failure: unknown;
-      try {
-        await this.#action();
-      } catch (e) {
-        failure = e;
-      }
-      const arrival = a;
-      return this.#finishAction(arrival, failure, await this.#critical(deadline, () => this.#afterAction(arrival, failure)));
-    }
-    for (;;) {
-      const seen = this.#get(BARRIER.seq);
-      const done = this.#check(a);
-      if (done !== undefined) return done;
-      const left = remaining(deadline);
-      let why: string | undefined;
-      if (left === 0) why = 'the barrier timed out waiting for the other parties';
-      else {
-        const r = await wait(this.#state.segment, this.#state.offset(BARRIER.seq), seen, {
-          timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
-        });
-        if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
-      }
-      if (why !== undefined) {
-        const arrival = a;
-        const reason = why;
-        return this.#givenUp(arrival, reason, await this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)));
-      }
-    }
-  }
-
-  /** wait() that blocks the thread. An async action's promise is not awaited: give waitSync() a synchronous action. */
-  waitSync(timeoutMs?: number): number {
-    const deadline = deadlineAfter(timeoutMs === undefined ? this.#timeout : msArgument(timeoutMs));
-    const native = addon();
-    let a: Arrival | null = null;
-    while (a === null) {
-      let seen = 0;
-      const r = this.#criticalSync(deadline, () => {
-        seen = this.#get(BARRIER.seq);
-        return this.#arrive();
-      });
-      if (r === TIMED_OUT) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-      a = r;
-      if (a === null) {
-        const left = remaining(deadline);
-        if (left === 0) throw new BrokenBarrierError('the barrier timed out waiting for the other parties');
-        const w = native.waitSync(
-          this.#state.segment,
-          this.#state.offset(BARRIER.seq),
-          seen,
-          Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
-        );
+        const w = yield sleep(seq, seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
         if (w === 'timed-out' && this.#actionRunnerDied()) {
-          const broke = this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
+          const broke = yield* this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#breakIfActionRunnerDied());
           if (broke === TIMED_OUT) this.#breakIfActionRunnerDied(); // its lock stays held: without it
         }
       }
     }
-    if (a.last) {
-      if (!this.#action) return a.index;
-      let failure: unknown;
-      try {
-        this.#action();
-      } catch (e) {
-        failure = e;
-      }
-      const arrival = a;
-      return this.#finishAction(
-        arrival,
-        failure,
-        this.#criticalSync(deadline, () => this.#afterAction(arrival, failure)),
-      );
+    const arrival = a;
+    if (arrival.last) {
+      const action = this.#action;
+      if (!action) return arrival.index;
+      const { failure } = (yield { run: action }) as { failure: unknown };
+      return this.#finishAction(arrival, failure, yield* this.#critical(deadline, () => this.#afterAction(arrival, failure)));
     }
     for (;;) {
       const seen = this.#get(BARRIER.seq);
-      const done = this.#check(a);
+      const done = this.#check(arrival);
       if (done !== undefined) return done;
       const left = remaining(deadline);
       let why: string | undefined;
+      let aborted: unknown;
       if (left === 0) why = 'the barrier timed out waiting for the other parties';
       else {
-        const r = native.waitSync(
-          this.#state.segment,
-          this.#state.offset(BARRIER.seq),
-          seen,
-          Math.min(left ?? Infinity, LIVENESS_SLICE_MS),
-        );
-        if (r === 'timed-out' && this.#neighbourDied(a)) why = 'a party of the barrier died while waiting';
+        try {
+          const r = yield sleep(seq, seen, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
+          if (r === 'timed-out' && this.#neighbourDied(arrival)) why = 'a party of the barrier died while waiting';
+        } catch (e) {
+          // Aborted: this party leaves, which breaks the barrier for the others.
+          why = 'a party of the barrier stopped waiting (its wait was aborted)';
+          aborted = e;
+        }
       }
       if (why !== undefined) {
-        const arrival = a;
         const reason = why;
-        return this.#givenUp(
-          arrival,
-          reason,
-          this.#criticalSync(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason)),
-        );
+        const r = yield* this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason, aborted !== undefined));
+        if (aborted !== undefined && r !== TIMED_OUT) throw aborted as Error; // rethrown as caught
+        return this.#givenUp(arrival, reason, r);
       }
     }
   }

@@ -20,13 +20,21 @@
 // returns, instead of waiting for a notify that can never come.
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
-import { AbortError } from '../base/errors';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { wait } from '../wait/wait';
+import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
 import { Entries } from '../shm/entries';
 import { CONDITION, Kind, WAITER } from '../binding/layout';
 import { Lock, RLock, type AnyLock } from './lock';
-import { deadlineAfter, msArgument, remaining, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
+import {
+  deadlineAfter,
+  describe,
+  remaining,
+  waitArguments,
+  type AsyncOptions,
+  type SyncOptions,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from '../base/validate';
 import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 import { identityAlive } from '../shm/thread';
 
@@ -68,11 +76,11 @@ export class Condition implements Shareable {
     return this.#lock;
   }
 
-  acquire(options?: AsyncOptions): Promise<boolean> {
+  acquire(options?: AsyncOptions | number): Promise<boolean> {
     return this.#lock.acquire(options);
   }
 
-  acquireSync(options?: SyncOptions): boolean {
+  acquireSync(options?: SyncOptions | number): boolean {
     return this.#lock.acquireSync(options);
   }
 
@@ -90,24 +98,36 @@ export class Condition implements Shareable {
    * the lock. An aborted `signal` rejects with an AbortError once the lock is
    * held again (a notification that came meanwhile goes to the next waiter).
    */
-  async wait(timeoutMs?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
-    const deadline = deadlineAfter(msArgument(timeoutMs));
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  async wait(timeout?: number | WaitOptions, options?: WaitOptions): Promise<boolean> {
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'Condition.wait');
+    return drive(this.#state.segment, this.#steps(deadlineAfter(ms)), signal);
+  }
+
+  /** wait() that blocks the thread. */
+  waitSync(timeout?: number | SyncWaitOptions): boolean {
+    const { timeout: ms } = waitArguments(timeout, undefined, 'Condition.waitSync', false);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#i32);
+  }
+
+  // The wait, for both drivers: release the lock, sleep on this waiter's
+  // entry until notified (passing on notifications that dead waiters were
+  // given, taking the lock over from a holder that died), then take the lock
+  // back -- also when the wait ends by an abort.
+  *#steps(deadline: number): WaitSteps<boolean> {
     const { entry, depth } = this.#beginWait();
     let outcome: Outcome = 'timeout';
     let aborted: unknown;
+    let relock: unknown; // what taking the lock back threw, if it did
     try {
-      const cell = this.#word(entry, CONDITION.state) * 4; // the entry's wait cell, in bytes
+      const state = this.#word(entry, CONDITION.state);
       for (;;) {
-        if (Atomics.load(this.#i32, this.#word(entry, CONDITION.state)) === WAITER.notified) {
+        if (Atomics.load(this.#i32, state) === WAITER.notified) {
           outcome = 'notified';
           break;
         }
         const left = remaining(deadline);
         if (left === 0) break;
-        const r = await wait(this.#state.segment, cell, WAITER.waiting, { timeout: Math.min(left ?? Infinity, LIVENESS_SLICE_MS), signal });
+        const r = yield sleep(state * 4, WAITER.waiting, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
         if (r === 'timed-out') {
           if (this.#takeOverFromDeadHolder()) {
             outcome = 'took-over';
@@ -120,68 +140,35 @@ export class Condition implements Shareable {
       aborted = e;
     } finally {
       outcome = this.#endWait(entry, outcome, aborted !== undefined);
-      if (outcome !== 'took-over') await this.#lock.acquire();
-      this.#lock._restore(depth);
+      if (outcome !== 'took-over') {
+        const lock = this.#lock;
+        ({ failure: relock } = (yield { run: () => lock.acquireSync(), runAsync: () => lock.acquire() }) as { failure: unknown });
+      }
+      if (relock === undefined) this.#lock._restore(depth);
     }
+    if (relock !== undefined) throw relock as Error; // rethrown as caught
     if (aborted !== undefined) throw aborted as Error; // rethrown as caught
     return outcome !== 'timeout';
   }
 
-  /** wait() that blocks the thread. */
-  waitSync(timeoutMs?: number): boolean {
-    const deadline = deadlineAfter(msArgument(timeoutMs));
-    const { entry, depth } = this.#beginWait();
-    const native = addon();
-    let outcome: Outcome = 'timeout';
-    try {
-      const cell = this.#word(entry, CONDITION.state) * 4; // the entry's wait cell, in bytes
-      for (;;) {
-        if (Atomics.load(this.#i32, this.#word(entry, CONDITION.state)) === WAITER.notified) {
-          outcome = 'notified';
-          break;
-        }
-        const left = remaining(deadline);
-        if (left === 0) break;
-        const r = native.waitSync(this.#state.segment, cell, WAITER.waiting, Math.min(left ?? Infinity, LIVENESS_SLICE_MS));
-        if (r === 'timed-out') {
-          if (this.#takeOverFromDeadHolder()) {
-            outcome = 'took-over';
-            break;
-          }
-          this.#passOnLostNotifications(entry);
-        }
-      }
-    } finally {
-      outcome = this.#endWait(entry, outcome, false);
-      if (outcome !== 'took-over') this.#lock.acquireSync();
-      this.#lock._restore(depth);
-    }
-    return outcome !== 'timeout';
-  }
-
   /** Waits until predicate() is truthy (checked first, then after each wake); returns its last value. */
-  async waitFor<T>(predicate: () => T, timeoutMs?: number): Promise<T> {
+  async waitFor<T>(predicate: () => T, timeout?: number | WaitOptions, options?: WaitOptions): Promise<T> {
     if (typeof predicate !== 'function') throw new TypeError('waitFor() takes a predicate function');
-    const deadline = deadlineAfter(msArgument(timeoutMs));
-    let result = predicate();
-    while (!result) {
-      const left = remaining(deadline);
-      if (left === 0) break;
-      await this.wait(left);
-      result = predicate();
-    }
-    return result;
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'Condition.waitFor');
+    return drive(this.#state.segment, this.#waitForSteps(predicate, deadlineAfter(ms)), signal);
   }
 
   /** waitFor() that blocks the thread. */
-  waitForSync<T>(predicate: () => T, timeoutMs?: number): T {
+  waitForSync<T>(predicate: () => T, timeout?: number | SyncWaitOptions): T {
     if (typeof predicate !== 'function') throw new TypeError('waitForSync() takes a predicate function');
-    const deadline = deadlineAfter(msArgument(timeoutMs));
+    const { timeout: ms } = waitArguments(timeout, undefined, 'Condition.waitForSync', false);
+    return driveSync(this.#state.segment, this.#waitForSteps(predicate, deadlineAfter(ms)), this.#i32);
+  }
+
+  *#waitForSteps<T>(predicate: () => T, deadline: number): WaitSteps<T> {
     let result = predicate();
-    while (!result) {
-      const left = remaining(deadline);
-      if (left === 0) break;
-      this.waitSync(left);
+    while (!result && remaining(deadline) !== 0) {
+      yield* this.#steps(deadline);
       result = predicate();
     }
     return result;

@@ -3,9 +3,9 @@
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { wait } from '../wait/wait';
+import { drive, driveSync, sleep, spinWhile, type WaitSteps } from '../wait/driver';
 import { EVENT, Kind } from '../binding/layout';
-import { deadlineAfter, msArgument, remaining, describe } from '../base/validate';
+import { deadlineAfter, describe, remaining, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
 import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
 
 export interface EventOptions {
@@ -54,27 +54,28 @@ export class Event implements Shareable {
     Atomics.store(this.#i32, this.#flag, 0);
   }
 
-  /** Resolves true once set, false if timeoutMs passed first (the event loop stays free). */
-  async wait(timeoutMs?: number, options?: { signal?: AbortSignal }): Promise<boolean> {
-    const deadline = deadlineAfter(msArgument(timeoutMs));
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-    while (!this.isSet()) {
-      const left = remaining(deadline);
-      if (left === 0) return false;
-      await wait(this.#state.segment, this.#offset, 0, { timeout: left, signal });
-    }
-    return true;
+  /**
+   * Resolves true once set, false if the timeout passed first (the event loop
+   * stays free). The timeout is ms, as in Python's `wait(timeout)`, or given
+   * with a signal: `wait({ timeout, signal })`, or `wait(ms, { signal })`.
+   */
+  async wait(timeout?: number | WaitOptions, options?: WaitOptions): Promise<boolean> {
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'Event.wait');
+    return drive(this.#state.segment, this.#steps(deadlineAfter(ms)), signal);
   }
 
-  /** Blocks the thread until set; false if timeoutMs passed first. */
-  waitSync(timeoutMs?: number): boolean {
-    const deadline = deadlineAfter(msArgument(timeoutMs));
-    const native = addon();
+  /** Blocks the thread until set; false if the timeout (ms, or `{ timeout }`) passed first. */
+  waitSync(timeout?: number | SyncWaitOptions): boolean {
+    const { timeout: ms } = waitArguments(timeout, undefined, 'Event.waitSync', false);
+    if (this.isSet() || (ms !== 0 && spinWhile(this.#i32, this.#flag, 0))) return true;
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#i32);
+  }
+
+  *#steps(deadline: number): WaitSteps<boolean> {
     while (!this.isSet()) {
       const left = remaining(deadline);
       if (left === 0) return false;
-      native.waitSync(this.#state.segment, this.#offset, 0, left);
+      yield sleep(this.#offset, 0, left);
     }
     return true;
   }

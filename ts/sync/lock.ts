@@ -94,7 +94,7 @@ abstract class LockBase implements Shareable {
   }
 
   /** Blocks the thread until acquired; false if `block: false` or the timeout found it held. */
-  acquireSync(options?: SyncOptions): boolean {
+  acquireSync(options?: SyncOptions | number): boolean {
     const timeout = syncTimeout(options, 'acquireSync');
     const me = threadId();
     if (this.#reentered() || this.#tryTake(me)) return true;
@@ -108,7 +108,7 @@ abstract class LockBase implements Shareable {
    * loop. An RLock re-enters here only inside its own withLock() callback:
    * elsewhere another task of this thread holding it must release it first.
    */
-  async acquire(options?: AsyncOptions): Promise<boolean> {
+  async acquire(options?: AsyncOptions | number): Promise<boolean> {
     const { timeout, signal } = asyncOptions(options, 'acquire');
     const me = threadId();
     if ((this.#reentrant && heldHere.getStore()?.has(this) && this.#reentered()) || this.#tryTake(me)) return true;

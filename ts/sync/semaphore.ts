@@ -13,7 +13,7 @@ import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { corruptError } from '../base/errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { wait } from '../wait/wait';
+import { drive, driveSync, sleep, spinWhile, type WaitSteps } from '../wait/driver';
 import { Entries } from '../shm/entries';
 import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from '../binding/layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
@@ -127,31 +127,28 @@ export class Semaphore implements Shareable {
   }
 
   /** Takes one unit, blocking the thread while there is none; false on timeout or `block: false`. */
-  acquireSync(options?: SyncOptions): boolean {
+  acquireSync(options?: SyncOptions | number): boolean {
     const timeout = syncTimeout(options, 'acquireSync');
     if (this.#tryTake()) return true;
-    if (timeout === 0) return this.#recover() && this.#tryTake();
-    const deadline = deadlineAfter(timeout);
-    const native = addon();
-    for (;;) {
-      const left = remaining(deadline);
-      if (left === 0) return false;
-      const slice = this.#holders ? Math.min(left ?? Infinity, LIVENESS_SLICE_MS) : left;
-      if (native.waitSync(this.#state.segment, this.#offset, 0, slice) === 'timed-out') this.#recover();
-      if (this.#tryTake()) return true;
-    }
+    if (timeout !== 0 && spinWhile(this.#i32, this.#value, 0) && this.#tryTake()) return true;
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(timeout)), this.#i32);
   }
 
   /** Takes one unit without blocking the event loop; resolves false on timeout. */
-  async acquire(options?: AsyncOptions): Promise<boolean> {
+  async acquire(options?: AsyncOptions | number): Promise<boolean> {
     const { timeout, signal } = asyncOptions(options, 'acquire');
     if (this.#tryTake()) return true;
-    const deadline = deadlineAfter(timeout);
+    return drive(this.#state.segment, this.#steps(deadlineAfter(timeout)), signal);
+  }
+
+  // The wait of both: sleep while the value is 0; a tracked semaphore looks
+  // for units of dead holders every LIVENESS_SLICE_MS, and once more at the deadline.
+  *#steps(deadline: number): WaitSteps<boolean> {
     for (;;) {
       const left = remaining(deadline);
       if (left === 0) return this.#recover() && this.#tryTake();
       const slice = this.#holders ? Math.min(left ?? Infinity, LIVENESS_SLICE_MS) : left;
-      if ((await wait(this.#state.segment, this.#offset, 0, { timeout: slice, signal })) === 'timed-out') this.#recover();
+      if ((yield sleep(this.#offset, 0, slice)) === 'timed-out') this.#recover();
       if (this.#tryTake()) return true;
     }
   }
