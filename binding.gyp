@@ -14,6 +14,10 @@
         "native/glue/semaphore.cc",
         "native/glue/ring.cc",
         "native/glue/layout.cc",
+        "native/glue/bridge.cc",
+        "native/glue/wait.cc",
+        "native/glue/process.cc",
+        "native/glue/tracker.cc",
         "native/glue/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -22,6 +26,7 @@
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "MP_SOURCE_HASH=\"<!(node scripts/source-hash.cjs)\""
       ],
       "cflags!": ["-fno-exceptions"],

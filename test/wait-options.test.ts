@@ -3,6 +3,9 @@
 // timeout and an abort do, and the bad arguments it refuses.
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { BARRIER, STATE } from '../dist/binding/layout.js';
+import { stampOf, writeOwner } from './helpers/identity';
+import { nameOf } from './helpers/names';
 import { AbortError, Barrier, BrokenBarrierError, Condition, Event, JoinableQueue, Lock, Semaphore } from '../dist/index.js';
 
 describe('wait options', () => {
@@ -66,6 +69,24 @@ describe('wait options', () => {
     expect(() => b.waitSync({ signal: ac.signal } as never)).toThrow(/unknown Barrier.waitSync option/);
     await expect(new Barrier(1).wait({ signal: AbortSignal.abort() })).rejects.toThrow(AbortError);
     expect(await new Barrier(1).wait({ timeout: 5 })).toBe(0);
+  });
+
+  it("an aborted Barrier party still breaks the barrier when the barrier's internal lock is held (its clean-up is not aborted again)", async () => {
+    const b = new Barrier(2);
+    const ac = new AbortController();
+    const pending = b.wait({ signal: ac.signal });
+    // As if another live thread held the internal lock (we do: our own id and stamp).
+    const file = `/dev/shm/${nameOf(b)}`;
+    const lockAt = (STATE + BARRIER.lock) * 4;
+    writeOwner(file, lockAt, process.pid, stampOf(process.pid));
+    try {
+      ac.abort();
+      await expect(pending).rejects.toThrow(AbortError);
+    } finally {
+      writeOwner(file, lockAt, 0, 0);
+    }
+    expect(b.broken).toBe(true);
+    b.reset();
   });
 
   it('Condition.wait and waitFor take (ms), ({ timeout, signal }); an abort gives the lock back held', async () => {

@@ -15,7 +15,7 @@ export { Event, type EventOptions } from './sync/event';
 export { Condition } from './sync/condition';
 export { Barrier, type BarrierOptions } from './sync/barrier';
 export { unlinkNamed } from './shm/shared_state';
-export type { SyncOptions, AsyncOptions } from './base/validate';
+export type { SyncOptions, AsyncOptions, SyncWaitOptions, WaitOptions } from './base/validate';
 export { Queue, JoinableQueue, SimpleQueue, type QueueOptions } from './messaging/queue';
 export { Pipe, Connection } from './messaging/pipe';
 export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './values/shared_values';

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "../core/async_waiter.h"
+#include "errors.h"
 
 namespace mp::glue {
 
@@ -28,6 +29,12 @@ class Addon : public Napi::Addon<Addon> {
   ~Addon();
 
   static Addon& of(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
+
+  // An exported method, its body run through guard() (errors.h).
+  template <Napi::Value (Addon::*M)(const Napi::CallbackInfo&)>
+  Napi::Value guarded(const Napi::CallbackInfo& info) {
+    return guard(info, [&] { return (this->*M)(info); });
+  }
 
   Napi::FunctionReference segment_ctor;
   Napi::FunctionReference semaphore_ctor;

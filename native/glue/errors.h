@@ -35,11 +35,25 @@ template <typename F>
 Napi::Value guard(const Napi::CallbackInfo& info, F body) {
   try {
     return body();
+  } catch (const Napi::Error&) {
+    throw;  // a JS error already: node-addon-api throws it into JS
   } catch (const SysError& e) {
     throw sys_error(info.Env(), e);
   } catch (const std::bad_alloc&) {
     throw coded_error(info.Env(), "ENOMEM", "out of memory");
+  } catch (const std::exception& e) {
+    throw coded_error(info.Env(), "ERR_MP_INTERNAL", std::string("internal error in the addon: ") + e.what());
+  } catch (...) {
+    throw coded_error(info.Env(), "ERR_MP_INTERNAL", "internal error in the addon");
   }
+}
+
+// Every exported function is registered through these (addon.cc; Addon::guarded for its methods), so that no
+// C++ exception escapes a call to std::terminate, whether or not the function
+// guards its own body.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded_function(const Napi::CallbackInfo& info) {
+  return guard(info, [&] { return F(info); });
 }
 
 // Argument helpers: the TS layer validates for users; these only keep a bad

@@ -46,7 +46,7 @@ function checkKeys(options: object, allowed: readonly string[], what: string): v
 /** Milliseconds to wait (0: do not wait, Infinity: forever). */
 export function syncTimeout(options: SyncOptions | number | undefined, what: string): number {
   if (options === undefined) return Infinity;
-  if (typeof options === 'number') return validateTimeout(options, 'timeout') ?? Infinity; // Python's positional timeout
+  if (typeof options === 'number') return validateTimeout(options, 'timeout') ?? Infinity; // a number is the timeout in ms
   if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
   checkKeys(options, ['block', 'timeout'], what);
   const { block = true } = options;

@@ -417,7 +417,8 @@ function reopenQueue<Q extends Queue>(Type: new () => Q, data: HandleData): Q {
     Kind.Queue,
     (state) => {
       // The ring must lie inside the segment before anything reads it.
-      if (state.i32.length * 4 < RING_OFFSET + 64) throw corruptError(`${state.describe()} is too small to hold a queue`);
+      if (state.i32.length * 4 < RING_OFFSET + addon().layout.ring.bytes)
+        throw corruptError(`${state.describe()} is too small to hold a queue`);
       revived = state;
       return new Type();
     },

@@ -310,13 +310,20 @@ export class Barrier implements Shareable {
 
   // The wait ran out of time, or saw a dead party: break the barrier (under
   // the lock; unless the cycle ended meanwhile).
-  #giveUp(a: Arrival, why: string, quietly = false): number {
+  #giveUp(a: Arrival, why: string): number {
     if (this.#get(BARRIER.generation) === a.generation) {
       this.#break();
-      if (quietly) return a.index; // the caller has an error of its own to throw
       throw new BrokenBarrierError(why);
     }
     return this.#outcome(a);
+  }
+
+  // An aborted wait leaves: it breaks the barrier (undefined), unless the
+  // cycle ended meanwhile (its outcome).
+  #leave(a: Arrival): number | undefined {
+    if (this.#get(BARRIER.generation) !== a.generation) return this.#outcome(a);
+    this.#break();
+    return undefined;
   }
 
   /**
@@ -364,7 +371,7 @@ export class Barrier implements Shareable {
     if (arrival.last) {
       const action = this.#action;
       if (!action) return arrival.index;
-      const { failure } = (yield { run: action }) as { failure: unknown };
+      const { failure } = (yield { run: () => action.call(this) }) as { failure: unknown };
       return this.#finishAction(arrival, failure, yield* this.#critical(deadline, () => this.#afterAction(arrival, failure)));
     }
     for (;;) {
@@ -387,9 +394,15 @@ export class Barrier implements Shareable {
       }
       if (why !== undefined) {
         const reason = why;
-        const r = yield* this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason, aborted !== undefined));
-        if (aborted !== undefined && r !== TIMED_OUT) throw aborted as Error; // rethrown as caught
-        return this.#givenUp(arrival, reason, r);
+        if (aborted === undefined) {
+          const r = yield* this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#giveUp(arrival, reason));
+          return this.#givenUp(arrival, reason, r);
+        }
+        // Aborted: leave (breaking the barrier), unless the cycle ended first -- then it was passed.
+        const r = yield* this.#critical(deadlineAfter(GIVE_UP_LOCK_MS), () => this.#leave(arrival));
+        if (r === TIMED_OUT) this.#breakUnlocked(arrival);
+        if (r === TIMED_OUT || r === undefined) throw aborted as Error; // rethrown as caught
+        return r;
       }
     }
   }

@@ -81,10 +81,17 @@ export function driveSync<R>(segment: NativeSegment, steps: WaitSteps<R>, i32?: 
       r = steps.next({ failure });
       continue;
     }
-    const outcome: WaitOutcome =
-      step.timeout !== 0 && spinUntilChanged(i32, step.sleep / 4, step.expected)
-        ? 'ok'
-        : native.waitSync(segment, step.sleep, step.expected, step.timeout);
+    let outcome: WaitOutcome;
+    try {
+      outcome =
+        step.timeout !== 0 && spinUntilChanged(i32, step.sleep / 4, step.expected)
+          ? 'ok'
+          : native.waitSync(segment, step.sleep, step.expected, step.timeout);
+    } catch (e) {
+      // The addon refused (a segment gone bad): the generator cleans up, as for an abort.
+      r = steps.throw(e);
+      continue;
+    }
     r = steps.next(outcome);
   }
   return r.value;
@@ -93,6 +100,7 @@ export function driveSync<R>(segment: NativeSegment, steps: WaitSteps<R>, i32?: 
 /** Carries the steps out without blocking the event loop; an abort of `signal` is thrown into them. */
 export async function drive<R>(segment: NativeSegment, steps: WaitSteps<R>, signal?: AbortSignal): Promise<R> {
   let r = steps.next();
+  let abortable = signal;
   while (!r.done) {
     const step = r.value;
     let result: StepResult;
@@ -106,10 +114,12 @@ export async function drive<R>(segment: NativeSegment, steps: WaitSteps<R>, sign
         }
         result = { failure };
       } else {
-        result = await wait(segment, step.sleep, step.expected, { timeout: step.timeout, signal });
+        result = await wait(segment, step.sleep, step.expected, { timeout: step.timeout, signal: abortable });
       }
     } catch (e) {
       // The abort: the generator cleans up (or turns it into its own error).
+      // Its clean-up may wait too (for a lock): that is not aborted again.
+      abortable = undefined;
       r = steps.throw(e);
       continue;
     }
