@@ -21,7 +21,17 @@ export { Pipe, Connection } from './messaging/pipe';
 export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './values/shared_values';
 export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './values/typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
-export { Empty, Full, ShutDown, TimeoutError, BrokenBarrierError, ProcessError, AbortError } from './base/errors';
+export {
+  Empty,
+  Full,
+  ShutDown,
+  TimeoutError,
+  BrokenBarrierError,
+  ProcessError,
+  AbortError,
+  ERROR_CODES,
+  type ErrorCode,
+} from './base/errors';
 export { getSpinPolicy, setSpinPolicy, type SpinPolicy } from './wait/wait';
 export { serialize, deserialize, toHandle, registerHandleKind, type HandleData, type Shareable } from './share/handles';
 export { listSharedObjects, type SharedObjectInfo } from './shm/tracker';

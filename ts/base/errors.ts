@@ -50,9 +50,48 @@ export class AbortError extends Error {
   }
 }
 
+/**
+ * The table of multiproc's own error codes: every `code` an error of ours
+ * carries (besides errno names from the addon and Node's ABORT_ERR), and
+ * what it means. Errors with a code are made by codedError(), here.
+ */
+export const ERROR_CODES = {
+  /** This handle (or end, or mapping) was closed in this process. */
+  ERR_MP_CLOSED: 'closed in this process',
+  /** The other end of a pipe is closed in every process that had it (recv). */
+  ERR_MP_EOF: 'end of file: the other end is closed',
+  /** A queue was shut down (the ShutDown class). */
+  ERR_MP_SHUTDOWN: 'shut down',
+  /** Shared memory another process wrote garbage into, or that shrank. */
+  ERR_MP_CORRUPT: 'corrupt shared memory',
+  /** A MULTIPROC_* environment variable multiproc cannot use. */
+  ERR_MP_BAD_ENV: 'bad environment variable',
+  /** This Node cannot wrap shared memory in a Buffer (external buffers disabled, as in Electron's V8 sandbox). */
+  ERR_MP_EXTERNAL_BUFFERS_UNSUPPORTED: 'this Node cannot map shared memory into a Buffer',
+  /** A C++ exception inside the addon that is not a system error (a bug: please report it). */
+  ERR_MP_INTERNAL: 'internal error in the addon',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An Error (or `Type` of error) carrying one of our codes. */
+export function codedError(
+  code: ErrorCode,
+  message: string,
+  options?: { cause?: unknown; Type?: new (message: string, options?: { cause?: unknown }) => Error },
+): Error & { code: ErrorCode } {
+  const Type = options?.Type ?? Error;
+  return Object.assign(new Type(message, options?.cause === undefined ? undefined : { cause: options.cause }), { code });
+}
+
 /** An error for shared memory another process wrote garbage into. */
 export function corruptError(message: string, cause?: unknown): Error {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_MP_CORRUPT' });
+  return codedError('ERR_MP_CORRUPT', message, { cause });
+}
+
+/** Something used after close() in this process. */
+export function closedError(message: string): Error {
+  return codedError('ERR_MP_CLOSED', message);
 }
 
 /** An Error from the addon: code is an errno name or ERR_MP_*. */

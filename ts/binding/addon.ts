@@ -2,6 +2,7 @@
 // (a plain target) does not pay for loading it (~6 ms of dlopen and
 // node-gyp-build's lookup), which is most of what multiproc adds to a child's
 // start-up. Hot paths keep the returned object in a local.
+import { codedError } from '../base/errors';
 import type { NativeBinding } from './native';
 
 let binding: NativeBinding | undefined;
@@ -23,11 +24,10 @@ function checkSpinEnv(): void {
   const raw = process.env.MULTIPROC_SPIN_NS;
   if (raw === undefined || raw === '') return;
   if (!/^\d+$/.test(raw) || Number(raw) > 1e9) {
-    throw Object.assign(
-      new RangeError(
-        `MULTIPROC_SPIN_NS must be a whole number of nanoseconds from 0 to 1000000000 ` + `(0: never spin), got ${JSON.stringify(raw)}`,
-      ),
-      { code: 'ERR_MP_BAD_ENV' },
+    throw codedError(
+      'ERR_MP_BAD_ENV',
+      `MULTIPROC_SPIN_NS must be a whole number of nanoseconds from 0 to 1000000000 (0: never spin), got ${JSON.stringify(raw)}`,
+      { Type: RangeError },
     );
   }
 }

@@ -11,7 +11,7 @@
 // the end in flight to another process).
 import { inspect } from 'node:util';
 import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { ShutDown } from '../base/errors';
+import { ShutDown, closedError, codedError } from '../base/errors';
 import { Entries, placeholder } from '../shm/entries';
 import { QUEUE, QUEUE_SENDERS_OVERFLOWED } from '../binding/layout';
 import { asyncOptions, msArgument, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
@@ -24,11 +24,11 @@ import type { Ring } from './ring';
 const partsOf = (q: Queue): { readonly ring: Ring; readonly state: SharedState } => Queue._parts(q);
 
 function eofError(): Error {
-  return Object.assign(new Error('the other end of the pipe is closed (EOF)'), { code: 'ERR_MP_EOF' });
+  return codedError('ERR_MP_EOF', 'the other end of the pipe is closed (EOF)');
 }
 
-function closedError(): Error {
-  return Object.assign(new Error('the connection is closed'), { code: 'ERR_MP_CLOSED' });
+function closedConnection(): Error {
+  return closedError('the connection is closed');
 }
 
 const tables = new WeakMap<SharedState, Entries>();
@@ -137,13 +137,13 @@ export class Connection<T = unknown> implements Shareable {
   }
 
   #out(): Queue {
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedConnection();
     if (!this.#sending) throw new Error('this end of a one-way pipe cannot send');
     return this.#sending.queue;
   }
 
   #in(): Queue {
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedConnection();
     if (!this.#incoming) throw new Error('this end of a one-way pipe cannot receive');
     return this.#incoming;
   }
@@ -236,7 +236,7 @@ export class Connection<T = unknown> implements Shareable {
   }
 
   [toHandle](): HandleData {
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedConnection();
     return {
       kind: 'Connection',
       incoming: this.#incoming ? this.#incoming[toHandle]() : null,

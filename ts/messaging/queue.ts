@@ -14,7 +14,7 @@
 import { inspect } from 'node:util';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { addon } from '../binding/addon';
-import { ShutDown, TimeoutError, corruptError } from '../base/errors';
+import { ShutDown, TimeoutError, closedError, corruptError } from '../base/errors';
 import { Entries } from '../shm/entries';
 import { Kind, QUEUE, QUEUE_CONSUMERS_OVERFLOWED, RING_OFFSET, STATE } from '../binding/layout';
 import {
@@ -47,9 +47,7 @@ let revived: SharedState | undefined;
 const NO_OPTIONS: GetOptions = Object.freeze({});
 
 function closedHandle(): Error {
-  return Object.assign(new Error('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)'), {
-    code: 'ERR_MP_CLOSED',
-  });
+  return closedError('this queue was closed in this process (close() ends a handle; shutdown() ends the queue for everyone)');
 }
 
 export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {

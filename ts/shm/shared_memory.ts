@@ -2,7 +2,7 @@
 // close() ends this process's mapping; unlink() removes the name, once, for
 // everyone (existing mappings stay valid until closed).
 import { inspect } from 'node:util';
-import { isSystemError, rethrowWith } from '../base/errors';
+import { closedError, isSystemError, rethrowWith } from '../base/errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { addon } from '../binding/addon';
 import type { NativeSegment } from '../binding/native';
@@ -92,7 +92,7 @@ export class SharedMemory implements Shareable {
 
   /** Zero-copy view of the memory. Throws after close(). */
   get buf(): Buffer {
-    if (this.#segment.closed) throw closedError(this.#name);
+    if (this.#segment.closed) throw closedMapping(this.#name);
     return this.#segment.buffer;
   }
 
@@ -120,7 +120,7 @@ export class SharedMemory implements Shareable {
   }
 
   [toHandle](): HandleData {
-    if (this.#segment.closed) throw closedError(this.#name);
+    if (this.#segment.closed) throw closedMapping(this.#name);
     return { kind: 'SharedMemory', name: this.#name };
   }
 
@@ -138,8 +138,8 @@ export class SharedMemory implements Shareable {
   }
 }
 
-function closedError(name: string): Error {
-  return Object.assign(new Error(`SharedMemory ${JSON.stringify(name)} is closed`), { code: 'ERR_MP_CLOSED' });
+function closedMapping(name: string): Error {
+  return closedError(`SharedMemory ${JSON.stringify(name)} is closed`);
 }
 
 registerHandleKind('SharedMemory', (data) => {
