@@ -9,6 +9,7 @@
 // copy of the child's end, then reads until EOF). Who still has an end is
 // kept in the queue it sends on (entries.ts: a live thread, or a handle of
 // the end in flight to another process).
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { ShutDown, closedError, codedError } from '../base/errors';
@@ -101,7 +102,7 @@ const collected = new FinalizationRegistry<Sending>((sending) => {
   }
 });
 
-let revived: { incoming: Queue | null; outgoing: Queue | null; ticket: Ticket | undefined } | undefined;
+const revived = new Handoff<{ incoming: Queue | null; outgoing: Queue | null; ticket: Ticket | undefined }>();
 
 /**
  * One end of a Pipe. T is what travels through it (both ways: Pipe<T>() makes
@@ -115,9 +116,9 @@ export class Connection<T = unknown> implements Shareable {
   /** @internal made by Pipe() */
   constructor(incoming: Queue | null, outgoing: Queue | null) {
     let ticket: Ticket | undefined;
-    if (revived) {
-      ({ incoming, outgoing, ticket } = revived);
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      ({ incoming, outgoing, ticket } = revival);
     }
     this.#incoming = incoming;
     this.#sending = outgoing ? new Sending(outgoing, ticket) : null;
@@ -268,10 +269,12 @@ export function Pipe<T = unknown>(duplex = true): [Connection<T>, Connection<T>]
 }
 
 registerHandleKind('Connection', (data) => {
-  revived = {
-    incoming: data.incoming ? (reopenHandle(data.incoming as HandleData) as Queue) : null,
-    outgoing: data.outgoing ? (reopenHandle(data.outgoing as HandleData) as Queue) : null,
-    ticket: data.sender as Ticket | undefined,
-  };
-  return new Connection(null, null);
+  return revived.give(
+    {
+      incoming: data.incoming ? (reopenHandle(data.incoming as HandleData) as Queue) : null,
+      outgoing: data.outgoing ? (reopenHandle(data.outgoing as HandleData) as Queue) : null,
+      ticket: data.sender as Ticket | undefined,
+    },
+    () => new Connection(null, null),
+  );
 });

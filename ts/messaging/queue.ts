@@ -11,6 +11,7 @@
 // handles are unaffected). shutdown() is Python 3.13's queue.Queue.shutdown,
 // for every process: puts fail with ShutDown, gets drain what is left and
 // then fail with ShutDown, `for await` ends.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { addon } from '../binding/addon';
@@ -43,7 +44,7 @@ const MAX_CAPACITY = 2 ** 31;
 const MIN_STATE_WORDS = RING_OFFSET / 4 - STATE + 16; // the ring's header must be there
 const LIVENESS_SLICE_MS = 20;
 
-let revived: SharedState | undefined;
+const revived = new Handoff<SharedState>();
 const NO_OPTIONS: GetOptions = Object.freeze({});
 
 function closedHandle(): Error {
@@ -58,9 +59,9 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** maxsize: most items at once (0: no item limit). */
   constructor(maxsize = 0, options: QueueOptions = {}) {
-    if (revived) {
-      this.#state = revived;
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      this.#state = revival;
     } else {
       if (typeof maxsize !== 'number' || !Number.isInteger(maxsize))
         throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
@@ -417,8 +418,7 @@ function reopenQueue<Q extends Queue>(Type: new () => Q, data: HandleData): Q {
       // The ring must lie inside the segment before anything reads it.
       if (state.i32.length * 4 < RING_OFFSET + addon().layout.ring.bytes)
         throw corruptError(`${state.describe()} is too small to hold a queue`);
-      revived = state;
-      return new Type();
+      return revived.give(state, () => new Type());
     },
     MIN_STATE_WORDS,
   );

@@ -25,6 +25,7 @@
 // The action runs in whichever process arrives last, so every process must
 // be able to find it: pass an exported function (of the main script, or name
 // its module with `actionModule`), as for Process targets.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { BrokenBarrierError, corruptError } from '../base/errors';
@@ -67,7 +68,7 @@ interface ActionRef {
   name: string;
 }
 
-let revived: { state: SharedState; action?: () => unknown; actionRef?: ActionRef; timeout: number } | undefined;
+const revived = new Handoff<{ state: SharedState; action?: () => unknown; actionRef?: ActionRef; timeout: number }>();
 
 /** Functions exported by modules this process imported through multiproc (for revived actions). */
 export function findLoadedExport(ref: ActionRef): (() => unknown) | undefined {
@@ -90,9 +91,9 @@ export class Barrier implements Shareable {
   readonly #timeout: number;
 
   constructor(parties: number, options: BarrierOptions = {}) {
-    if (revived) {
-      ({ state: this.#state, action: this.#action, actionRef: this.#actionRef, timeout: this.#timeout } = revived);
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      ({ state: this.#state, action: this.#action, actionRef: this.#actionRef, timeout: this.#timeout } = revival);
     } else {
       if (typeof parties !== 'number' || !Number.isInteger(parties))
         throw new TypeError(`parties must be an integer, got ${describe(parties)}`);
@@ -488,8 +489,10 @@ registerHandleKind('Barrier', (data) =>
           `the Barrier's action ${actionRef.name} is not exported by ${actionRef.module}, or that module was not loaded in this process`,
         );
       }
-      revived = { state, action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity };
-      return new Barrier(0);
+      return revived.give(
+        { state, action, actionRef, timeout: typeof data.timeout === 'number' ? data.timeout : Infinity },
+        () => new Barrier(0),
+      );
     },
     BARRIER.members,
   ),

@@ -18,6 +18,7 @@
 // Owner death: a waiter also checks whether the lock's holder died holding
 // it; if so it takes the lock over (the lock's ownerDied becomes true) and
 // returns, instead of waiting for a notify that can never come.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
@@ -44,7 +45,7 @@ const WORDS = CONDITION.entries + CONDITION.count * CONDITION.entryWords;
 /** a before b, for arrival numbers that wrap at 2^32. */
 const earlier = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
-let revived: SharedState | undefined;
+const revived = new Handoff<SharedState>();
 
 type Outcome = 'notified' | 'timeout' | 'took-over';
 
@@ -61,8 +62,7 @@ export class Condition implements Shareable {
       throw new TypeError(`Condition takes a Lock or an RLock, got ${describe(lock)}`);
     }
     this.#lock = lock ?? new RLock();
-    this.#state = revived ?? SharedState.createOrOpen(Kind.Condition, WORDS, undefined, () => {});
-    revived = undefined;
+    this.#state = revived.take() ?? SharedState.createOrOpen(Kind.Condition, WORDS, undefined, () => {});
     const s = this.#state;
     this.#i32 = s.i32;
     this.#arrivals = s.at(CONDITION.arrivals);
@@ -333,8 +333,7 @@ registerHandleKind('Condition', (data) =>
     Kind.Condition,
     (state) => {
       const lock = reopenHandle(data.lock as HandleData) as AnyLock;
-      revived = state;
-      return new Condition(lock);
+      return revived.give(state, () => new Condition(lock));
     },
     WORDS,
   ),

@@ -1,5 +1,6 @@
 // Event: a flag in one shared wait cell. set() stores 1 and wakes every
 // sleeper (only if one announced itself); wait() sleeps while the flag is 0.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
@@ -13,7 +14,7 @@ export interface EventOptions {
   name?: string;
 }
 
-let revived: SharedState | undefined;
+const revived = new Handoff<SharedState>();
 
 export class Event implements Shareable {
   readonly #state: SharedState;
@@ -22,9 +23,9 @@ export class Event implements Shareable {
   readonly #offset: number;
 
   constructor(options?: EventOptions) {
-    if (revived) {
-      this.#state = revived;
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      this.#state = revival;
     } else {
       if (options !== undefined && (typeof options !== 'object' || options === null)) {
         throw new TypeError(`Event options must be an object, got ${describe(options)}`);
@@ -103,8 +104,7 @@ registerHandleKind('Event', (data) =>
     data,
     Kind.Event,
     (state) => {
-      revived = state;
-      return new Event();
+      return revived.give(state, () => new Event());
     },
     EVENT.words,
   ),

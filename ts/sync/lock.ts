@@ -10,6 +10,7 @@
 // dead holder's lock within ~20 ms and finds `ownerDied` true. Python
 // deadlocks there. The stamp is what tells a dead holder from a stranger that
 // was given its thread id later.
+import { Handoff } from '../base/handoff';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
@@ -41,7 +42,7 @@ const LIVENESS_SLICE_MS = 20;
 
 // Set by the handle revivers and by the embedding types (Value) for the
 // constructor: the state to use instead of creating one, and where in it.
-let revived: { state: SharedState; base: number; embedded: boolean } | undefined;
+const revived = new Handoff<{ state: SharedState; base: number; embedded: boolean }>();
 
 abstract class LockBase implements Shareable {
   readonly #state: SharedState;
@@ -60,9 +61,9 @@ abstract class LockBase implements Shareable {
     let state: SharedState;
     let base = 0;
     let embedded = false;
-    if (revived) {
-      ({ state, base, embedded } = revived);
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      ({ state, base, embedded } = revival);
     } else {
       if (options !== undefined && (typeof options !== 'object' || options === null)) {
         throw new TypeError(`${Kind[kind]} options must be an object, got ${describe(options)}`);
@@ -273,8 +274,7 @@ export class RLock extends LockBase {
 
   /** @internal an RLock living at word `base` of another object's state (Value, SharedArray). */
   static _embedded(state: SharedState, base: number): RLock {
-    revived = { state, base, embedded: true };
-    return new RLock();
+    return revived.give({ state, base, embedded: true }, () => new RLock());
   }
 }
 
@@ -283,8 +283,7 @@ function reopen<T extends LockBase>(Type: new () => T, data: HandleData, kind: K
     // An RLock embedded in a Value or SharedArray: open that object's segment.
     const host = Kind[data.in as keyof typeof Kind];
     const found: object = reviveShared<object>(data, host, (state) => {
-      revived = { state, base: Number(data.base), embedded: true };
-      return new Type();
+      return revived.give({ state, base: Number(data.base), embedded: true }, () => new Type());
     });
     // This thread has the Value open already: its lock is the one.
     return found instanceof LockBase ? (found as T) : (found as { getLock(): T }).getLock();
@@ -293,8 +292,7 @@ function reopen<T extends LockBase>(Type: new () => T, data: HandleData, kind: K
     data,
     kind,
     (state) => {
-      revived = { state, base: 0, embedded: false };
-      return new Type();
+      return revived.give({ state, base: 0, embedded: false }, () => new Type());
     },
     LOCK.words,
   );

@@ -9,6 +9,7 @@
 // checks the holders, gives back the units of dead ones and takes one. The
 // price: release() must come from a thread that holds a unit (as an
 // RLock's), and two more atomic operations per acquire and release.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { corruptError } from '../base/errors';
@@ -34,7 +35,7 @@ export interface SemaphoreOptions {
   trackHolders?: boolean;
 }
 
-let revived: SharedState | undefined;
+const revived = new Handoff<SharedState>();
 
 export class Semaphore implements Shareable {
   readonly #state: SharedState;
@@ -47,9 +48,9 @@ export class Semaphore implements Shareable {
 
   constructor(value = 1, options?: SemaphoreOptions) {
     const kind = new.target === BoundedSemaphore ? Kind.BoundedSemaphore : Kind.Semaphore;
-    if (revived) {
-      this.#state = revived;
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      this.#state = revival;
     } else {
       if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`value must be a number, got ${describe(value)}`);
       if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
@@ -219,8 +220,7 @@ export class Semaphore implements Shareable {
       data,
       kind,
       (state) => {
-        revived = state;
-        return new Type();
+        return revived.give(state, () => new Type());
       },
       SEMAPHORE.holders,
     );

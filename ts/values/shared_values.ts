@@ -11,6 +11,7 @@
 //
 // `{ name }` opens-or-creates one that unrelated processes share by name
 // (cluster workers), like a named Lock: its lock lives in its segment too.
+import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { corruptError } from '../base/errors';
 import { describe } from '../base/validate';
@@ -67,7 +68,7 @@ const stateWords = (info: TypeInfo, length: number): number =>
 const scratch = new Map<TypeInfo, TypedArray>();
 
 // Set by the handle revivers for the constructors.
-let revived: { state: SharedState; lock: AnyLock | undefined } | undefined;
+const revived = new Handoff<{ state: SharedState; lock: AnyLock | undefined }>();
 
 // Shared by both: the segment, the typed view, the optional lock.
 abstract class SharedData implements Shareable {
@@ -89,9 +90,9 @@ abstract class SharedData implements Shareable {
     this.#typecode = typecode;
     const what = Kind[kind];
     let lock: AnyLock | undefined;
-    if (revived) {
-      ({ state: this.#state, lock } = revived);
-      revived = undefined;
+    const revival = revived.take();
+    if (revival) {
+      ({ state: this.#state, lock } = revival);
     } else {
       const own = options.lock === undefined || options.lock === true;
       if (length * this.info.bytes > MAX_BYTES)
@@ -323,7 +324,7 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
 
   constructor(typecode: C, sizeOrItems: number | Iterable<ValueOf<C> | number | bigint | string>, options?: SharedValueOptions) {
     const opts = checkOptions(options, 'SharedArray');
-    const reviving = revived !== undefined;
+    const reviving = revived.pending;
     typeInfo(typecode); // an unknown typecode fails before anything is allocated
     let items: unknown[] | undefined;
     let length = NaN;
@@ -441,8 +442,8 @@ function revive<T extends object>(data: HandleData, kind: Kind, make: () => T): 
     data,
     kind,
     (state) => {
-      revived = { state, lock: data.lock ? (reopenHandle(data.lock as HandleData) as AnyLock) : undefined };
-      return make();
+      const lock = data.lock ? (reopenHandle(data.lock as HandleData) as AnyLock) : undefined;
+      return revived.give({ state, lock }, make);
     },
     (DATA_OFFSET - STATE * 4) / 4,
   );
