@@ -1,6 +1,7 @@
 // npm run lint: type-aware rules for the sources and the tests. Formatting is
 // Prettier's (.prettierrc.json); these rules are about behaviour.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -23,6 +24,13 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The benchmarks and scripts: plain JavaScript for Node.
+    files: ['bench/**/*.mjs', 'scripts/**/*.cjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: { ...globals.node } },
+    rules: { 'no-unused-vars': ['error', { argsIgnorePattern: '^_' }] },
   },
   {
     // Tests import their targets dynamically (`await import(fixture)`, typed

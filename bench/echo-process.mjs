@@ -14,7 +14,7 @@
 // at the end one JSON line: its spin policy (the adaptive budget it ended
 // with is part of the story) and how many async waits lost their wake-up.
 
-import { loadNative } from './harness.mjs';
+import { loadNative } from './lib/index.mjs';
 
 const STOP = 0xffffffff;
 const [mode, segName, parentPid, maxSpinNs = '', adaptive, guardMs = '1000'] = process.argv.slice(2);

@@ -1,4 +1,4 @@
-// The partner thread of the worker_threads peers (bench/async-wake.mjs).
+// The partner thread of the worker_threads peers (bench/suites/async-wake.mjs).
 //   workerData.mode 'message': echo every postMessage back.
 //   workerData.mode 'atomics': the futex protocol of echo-process.mjs on a
 //     SharedArrayBuffer, answering with Atomics.wait / Atomics.notify (the

@@ -4,7 +4,7 @@
 // Prints p10/p50/p90/p99 and the mean per round, in microseconds. Needs
 // `npm run build` first (it loads dist/).
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT } from './harness.mjs';
+import { BENCH_DIR, REPO_ROOT } from './lib/index.mjs';
 
 const mp = await import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);
 const TARGETS = path.join(BENCH_DIR, 'bench-targets.mjs');

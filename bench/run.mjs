@@ -16,9 +16,9 @@
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import * as asyncWake from './async-wake.mjs';
-import * as cFloor from './c-floor.mjs';
-import * as locks from './locks.mjs';
+import * as asyncWake from './suites/async-wake.mjs';
+import * as cFloor from './suites/c-floor.mjs';
+import * as locks from './suites/locks.mjs';
 import {
   cpuDiff,
   cpuSnapshot,
@@ -36,11 +36,11 @@ import {
   summarize,
   waitForQuiet,
   writeResults,
-} from './harness.mjs';
-import * as napiOverhead from './napi-overhead.mjs';
-import * as processStart from './process-start.mjs';
-import * as queues from './queues.mjs';
-import * as syncPingPong from './sync-pingpong.mjs';
+} from './lib/index.mjs';
+import * as napiOverhead from './suites/napi-overhead.mjs';
+import * as processStart from './suites/process-start.mjs';
+import * as queues from './suites/queues.mjs';
+import * as syncPingPong from './suites/sync-pingpong.mjs';
 
 // Order of execution: cheap in-process loops first, then the process pairs.
 const MODULES = [napiOverhead, cFloor, syncPingPong, asyncWake, locks, queues, processStart];

@@ -6,8 +6,8 @@ import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT, measureLoop, trackChild } from './harness.mjs';
-import { runPython } from './python.mjs';
+import { BENCH_DIR, REPO_ROOT, measureLoop, trackChild } from '../lib/index.mjs';
+import { runPython } from '../lib/python.mjs';
 
 const TARGETS = path.join(BENCH_DIR, 'bench-targets.mjs');
 const NOOP_MODULE = path.join(BENCH_DIR, 'noop-module.cjs');

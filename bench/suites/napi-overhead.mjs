@@ -6,7 +6,7 @@
 // js.empty-call is the reference the issue asks for, but note that V8 inlines
 // an empty function, so it measures the loop rather than a call.
 
-import { createSegment, destroySegment, measureLoop } from './harness.mjs';
+import { createSegment, destroySegment, measureLoop } from '../lib/index.mjs';
 
 function empty() {}
 

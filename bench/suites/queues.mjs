@@ -2,8 +2,8 @@
 // buffers, against child_process IPC (async.fork-ipc) and CPython's
 // multiprocessing.Queue and Pipe.
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT, measureLoop } from './harness.mjs';
-import { runPython } from './python.mjs';
+import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
+import { runPython } from '../lib/python.mjs';
 
 const TARGETS = path.join(BENCH_DIR, 'bench-targets.mjs');
 const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { BENCH_DIR, CPUS, SCRATCH_DIR } from './harness.mjs';
+import { BENCH_DIR, CPUS, SCRATCH_DIR } from '../lib/index.mjs';
 
 const SOURCE = path.join(BENCH_DIR, 'native', 'pingpong.c');
 const BINARY = path.join(SCRATCH_DIR, 'pingpong');

@@ -29,7 +29,7 @@ import {
   timedSample,
   trackChild,
   trackWorker,
-} from './harness.mjs';
+} from '../lib/index.mjs';
 
 const STOP = 0xffffffff;
 const ECHO_PROCESS = path.join(BENCH_DIR, 'echo-process.mjs');

@@ -4,8 +4,8 @@
 // through Events against the C spin-then-futex floor; and the async wake of
 // an awaited acquire() against worker_threads.
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT, measureLoop } from './harness.mjs';
-import { runPython } from './python.mjs';
+import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
+import { runPython } from '../lib/python.mjs';
 
 const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);
 const TARGETS = path.join(BENCH_DIR, 'bench-targets.mjs');

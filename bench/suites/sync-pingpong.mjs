@@ -14,7 +14,7 @@
 
 import path from 'node:path';
 import { floorSample } from './c-floor.mjs';
-import { BENCH_DIR, createSegment, destroySegment, measureLoop, pinThread, reapChild, spawnNode } from './harness.mjs';
+import { BENCH_DIR, createSegment, destroySegment, measureLoop, pinThread, reapChild, spawnNode } from '../lib/index.mjs';
 
 const STOP = 0xffffffff;
 const ECHO = path.join(BENCH_DIR, 'echo-process.mjs');
