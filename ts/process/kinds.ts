@@ -24,8 +24,8 @@ export function installKindModules(): void {
     Value: values,
     SharedArray: values,
     Queue: queue,
-    JoinableQueue: queue,
-    SimpleQueue: queue,
+    JoinableQueue: () => void require('../messaging/joinable_queue'),
+    SimpleQueue: () => void require('../messaging/simple_queue'),
     Connection: () => void require('../messaging/pipe'),
   });
 }
