@@ -20,7 +20,9 @@ export { Queue, type QueueOptions } from './messaging/queue';
 export { JoinableQueue } from './messaging/joinable_queue';
 export { SimpleQueue } from './messaging/simple_queue';
 export { Pipe, Connection } from './messaging/pipe';
-export { Value, RawValue, SharedArray, RawArray, type SharedValueOptions } from './values/shared_values';
+export { Value, RawValue } from './values/value';
+export { SharedArray, RawArray } from './values/shared_array';
+export type { SharedValueOptions } from './values/shared_data';
 export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './values/typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
 export {

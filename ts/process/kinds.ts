@@ -9,7 +9,6 @@ const sharedMemory = (): void => void require('../shm/shared_memory');
 const lock = (): void => void require('../sync/lock');
 const semaphore = (): void => void require('../sync/semaphore');
 const queue = (): void => void require('../messaging/queue');
-const values = (): void => void require('../values/shared_values');
 
 export function installKindModules(): void {
   addKindModules({
@@ -21,8 +20,8 @@ export function installKindModules(): void {
     Event: () => void require('../sync/event'),
     Condition: () => void require('../sync/condition'),
     Barrier: () => void require('../sync/barrier'),
-    Value: values,
-    SharedArray: values,
+    Value: () => void require('../values/value'),
+    SharedArray: () => void require('../values/shared_array'),
     Queue: queue,
     JoinableQueue: () => void require('../messaging/joinable_queue'),
     SimpleQueue: () => void require('../messaging/simple_queue'),
