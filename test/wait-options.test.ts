@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { BARRIER, STATE } from '../dist/binding/layout.js';
 import { stampOf, writeOwner } from './helpers/identity';
 import { nameOf } from './helpers/names';
-import { AbortError, Barrier, BrokenBarrierError, Condition, Event, JoinableQueue, Lock, Semaphore } from '../dist/index.js';
+import { AbortError, Barrier, BrokenBarrierError, Condition, Event, JoinableQueue, Lock, Process, Semaphore } from '../dist/index.js';
+import { fixture } from './helpers/child';
 
 describe('wait options', () => {
   it('JoinableQueue.join takes a timeout and a signal (Python has neither)', async () => {
@@ -102,6 +103,29 @@ describe('wait options', () => {
     await expect(pending).rejects.toThrow(AbortError);
     expect(inspect(cond.lock)).toContain('locked by this thread');
     cond.release();
+  });
+
+  it('Process.join takes (ms), ({ timeout, signal }); an abort rejects and leaves the child running', async () => {
+    const targets = fixture('holder-targets.mjs');
+    const t = (await import(targets)) as Record<string, (...args: unknown[]) => unknown>;
+    const p = new Process({ target: t.idle!, module: targets, daemon: true });
+    p.start();
+    try {
+      await p.join(1);
+      expect(p.exitCode).toBe(null);
+      await p.join({ timeout: 1 });
+      p.joinSync({ timeout: 1 });
+      expect(p.isAlive()).toBe(true);
+      const ac = new AbortController();
+      const pending = p.join({ signal: ac.signal });
+      ac.abort();
+      await expect(pending).rejects.toThrow(AbortError);
+      expect(p.isAlive()).toBe(true);
+    } finally {
+      p.kill();
+      await p.join();
+    }
+    expect(p.exitCode).not.toBe(null);
   });
 
   it('refuses a timeout given twice, unknown options, a bad signal or timeout', async () => {

@@ -7,8 +7,8 @@ import { inspect } from 'node:util';
 import { addChild, removeChild, runningChildren } from './children';
 import { getLogger } from '../base/logging';
 import { addon } from '../binding/addon';
-import { isSystemError } from '../base/errors';
-import { describe, validateTimeout } from '../base/validate';
+import { AbortError, isSystemError } from '../base/errors';
+import { describe, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
 import { encodePayload, type StartPayload } from './payload';
 import { collectTickets, serialize } from '../share/handles';
 import { state } from '../base/identity';
@@ -200,9 +200,12 @@ export class Process<F extends Target = Target> {
     if (this.#phase === 'initial' && !this.#isSelf) throw new Error(`cannot ${what} process ${this.#name}: it was never started`);
   }
 
-  /** Resolves when the process exits, or after timeoutMs (then check exitCode). */
-  async join(timeoutMs?: number): Promise<void> {
-    const timeout = validateTimeout(timeoutMs, 'timeoutMs');
+  /**
+   * Resolves when the process exits, or after the timeout (ms, or `{ timeout, signal }`;
+   * then check exitCode). An abort of the signal rejects with AbortError; the process runs on.
+   */
+  async join(timeout?: number | WaitOptions, options?: WaitOptions): Promise<void> {
+    const { timeout: ms, signal } = waitArguments(timeout, options, 'Process.join');
     if (this.#isSelf) throw new Error('a process cannot join itself');
     this.#requireStarted('join');
     if (this.#exitCode !== null) return;
@@ -211,23 +214,31 @@ export class Process<F extends Target = Target> {
     const child = this.#child!;
     if (this.#daemon && this.#joiners++ === 0) child.ref();
     // Not setTimeout: it fires after 1 ms for delays past 2^31-1 ms (Infinity included).
-    const timer = timeout === undefined ? undefined : delay(timeout);
+    const timer = ms === Infinity ? undefined : delay(ms);
+    let onAbort: (() => void) | undefined;
+    const aborted =
+      signal &&
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortError(undefined, { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
     try {
       const exited = this.#exited!; // set by start(), which join() requires
-      await Promise.race(timer === undefined ? [exited] : [exited, timer.promise]);
+      await Promise.race([exited, ...(timer ? [timer.promise] : []), ...(aborted ? [aborted] : [])]);
     } finally {
       timer?.clear();
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
       if (this.#daemon && --this.#joiners === 0 && this.#exitCode === null) child.unref();
     }
   }
 
-  /** Blocks the calling thread until the process exits, or for timeoutMs. */
-  joinSync(timeoutMs?: number): void {
-    const timeout = validateTimeout(timeoutMs, 'timeoutMs');
+  /** Blocks the calling thread until the process exits, or for the timeout (ms, or `{ timeout }`). */
+  joinSync(timeout?: number | SyncWaitOptions): void {
+    const { timeout: ms } = waitArguments(timeout, undefined, 'Process.joinSync', false);
     if (this.#isSelf) throw new Error('a process cannot join itself');
     this.#requireStarted('join');
     if (this.#exitCode !== null) return;
-    this.#poll(timeout ?? -1);
+    this.#poll(ms === Infinity ? -1 : ms);
   }
 
   // Peeks at (or waits up to timeoutMs for) the child's exit without reaping
