@@ -108,7 +108,7 @@ describe('wait options', () => {
   it('Process.join takes (ms), ({ timeout, signal }); an abort rejects and leaves the child running', async () => {
     const targets = fixture('holder-targets.mjs');
     const t = (await import(targets)) as Record<string, (...args: unknown[]) => unknown>;
-    const p = new Process({ target: t.idle!, module: targets, daemon: true });
+    const p = new Process({ target: t.idle, module: targets, daemon: true });
     p.start();
     try {
       await p.join(1);
