@@ -18,7 +18,11 @@ describe('error codes', () => {
   it('every code used in ts/ and native/glue/ is in ERROR_CODES, and every listed one is used', () => {
     const used = new Set<string>();
     for (const f of [...files(path.join(repo, 'ts'), /\.ts$/), ...files(path.join(repo, 'native', 'glue'), /\.(cc|h)$/)]) {
-      for (const m of fs.readFileSync(f, 'utf8').matchAll(/ERR_MP_[A-Z_]+/g)) used.add(m[0]);
+      let text = fs.readFileSync(f, 'utf8');
+      // The table itself does not count as a use; the error classes beside it do.
+      if (f.endsWith(path.join('base', 'errors.ts')))
+        text = [...text.matchAll(/readonly code = '(ERR_MP_[A-Z_]+)'/g)].map((m) => m[1]).join(' ');
+      for (const m of text.matchAll(/ERR_MP_[A-Z_]+/g)) used.add(m[0]);
     }
     used.delete('ERR_MP_'); // a comment's prefix
     expect([...used].sort()).toEqual(Object.keys(ERROR_CODES).sort());

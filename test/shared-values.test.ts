@@ -60,6 +60,19 @@ describe('named Value and SharedArray', () => {
 });
 
 describe('atomic helpers', () => {
+  it('a named SharedArray travels to a child as an argument (its handle reopens with its own length)', async () => {
+    const name = `sent-array-${process.pid}`;
+    const arr = new SharedArray('d', [1, 2, 3], { name });
+    try {
+      const p = run(t.doubleAll, arr);
+      await p.join();
+      expect(p.exitCode).toBe(0);
+      expect([...arr]).toEqual([2, 4, 6]);
+    } finally {
+      unlinkNamed(name);
+    }
+  });
+
   it('add() across 4 processes loses no increment, with no lock', async () => {
     const v = new Value('i', 0, { lock: false });
     const ps = [0, 1, 2, 3].map(() => run(t.addAtomically, v, 10_000));

@@ -72,8 +72,6 @@ export function findLoadedExport(ref: ActionRef): (() => unknown) | undefined {
   return typeof value === 'function' ? (value as () => unknown) : undefined;
 }
 
-// What a wait() is doing, between its synchronous steps.
-
 export class Barrier implements Shareable {
   readonly #state: SharedState;
   readonly #c: BarrierCycle; // the shared state machine and its lock (barrier_cycle.ts)

@@ -97,11 +97,17 @@ export class SharedArray<C extends Typecode = Typecode> extends SharedData imple
     }
     const info = typeInfo(typecode);
     const stored = items?.map((v, i) => toStored(info, v, `item ${i}`));
-    super(Kind.SharedArray, typecode, reviving ? NaN : length, { ...opts, sizeGiven: typeof sizeOrItems === 'number' }, (view) => {
-      stored?.forEach((v, i) => {
-        view[i] = v;
-      });
-    });
+    super(
+      Kind.SharedArray,
+      typecode,
+      reviving ? NaN : length,
+      { ...opts, sizeGiven: !reviving && typeof sizeOrItems === 'number' },
+      (view) => {
+        stored?.forEach((v, i) => {
+          view[i] = v;
+        });
+      },
+    );
     const proxy = new Proxy(this, indexAccess);
     remember(this.state, proxy);
     return proxy;
