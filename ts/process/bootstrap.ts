@@ -14,7 +14,8 @@ import { getLogger, logToStderr } from '../base/logging';
 import { CHILD } from '../base/child';
 import { installKindModules } from './kinds';
 import { decodePayload, type StartPayload } from './payload';
-import { type Process, reviveProcess } from './process';
+import type { Process } from './process';
+import { reviveProcess } from './revive';
 import { state } from '../base/identity';
 
 /** Reads a variable of ours and removes it from the environment. */

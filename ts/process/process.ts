@@ -14,49 +14,9 @@ import { collectTickets, serialize } from '../share/handles';
 import { state } from '../base/identity';
 import { resolveExport } from '../base/modules';
 import { delay } from '../base/timers';
+import { checkProcessOptions, exitCodeName, type ProcessOptions, type Target } from './options';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Target = (...args: any[]) => unknown;
-
-interface CommonOptions<F extends Target> {
-  /** An exported function: the child imports its module and finds it by name. */
-  target?: F;
-  /** Default 'Process-N'. */
-  name?: string;
-  /** Killed when this process exits, however it exits; does not keep the event loop alive. Default false. */
-  daemon?: boolean;
-  /** The module that exports `target` (a path, file URL or import.meta.url). Default: the main script. */
-  module?: string | URL;
-}
-
-interface OptionalArgs<F extends Target> {
-  /** The target's arguments: structured clone; shared objects travel as handles. */
-  args?: Parameters<F>;
-}
-
-interface RequiredArgs<F extends Target> {
-  /** The target's arguments: structured clone; shared objects travel as handles. */
-  args: Parameters<F>;
-}
-
-// `args` is checked against the target's parameters, and may be left out
-// only when the target can be called without arguments (the child calls
-// target(...args), so a missing one would arrive as undefined). F is
-// inferred from `target` alone: a conditional type is no inference site.
-type ArgsOption<F extends Target> = [] extends Parameters<F> ? OptionalArgs<F> : RequiredArgs<F>;
-
-/** Options of `new Process()`; with a target F, `args` are F's parameters. */
-export type ProcessOptions<F extends Target = Target> = CommonOptions<F> & ArgsOption<F>;
-
-const OPTION_KEYS = new Set(['target', 'args', 'name', 'daemon', 'module']);
-
-function exitCodeName(code: number): string {
-  if (code < 0) {
-    const name = Object.entries(constants.signals).find(([, n]) => n === -code)?.[0];
-    if (name) return name;
-  }
-  return String(code);
-}
+export type { ProcessOptions, Target };
 
 type Phase = 'initial' | 'started' | 'exited' | 'closed';
 
@@ -83,25 +43,7 @@ export class Process<F extends Target = Target> {
   #isSelf = false;
 
   constructor(options: ProcessOptions<F> = {} as ProcessOptions<F>) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Process options must be an object, got ${describe(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.has(key)) throw new TypeError(`unknown Process option ${JSON.stringify(key)}`);
-    }
-    // Checked at run time below, for JavaScript callers and casts.
-    const { target, args = [], name, daemon, module } = options as ProcessOptions;
-    if (target !== undefined && typeof target !== 'function') {
-      throw new TypeError(`options.target must be a function, got ${describe(target)}`);
-    }
-    if (!Array.isArray(args)) throw new TypeError(`options.args must be an array, got ${describe(args)}`);
-    if (name !== undefined && typeof name !== 'string') throw new TypeError(`options.name must be a string, got ${describe(name)}`);
-    if (daemon !== undefined && typeof daemon !== 'boolean') {
-      throw new TypeError(`options.daemon must be a boolean, got ${describe(daemon)}`);
-    }
-    if (module !== undefined && !(module instanceof URL) && typeof module !== 'string') {
-      throw new TypeError(`options.module must be a path, a file URL or import.meta.url, got ${describe(module)}`);
-    }
+    const { target, args, name, daemon, module } = checkProcessOptions(options as ProcessOptions);
     this.#target = target;
     this.#args = args;
     this.#module = module;
@@ -362,32 +304,6 @@ export class Process<F extends Target = Target> {
     p.#isSelf = true;
     p.#phase = 'started';
   }
-}
-
-/**
- * In the child: the Process object the parent described. A subclass is
- * revived the way pickle does it -- Process's own constructor runs (so its
- * private state exists), the subclass constructor does not, and the fields
- * the parent had are assigned back.
- */
-export function reviveProcess(p: StartPayload, exported: unknown, args: unknown[], fields: Record<string, unknown>): Process {
-  let self: Process;
-  if (p.kind === 'subclass') {
-    if (typeof exported !== 'function' || !(exported.prototype instanceof Process)) {
-      throw new TypeError(`${p.module} exports "${p.exportName}", but it is not a subclass of Process`);
-    }
-    self = Reflect.construct(Process, [{ name: p.name, args, daemon: p.daemon }], exported) as Process;
-    state.childCounter = 0;
-    Object.assign(self, fields);
-  } else {
-    if (typeof exported !== 'function') {
-      throw new TypeError(`${p.module} exports "${p.exportName}", but it is a ${typeof exported}, not a function`);
-    }
-    self = new Process({ target: exported as Target, args, name: p.name, daemon: p.daemon });
-    state.childCounter = 0;
-  }
-  Process._self(self);
-  return self;
 }
 
 /** The children of this process that are still running (finished ones are dropped). */
