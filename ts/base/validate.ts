@@ -63,12 +63,7 @@ export function asyncOptions(
   if (options === undefined) return { timeout: Infinity, signal: undefined };
   if (typeof options === 'number') return { timeout: validateTimeout(options, 'timeout') ?? Infinity, signal: undefined };
   if (typeof options !== 'object' || options === null) throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
-  checkKeys(options, ['timeout', 'signal'], what);
-  const timeout = validateTimeout(options.timeout, 'options.timeout') ?? Infinity;
-  const { signal } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  return { timeout, signal };
+  return waitArguments(options, undefined, what);
 }
 
 /** A plain timeout argument (Event.wait(ms), Condition.wait(ms)): undefined means forever. */
@@ -116,7 +111,7 @@ export function waitArguments(
     }
   }
   checkKeys(options, withSignal ? ['timeout', 'signal'] : ['timeout'], what);
-  const ms = validateTimeout(timeout, 'timeout') ?? fallback;
+  const ms = validateTimeout(timeout, typeof first === 'object' && first !== null ? 'options.timeout' : 'timeout') ?? fallback;
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });

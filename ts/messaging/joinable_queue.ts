@@ -140,7 +140,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   joinSync(timeout?: number | SyncWaitOptions): boolean {
     const { timeout: ms } = waitArguments(timeout, undefined, 'JoinableQueue.joinSync', false);
     const { state } = Queue._parts(this);
-    return driveSync(state.segment, this.#joinSteps(deadlineAfter(ms)), state.i32);
+    return driveSync(state.segment, this.#joinSteps(deadlineAfter(ms)));
   }
 
   // Until nothing is unfinished (true), or the deadline (false); consumers

@@ -139,7 +139,7 @@ export class Barrier implements Shareable {
   /** wait() that blocks the thread. An async action's promise is not awaited: give waitSync() a synchronous action. */
   waitSync(timeout?: number | SyncWaitOptions): number {
     const { timeout: ms } = waitArguments(timeout, undefined, 'Barrier.waitSync', false, this.#timeout);
-    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#state.i32);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)));
   }
 
   // The wait, for both drivers.

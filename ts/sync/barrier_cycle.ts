@@ -96,7 +96,7 @@ export class BarrierCycle {
 
   // The lock for a moment, without waiting through a step (reset, abort).
   criticalSync<R>(deadline: number, fn: () => R): R | typeof TIMED_OUT {
-    return driveSync(this.#state.segment, this.critical(deadline, fn), this.#i32);
+    return driveSync(this.#state.segment, this.critical(deadline, fn));
   }
 
   unlock(): void {

@@ -106,7 +106,7 @@ export class Condition implements Shareable {
   /** wait() that blocks the thread. */
   waitSync(timeout?: number | SyncWaitOptions): boolean {
     const { timeout: ms } = waitArguments(timeout, undefined, 'Condition.waitSync', false);
-    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#i32);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)));
   }
 
   // The wait, for both drivers: release the lock, sleep on this waiter's
@@ -162,7 +162,7 @@ export class Condition implements Shareable {
   waitForSync<T>(predicate: () => T, timeout?: number | SyncWaitOptions): T {
     if (typeof predicate !== 'function') throw new TypeError('waitForSync() takes a predicate function');
     const { timeout: ms } = waitArguments(timeout, undefined, 'Condition.waitForSync', false);
-    return driveSync(this.#state.segment, this.#waitForSteps(predicate, deadlineAfter(ms)), this.#i32);
+    return driveSync(this.#state.segment, this.#waitForSteps(predicate, deadlineAfter(ms)));
   }
 
   *#waitForSteps<T>(predicate: () => T, deadline: number): WaitSteps<T> {

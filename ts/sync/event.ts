@@ -69,7 +69,7 @@ export class Event implements Shareable {
   waitSync(timeout?: number | SyncWaitOptions): boolean {
     const { timeout: ms } = waitArguments(timeout, undefined, 'Event.waitSync', false);
     if (this.isSet() || (ms !== 0 && spinWhile(this.#i32, this.#flag, 0))) return true;
-    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)), this.#i32);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(ms)));
   }
 
   *#steps(deadline: number): WaitSteps<boolean> {

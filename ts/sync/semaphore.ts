@@ -132,7 +132,7 @@ export class Semaphore implements Shareable {
     const timeout = syncTimeout(options, 'acquireSync');
     if (this.#tryTake()) return true;
     if (timeout !== 0 && spinWhile(this.#i32, this.#value, 0) && this.#tryTake()) return true;
-    return driveSync(this.#state.segment, this.#steps(deadlineAfter(timeout)), this.#i32);
+    return driveSync(this.#state.segment, this.#steps(deadlineAfter(timeout)));
   }
 
   /** Takes one unit without blocking the event loop; resolves false on timeout. */

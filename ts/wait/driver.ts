@@ -1,7 +1,7 @@
 // Waits written once. A synchronization type writes its wait as a generator
 // of steps -- "sleep while this word holds that value, at most so long", "run
 // the action now" -- and two drivers carry it out: driveSync() blocks the
-// thread (spinning on the word in JS first, then sleeping in the addon),
+// thread (the addon spins, then sleeps),
 // drive() never blocks the event loop (a native waiter thread settles each
 // sleep) and takes an AbortSignal. The generator holds the logic once: its
 // deadline, its checks for dead partners, its clean-up. An abort is thrown
@@ -37,13 +37,6 @@ export type WaitSteps<R> = Generator<Step, R, StepResult>;
 
 export const sleep = (offset: number, expected: number, timeout: number | undefined): Sleep => ({ sleep: offset, expected, timeout });
 
-// How long driveSync() spins on the word in JS before it asks the addon to
-// sleep: a partner in another process that answers within this costs no
-// addon call at all (an Atomics.load is ~1 ns, a waitSync call ~300 ns).
-// The addon then spins on its own adaptive budget before the futex.
-const JS_SPIN_NS = 2_000;
-const now = (): number => performance.now();
-
 /**
  * The hand-off's fast path, before a wait sets up its deadline and steps:
  * up to `loads` loads of the word (~1 ns each, no clock), true once it no
@@ -55,18 +48,13 @@ export function spinWhile(i32: Int32Array, index: number, expected: number, load
   return false;
 }
 
-function spinUntilChanged(i32: Int32Array | undefined, index: number, expected: number): boolean {
-  if (i32 === undefined) return false;
-  const until = now() + JS_SPIN_NS / 1e6;
-  // performance.now() costs ~30 ns: check the clock every 32 loads.
-  for (;;) {
-    for (let i = 0; i < 32; i++) if (Atomics.load(i32, index) !== expected) return true;
-    if (now() >= until) return false;
-  }
-}
-
-/** Blocks the thread until the steps are done. `i32` views the segment (for the JS spin). */
-export function driveSync<R>(segment: NativeSegment, steps: WaitSteps<R>, i32?: Int32Array): R {
+/**
+ * Blocks the thread until the steps are done. Each sleep is one addon call,
+ * which spins (its adaptive budget) before it sleeps; the types whose sync
+ * waits are hand-offs spin in JS first, before they set up their steps
+ * (spinWhile), so no step spins twice in JS.
+ */
+export function driveSync<R>(segment: NativeSegment, steps: WaitSteps<R>): R {
   const native = addon();
   let r = steps.next();
   while (!r.done) {
@@ -83,10 +71,7 @@ export function driveSync<R>(segment: NativeSegment, steps: WaitSteps<R>, i32?: 
     }
     let outcome: WaitOutcome;
     try {
-      outcome =
-        step.timeout !== 0 && spinUntilChanged(i32, step.sleep / 4, step.expected)
-          ? 'ok'
-          : native.waitSync(segment, step.sleep, step.expected, step.timeout);
+      outcome = native.waitSync(segment, step.sleep, step.expected, step.timeout);
     } catch (e) {
       // The addon refused (a segment gone bad): the generator cleans up, as for an abort.
       r = steps.throw(e);
