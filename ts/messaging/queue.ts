@@ -19,8 +19,10 @@ import { addon } from '../binding/addon';
 import { ShutDown, TimeoutError, closedError, corruptError } from '../base/errors';
 import { Kind, RING_OFFSET, STATE } from '../binding/layout';
 import { asyncOptions, describe, syncTimeout, type AsyncOptions, type SyncOptions } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
-import { Ring, queueBytes, type GetOptions } from './ring';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
+import { Ring, type GetOptions } from './ring';
+import { queueBytes } from './ring_codes';
 
 export interface QueueOptions {
   /** Bytes of shared memory for items in flight (default 256 KiB); larger items go through a side segment. */

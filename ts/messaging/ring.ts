@@ -16,71 +16,25 @@
 // their timeouts, never more.
 import { Empty, Full, ShutDown } from '../base/errors';
 import { addon } from '../binding/addon';
-import type { NativeLayout, RingHandle } from '../binding/native';
+import type { RingHandle } from '../binding/native';
 import { RING_OFFSET } from '../binding/layout';
 import type { SharedState } from '../shm/shared_state';
-import { eventLoopSpinMs, wait } from '../wait/wait';
 import { decode, decodeBytes, discard, encode, toSide, unlinkSide, type Encoded, type RecordValue } from './encoding';
+import { RETRY_SLICE_MS, ringCodes, type RingCodes } from './ring_codes';
+import { RingWaiter } from './ring_wait';
 
 // Room a side record takes: its header, "<tag>:<length>:<name>" and a NUL,
 // padded (native/core/ring.h), with room to spare.
 const SIDE_RECORD_ROOM = 128n;
-const RETRY_SLICE_MS = 20;
 /** How long a Nowait operation may wait for the ring's internal lock. */
 export const NOWAIT_LOCK_MS = 20;
 // How long an async operation's try may spin for the lock before it reports
 // "busy" and waits without blocking the loop: critical sections are a copy.
 const ASYNC_LOCK_MS = 0.005;
-// Longest an async caller goes on through successful spins (which settle its
-// promises as microtasks) before letting the event loop turn once.
-const MAX_LOOP_HOLD_MS = 1;
-// An async wait longer than this found the queue quiet rather than the
-// partner busy: then spinning before the next waits is not worth it.
-const QUIET_MS = 1;
-const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-// Where the ring's fields are in a queue's segment (byte offsets for the
-// addon's waits, word indexes for Atomics) and what its calls return: read
-// from the addon (native/glue/layout.cc), which takes them from
-// native/core/ring.h and native/glue/ring_codes.h. Filled in by the first
-// Ring or queueBytes() call: importing this module does not load the addon.
-interface RingCodes {
-  readonly lock: number; // byte offset of the ring's LockState
-  readonly written: number; // byte offset of the wait cell bumped after each put
-  readonly freed: number; // ... and after each get
-  readonly items: number; // word indexes from here on
-  readonly maxsize: number;
-  readonly capacity: number;
-  readonly shut: number;
-  readonly head: number; // byte offset of head, then tail (u64 each)
-  readonly header: number; // bytes of RingHeader
-  readonly status: NativeLayout['ringStatus'];
-}
-let C: RingCodes | undefined;
-
-function ringCodes(): RingCodes {
-  if (C) return C;
-  const { ring, ringStatus } = addon().layout;
-  const word = (offset: number): number => (RING_OFFSET + offset) / 4;
-  C = Object.freeze({
-    lock: RING_OFFSET + ring.lock,
-    written: RING_OFFSET + ring.written,
-    freed: RING_OFFSET + ring.freed,
-    items: word(ring.items),
-    maxsize: word(ring.maxsize),
-    capacity: word(ring.capacity),
-    shut: word(ring.shutDown),
-    head: RING_OFFSET + ring.head,
-    header: ring.bytes,
-    status: ringStatus,
-  });
-  return C;
-}
-
-/** Segment bytes for a queue whose ring holds `capacity` data bytes. */
-export const queueBytes = (capacity: number): number => RING_OFFSET + ringCodes().header + Math.ceil(capacity / 8) * 8;
 
 /** Called while a wait goes on with nothing arriving, once per RETRY_SLICE_MS (a pipe checks its senders there). */
+let C: RingCodes | undefined; // ring_codes.ts, once the first Ring is made
+
 export type OnIdle = () => void;
 
 export interface GetOptions {
@@ -99,18 +53,16 @@ export class Ring {
   readonly #what: string;
   // Where the addon leaves each get's [status, tag]: no result object per call.
   readonly #result = new Int32Array(new ArrayBuffer(8));
-  // Async waits that skip the spin, after waits that found the queue quiet.
-  #spinSkips = 0;
-  #quietWaits = 0; // in a row
-  #loopHeldSince = 0; // when spins began to stand in for turns of the loop
+  readonly #waiter: RingWaiter;
   #positions: BigUint64Array | undefined; // the ring's head and tail
 
   /** `what` names the queue in errors. */
   constructor(state: SharedState, what: string) {
     this.#state = state;
     this.#what = what;
-    ringCodes();
+    C ??= ringCodes();
     this.#handle = addon().ringOpen(state.segment, RING_OFFSET, this.#result);
+    this.#waiter = new RingWaiter(state, this.#handle);
   }
 
   static init(state: SharedState, capacity: number, maxsize: number): void {
@@ -168,8 +120,8 @@ export class Ring {
         this.#check(r);
         const left = deadline - performance.now();
         if (left <= 0) throw new Full();
-        if (r === C!.status.busy) await this.#lockMoved(left, signal);
-        else await this.#moved(C!.freed, seen, left, signal);
+        if (r === C!.status.busy) await this.#waiter.lockMoved(left, signal);
+        else await this.#waiter.moved(C!.freed, seen, left, signal);
       }
     } catch (e) {
       discard(record);
@@ -223,8 +175,8 @@ export class Ring {
       }
       const left = deadline - performance.now();
       if (left <= 0) throw new Full();
-      if (r === C!.status.busy) await this.#lockMoved(left, signal);
-      else await this.#moved(C!.freed, seen, left, signal);
+      if (r === C!.status.busy) await this.#waiter.lockMoved(left, signal);
+      else await this.#waiter.moved(C!.freed, seen, left, signal);
     }
   }
 
@@ -274,78 +226,9 @@ export class Ring {
       this.#check(r);
       const left = deadline - performance.now();
       if (left <= 0) throw new Empty();
-      if (r === C!.status.busy) await this.#lockMoved(left, signal);
-      else if (!(await this.#moved(C!.written, seen, left, signal))) onIdle?.();
+      if (r === C!.status.busy) await this.#waiter.lockMoved(left, signal);
+      else if (!(await this.#waiter.moved(C!.written, seen, left, signal))) onIdle?.();
     }
-  }
-
-  // The ring's lock was held: wait (without blocking the loop) for it to
-  // change hands, at most a slice; then, if its holder died, take it over.
-  async #lockMoved(left: number, signal: AbortSignal | undefined): Promise<void> {
-    const owner = Atomics.load(this.#state.i32, C!.lock / 4);
-    if (owner === 0) return;
-    const start = performance.now();
-    const limit = eventLoopSpinMs();
-    while (performance.now() - start < limit) if (Atomics.load(this.#state.i32, C!.lock / 4) !== owner) return;
-    const r = await wait(this.#state.segment, C!.lock, owner, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
-    if (r === 'timed-out') addon().ringRecover(this.#handle);
-  }
-
-  // Resolves once the counter at byte `offset` has moved from `seen` (or in
-  // at most RETRY_SLICE_MS, or `left`): a spin on the event loop first (see
-  // eventLoopSpinMs), then a native waiter thread. Resolves false when a
-  // whole slice passed without a move.
-  async #moved(offset: number, seen: number, left: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const start = performance.now();
-    if (this.#spinSkips > 0) {
-      this.#spinSkips--;
-    } else if (this.#spin(offset / 4, seen, start)) {
-      if (this.#loopHeldTooLong()) await turnOfTheLoop();
-      return true;
-    }
-    const r = await wait(this.#state.segment, offset, seen, { timeout: Math.min(left, RETRY_SLICE_MS), signal });
-    this.#loopHeldSince = 0;
-    // A partner that answered within QUIET_MS is busy: keep spinning, for
-    // once both sides spin again the next answer is caught. (Backing off after
-    // every missed spin instead kept two awaiting partners asleep, at
-    // 110-140 us a round trip, for seconds.) A queue quiet for longer backs
-    // off: the next 1, 2, 4 ... 64 waits skip the spin.
-    if (performance.now() - start < QUIET_MS) {
-      this.#quietWaits = 0;
-      this.#spinSkips = 0;
-    } else {
-      this.#spinSkips = Math.min(2 ** this.#quietWaits++, 64);
-    }
-    if (r === 'timed-out') {
-      addon().ringRecover(this.#handle); // a committer that died holding the lock must not strand us
-      return false;
-    }
-    return true;
-  }
-
-  // Spins on the event loop until the word moves from `seen`; false if it did
-  // not within eventLoopSpinMs of `start`.
-  #spin(word: number, seen: number, start: number): boolean {
-    const limit = eventLoopSpinMs();
-    if (limit === 0) return false;
-    const i32 = this.#state.i32;
-    const until = start + limit;
-    do {
-      if (Atomics.load(i32, word) !== seen) return true;
-    } while (performance.now() < until);
-    return false;
-  }
-
-  // A wait through the waiter thread lets the event loop turn; one that a
-  // spin ended does not. After MAX_LOOP_HOLD_MS of those, timers and I/O get
-  // their turn (measured without this: 20 ms between 1 ms timer ticks while
-  // a consumer kept up with a fast producer).
-  #loopHeldTooLong(): boolean {
-    const now = performance.now();
-    if (this.#loopHeldSince === 0) this.#loopHeldSince = now;
-    if (now - this.#loopHeldSince < MAX_LOOP_HOLD_MS) return false;
-    this.#loopHeldSince = 0;
-    return true;
   }
 
   // An item that cannot be decoded (its side segment is gone, a handle in
@@ -380,7 +263,6 @@ export class Ring {
     }
   }
 
-  /** Refuses further puts from every process; with `immediate`, drops what it holds. */
   /** Shuts the ring down; false if `immediate` could not get its lock (held for a second) to drop the contents. */
   shutdown(immediate: boolean): boolean {
     return addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50) !== C!.status.timedOut;

@@ -43,8 +43,6 @@ export class SharedState {
   readonly holders: Entries;
   /** This thread's entry in the holder table (-1: none: named, or the table was full). */
   #holder = -1;
-  /** JS objects of this thread over this state (an object and its embedded lock): the hold goes with the last. */
-  #objects = 0;
 
   private constructor(segment: NativeSegment, name: string, kind: Kind, userName: string | undefined) {
     this.segment = segment;
@@ -254,18 +252,6 @@ export class SharedState {
     if (!this.holders.giveUp(t.entry, threadIdentity())) this.holders.giveUp(t.entry, pack(threadId(), 0));
   }
 
-  /** One more JS object of this thread uses this state. */
-  retain(): void {
-    if (this.#objects++ === 0) held.add(this);
-  }
-
-  /** A JS object over this state was collected; with the last one, the hold goes (letGo). */
-  release(): void {
-    if (--this.#objects > 0) return;
-    held.delete(this);
-    this.letGo();
-  }
-
   /**
    * This thread's objects are gone (collected): free its entry and unlink
    * the name if no live holder and no handle in flight remains. Never throws.
@@ -314,64 +300,4 @@ export function unlinkNamed(userName: string): void {
     if (isSystemError(e, 'ENOENT')) rethrowWith(e, `no named multiproc object ${JSON.stringify(userName)}`);
     rethrowWith(e, `cannot unlink ${JSON.stringify(userName)}`);
   }
-}
-
-// The states this thread holds. When it exits, it holds nothing any more:
-// its holds go then (finalizers do not run at exit), so the last process to
-// use an object removes it as it ends. (One killed, or a terminated
-// worker_thread, leaves its entry to be cleared by the next holder that
-// lets go, or by the tracker at the end of the program.)
-const held = new Set<SharedState>();
-process.once('exit', () => {
-  for (const state of held) state.letGo();
-  held.clear();
-});
-
-// One object per name per thread: a handle received twice reopens once.
-const opened = new Map<string, WeakRef<object>>();
-const stateOf = new WeakMap<object, SharedState>();
-const collected = new FinalizationRegistry<SharedState>((state) => {
-  if (opened.get(state.name)?.deref() === undefined) opened.delete(state.name);
-  state.release();
-});
-
-/**
- * Registers the object made over `state`: found again by name (unless
- * `findable` is false: an embedded lock), and counted as a user of the
- * state until it is collected.
- */
-export function remember(state: SharedState, obj: object, findable = true): void {
-  if (findable) {
-    opened.set(state.name, new WeakRef(obj));
-    stateOf.set(obj, state);
-  }
-  state.retain();
-  collected.register(obj, state);
-}
-
-/** The handle fields every object carries: its segment's name, user name, and a placeholder ticket. */
-export function handleOf(state: SharedState): { name: string; userName: string | undefined; ticket: Ticket | undefined } {
-  return { name: state.name, userName: state.userName, ticket: state.ticket() };
-}
-
-/**
- * The object a handle names: the one this thread has open already (the
- * handle's placeholder is given back), or `make` over the opened segment
- * (which takes the placeholder over).
- */
-export function reviveShared<T extends object>(
-  data: Record<string, unknown>,
-  kind: Kind,
-  make: (state: SharedState) => T,
-  minStateWords = 0,
-): T {
-  const name = String(data.name);
-  const ticket = data.ticket as Ticket | undefined;
-  const existing = opened.get(name)?.deref() as T | undefined;
-  if (existing) {
-    if (ticket) stateOf.get(existing)?.dropTicket(ticket);
-    return existing;
-  }
-  const userName = typeof data.userName === 'string' ? data.userName : undefined;
-  return make(SharedState.open(name, kind, userName, ticket, minStateWords));
 }

@@ -34,7 +34,8 @@ import { resolveExport } from '../base/modules';
 import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
 import { BARRIER, Kind } from '../binding/layout';
 import { deadlineAfter, describe, msArgument, remaining, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
 import {
   BROKEN,
   BarrierCycle,

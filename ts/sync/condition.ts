@@ -23,8 +23,7 @@ import { inspect } from 'node:util';
 import { addon } from '../binding/addon';
 import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
-import { Entries } from '../shm/entries';
-import { CONDITION, Kind, WAITER } from '../binding/layout';
+import { Kind, WAITER } from '../binding/layout';
 import { Lock, RLock, type AnyLock } from './lock';
 import {
   deadlineAfter,
@@ -36,26 +35,18 @@ import {
   type SyncWaitOptions,
   type WaitOptions,
 } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
-import { identityAlive } from '../shm/thread';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
+import { WORDS, Waiters, type Outcome } from './condition_waiters';
 
 const LIVENESS_SLICE_MS = 20;
-const WORDS = CONDITION.entries + CONDITION.count * CONDITION.entryWords;
-
-/** a before b, for arrival numbers that wrap at 2^32. */
-const earlier = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
 const revived = new Handoff<SharedState>();
-
-type Outcome = 'notified' | 'timeout' | 'took-over';
 
 export class Condition implements Shareable {
   readonly #lock: AnyLock;
   readonly #state: SharedState;
-  readonly #i32: Int32Array;
-  readonly #arrivals: number;
-  readonly #high: number;
-  readonly #waiters: Entries;
+  readonly #waiters: Waiters;
 
   constructor(lock?: Lock | RLock) {
     if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
@@ -63,12 +54,8 @@ export class Condition implements Shareable {
     }
     this.#lock = lock ?? new RLock();
     this.#state = revived.take() ?? SharedState.createOrOpen(Kind.Condition, WORDS, undefined, () => {});
-    const s = this.#state;
-    this.#i32 = s.i32;
-    this.#arrivals = s.at(CONDITION.arrivals);
-    this.#high = s.at(CONDITION.high);
-    this.#waiters = new Entries(this.#i32, s.at(CONDITION.entries), CONDITION.count, CONDITION.entryWords);
-    remember(s, this);
+    this.#waiters = new Waiters(this.#state);
+    remember(this.#state, this);
   }
 
   /** The underlying lock. */
@@ -86,10 +73,6 @@ export class Condition implements Shareable {
 
   release(): void {
     this.#lock.release();
-  }
-
-  #word(entry: number, field: number): number {
-    return this.#waiters.word(entry, field);
   }
 
   /**
@@ -119,9 +102,9 @@ export class Condition implements Shareable {
     let aborted: unknown;
     let relock: unknown; // what taking the lock back threw, if it did
     try {
-      const state = this.#word(entry, CONDITION.state);
+      const state = this.#waiters.stateWord(entry);
       for (;;) {
-        if (Atomics.load(this.#i32, state) === WAITER.notified) {
+        if (this.#waiters.notified(entry)) {
           outcome = 'notified';
           break;
         }
@@ -133,13 +116,13 @@ export class Condition implements Shareable {
             outcome = 'took-over';
             break;
           }
-          this.#passOnLostNotifications(entry);
+          this.#waiters.passOnLost(entry);
         }
       }
     } catch (e) {
       aborted = e;
     } finally {
-      outcome = this.#endWait(entry, outcome, aborted !== undefined);
+      outcome = this.#waiters.leave(entry, outcome, aborted !== undefined);
       if (outcome !== 'took-over') {
         const lock = this.#lock;
         ({ failure: relock } = (yield { run: () => lock.acquireSync(), runAsync: () => lock.acquire() }) as { failure: unknown });
@@ -180,83 +163,12 @@ export class Condition implements Shareable {
       throw new RangeError(`n must be a non-negative integer, got ${describe(n)}`);
     }
     this.#requireOwned('notify');
-    if (n === 0) return;
-    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
-    const waiting: number[] = [];
-    for (let i = 0; i < high; i++) {
-      if (this.#waiters.identity(i) !== 0n && Atomics.load(this.#i32, this.#word(i, CONDITION.state)) === WAITER.waiting) waiting.push(i);
-    }
-    if (waiting.length === 0) return;
-    if (waiting.length > n) {
-      const arrival = (i: number): number => this.#i32[this.#word(i, CONDITION.arrival)];
-      waiting.sort((a, b) => (arrival(a) - arrival(b)) | 0);
-      waiting.length = n;
-    }
-    const now = Atomics.load(this.#i32, this.#arrivals);
-    for (const i of waiting) this.#notifyEntry(i, now);
+    if (n > 0) this.#waiters.notify(n);
   }
 
   /** Wakes every waiter. The caller must hold the lock. */
   notifyAll(): void {
     this.notify(Infinity);
-  }
-
-  // Marks entry i notified (if it still waits) at arrival time `at`, and wakes it.
-  // (notifiedAt is written before the CAS, so that whoever sees the entry
-  // notified reads it; not over an entry already notified, whose
-  // notification a dead waiter may yet pass on.)
-  #notifyEntry(i: number, at: number): boolean {
-    const state = this.#word(i, CONDITION.state);
-    if (Atomics.load(this.#i32, state) !== WAITER.waiting) return false;
-    Atomics.store(this.#i32, this.#word(i, CONDITION.notifiedAt), at);
-    if (Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.notified) !== WAITER.waiting) return false;
-    if (Atomics.load(this.#i32, state + 1) !== 0) {
-      addon().wake(this.#state.segment, state * 4, 1);
-    }
-    return true;
-  }
-
-  // Entries of dead waiters: free them, and pass each notification they got
-  // on to the oldest waiter that was waiting when it was given.
-  #passOnLostNotifications(self: number): void {
-    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
-    for (let i = 0; i < high; i++) {
-      if (i === self) continue;
-      const id = this.#waiters.identity(i);
-      if (id === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.notified) continue;
-      if (identityAlive(id)) continue;
-      this.#dropDead(i, id);
-    }
-  }
-
-  // Frees a dead waiter's entry, passing on a notification it got. Under a
-  // tombstone (entries.ts reclaim): no one claims the entry meanwhile, and a
-  // notify racing with this either lands before the entry is closed to it
-  // (and is passed on) or finds it closed.
-  #dropDead(i: number, id: bigint): void {
-    let at: number | undefined;
-    this.#waiters.reclaim(i, id, () => {
-      const state = this.#word(i, CONDITION.state);
-      if (Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.free) === WAITER.notified) {
-        at = this.#i32[this.#word(i, CONDITION.notifiedAt)]!;
-      }
-      Atomics.store(this.#i32, state, WAITER.free);
-    });
-    if (at !== undefined) this.#passOn(at);
-  }
-
-  #passOn(at: number): void {
-    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
-    for (;;) {
-      let oldest = -1;
-      for (let i = 0; i < high; i++) {
-        if (this.#waiters.identity(i) === 0n || Atomics.load(this.#i32, this.#word(i, CONDITION.state)) !== WAITER.waiting) continue;
-        const arrival = this.#i32[this.#word(i, CONDITION.arrival)];
-        if (!earlier(arrival, at)) continue;
-        if (oldest < 0 || earlier(arrival, this.#i32[this.#word(oldest, CONDITION.arrival)])) oldest = i;
-      }
-      if (oldest < 0 || this.#notifyEntry(oldest, at)) return;
-    }
   }
 
   #requireOwned(what: string): void {
@@ -265,40 +177,10 @@ export class Condition implements Shareable {
 
   #beginWait(): { entry: number; depth: number } {
     this.#requireOwned('wait');
-    let entry = this.#waiters.claim();
-    if (entry < 0) {
-      this.#waiters.purge((i, id) => this.#dropDead(i, id)); // entries of waiters that died
-      entry = this.#waiters.claim();
-      if (entry < 0) throw new RangeError(`more than ${CONDITION.count} calls wait on this Condition at once: it cannot hold more`);
-    }
-    // Set up before the lock is released: notify() (which holds it) sees a
-    // whole entry or none.
-    this.#i32[this.#word(entry, CONDITION.arrival)] = Atomics.add(this.#i32, this.#arrivals, 1);
-    this.#i32[this.#word(entry, CONDITION.notifiedAt)] = 0;
-    Atomics.store(this.#i32, this.#word(entry, CONDITION.state), WAITER.waiting);
-    for (;;) {
-      const high = Atomics.load(this.#i32, this.#high);
-      if (high > entry || Atomics.compareExchange(this.#i32, this.#high, high, entry + 1) === high) break;
-    }
+    // The entry is set up before the lock is released: notify() (which
+    // holds it) sees a whole entry or none.
+    const entry = this.#waiters.enter();
     return { entry, depth: this.#lock._releaseAll() };
-  }
-
-  // Leaves the entry; returns the outcome, which a notification that raced
-  // with a timeout turns into 'notified'. An aborted wait passes a
-  // notification it got on instead.
-  #endWait(entry: number, outcome: Outcome, aborted: boolean): Outcome {
-    const state = this.#word(entry, CONDITION.state);
-    if (outcome !== 'notified' && Atomics.compareExchange(this.#i32, state, WAITER.waiting, WAITER.free) !== WAITER.waiting) {
-      outcome = outcome === 'took-over' ? outcome : 'notified';
-    }
-    const at = this.#i32[this.#word(entry, CONDITION.notifiedAt)];
-    Atomics.store(this.#i32, state, WAITER.free);
-    this.#waiters.free(entry);
-    if (aborted && outcome === 'notified') {
-      this.#passOn(at);
-      return 'timeout';
-    }
-    return outcome;
   }
 
   #takeOverFromDeadHolder(): boolean {
@@ -318,12 +200,7 @@ export class Condition implements Shareable {
   }
 
   [inspect.custom](): string {
-    let waiting = 0;
-    const high = Math.min(Atomics.load(this.#i32, this.#high), CONDITION.count);
-    for (let i = 0; i < high; i++) {
-      if (this.#waiters.identity(i) !== 0n && Atomics.load(this.#i32, this.#word(i, CONDITION.state)) === WAITER.waiting) waiting++;
-    }
-    return `Condition { ${waiting} waiting, lock: ${inspect(this.#lock)} }`;
+    return `Condition { ${this.#waiters.waiting().length} waiting, lock: ${inspect(this.#lock)} }`;
   }
 }
 

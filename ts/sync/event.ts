@@ -7,7 +7,8 @@ import { registerHandleKind, toHandle, type HandleData, type Shareable } from '.
 import { drive, driveSync, sleep, spinWhile, type WaitSteps } from '../wait/driver';
 import { EVENT, Kind } from '../binding/layout';
 import { deadlineAfter, describe, remaining, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
 
 export interface EventOptions {
   /** Open-or-create an event shared by name (see LockOptions.name). */

@@ -19,7 +19,8 @@ import { registerHandleKind, toHandle, type HandleData, type Shareable } from '.
 import { wait } from '../wait/wait';
 import { Kind, LOCK } from '../binding/layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
 import { threadId, threadStamp } from '../shm/thread';
 
 export interface LockOptions {

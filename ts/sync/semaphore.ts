@@ -18,7 +18,8 @@ import { drive, driveSync, sleep, spinWhile, type WaitSteps } from '../wait/driv
 import { Entries } from '../shm/entries';
 import { Kind, SEMAPHORE, SEMAPHORE_TRACKED } from '../binding/layout';
 import { asyncOptions, deadlineAfter, remaining, syncTimeout, type AsyncOptions, type SyncOptions, describe } from '../base/validate';
-import { SharedState, handleOf, remember, reviveShared } from '../shm/shared_state';
+import { remember, handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
 
 const MAX_VALUE = 0x7fffffff;
 /** How long a waiter waits before it looks for units held by dead threads. */

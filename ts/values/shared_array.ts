@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { describe } from '../base/validate';
 import { registerHandleKind, toHandle, type HandleData } from '../share/handles';
 import { Kind } from '../binding/layout';
-import { remember } from '../shm/shared_state';
+import { remember } from '../shm/holds';
 import { fromStored, toStored, typeInfo, type IntegerTypecode, type Typecode, type ValueOf, type ViewOf } from './typecodes';
 import { SharedData, checkOptions, revive, revived, type SharedValueOptions } from './shared_data';
 

@@ -17,7 +17,8 @@ import { describe } from '../base/validate';
 import { reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { DATA_OFFSET, Kind, STATE, VALUE, VALUE_HAS_LOCK } from '../binding/layout';
 import { Lock, RLock, type AnyLock } from '../sync/lock';
-import { SharedState, handleOf, reviveShared } from '../shm/shared_state';
+import { handleOf, reviveShared } from '../shm/holds';
+import { SharedState } from '../shm/shared_state';
 import { CANONICAL, toInteger, typeInfo, type TypeInfo, type TypedArray } from './typecodes';
 
 export type LockOption = boolean | Lock | RLock;
