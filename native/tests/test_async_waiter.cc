@@ -14,6 +14,8 @@
 #include "core/futex.h"
 #include "core/wait_cell.h"
 #include "mptest.h"
+#include "mptest_process.h"
+#include "mptest_shm.h"
 
 using namespace mptest;
 using mp::AsyncCompletion;

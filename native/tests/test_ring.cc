@@ -8,6 +8,8 @@
 #include "core/lock.h"
 #include "core/ring.h"
 #include "mptest.h"
+#include "mptest_process.h"
+#include "mptest_shm.h"
 
 using mp::RingHeader;
 using mp::RingResult;

@@ -16,6 +16,7 @@
 #include "core/sys_error.h"
 #include "core/tracker.h"
 #include "mptest.h"
+#include "mptest_process.h"
 
 using namespace mptest;
 namespace tracker = mp::tracker;
