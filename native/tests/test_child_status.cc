@@ -5,6 +5,7 @@
 #include "core/child_status.h"
 #include "core/sys_error.h"
 #include "mptest.h"
+#include "mptest_process.h"
 
 using namespace mptest;
 

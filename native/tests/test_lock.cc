@@ -6,6 +6,8 @@
 
 #include "core/lock.h"
 #include "mptest.h"
+#include "mptest_process.h"
+#include "mptest_shm.h"
 
 using mp::LockResult;
 using mp::LockState;

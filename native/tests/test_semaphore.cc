@@ -4,6 +4,7 @@
 #include "core/semaphore.h"
 #include "core/sys_error.h"
 #include "mptest.h"
+#include "mptest_process.h"
 
 using namespace mptest;
 using mp::NamedSemaphore;

@@ -10,6 +10,7 @@
 #include "core/shm.h"
 #include "core/sys_error.h"
 #include "mptest.h"
+#include "mptest_process.h"
 
 using namespace mptest;
 
