@@ -154,6 +154,22 @@ RingResult corrupt(RingHeader* ring) {
   return RingResult::kCorrupt;
 }
 
+// The lock for a one-try put or get: kOk when it is held, else what the
+// operation reports -- kBusy (not had within lock_ns), or kCorrupt (taken
+// over from a dead holder, and the ring was found corrupt: it was emptied
+// and the lock is released again).
+RingResult lock_for_operation(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
+  switch (lock(ring, cap, me, lock_ns)) {
+    case Locked::kNo:
+      return RingResult::kBusy;
+    case Locked::kCorrupt:
+      return corrupt(ring);
+    case Locked::kYes:
+      break;
+  }
+  return RingResult::kOk;
+}
+
 }  // namespace
 
 const char* ring_fault() { return g_fault; }
@@ -178,14 +194,7 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   // Shut down for good: say so without the lock (which a stopped process
   // may hold); checked again under it for a shutdown that comes meanwhile.
   if (ring->shut_down.load(std::memory_order_relaxed)) return RingResult::kShutDown;
-  switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo:
-      return RingResult::kBusy;
-    case Locked::kCorrupt:
-      return corrupt(ring);
-    case Locked::kYes:
-      break;
-  }
+  if (RingResult r = lock_for_operation(ring, cap, me, lock_ns); r != RingResult::kOk) return r;
   if (ring->shut_down) {
     unlock(ring);
     return RingResult::kShutDown;
@@ -248,14 +257,7 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
 RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns, std::atomic<uint32_t>* taken,
                         uint32_t capacity) {
   const uint64_t cap = capacity_for(ring, capacity);
-  switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo:
-      return RingResult::kBusy;
-    case Locked::kCorrupt:
-      return corrupt(ring);
-    case Locked::kYes:
-      break;
-  }
+  if (RingResult r = lock_for_operation(ring, cap, me, lock_ns); r != RingResult::kOk) return r;
   const uint64_t head = ring->head;
   const uint64_t tail = ring->tail;
   if (!positions_ok(cap, head, tail)) {
