@@ -27,8 +27,13 @@ uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) { return trusted
 
 // ---- Checks of what shared memory says ---------------------------------------
 
+// Whether head and tail can be those of a ring of `cap` bytes. False (with
+// g_fault set) when they cannot.
 bool positions_ok(uint64_t cap, uint64_t head, uint64_t tail) {
-  return cap != 0 && cap % 8 == 0 && head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
+  if (cap != 0 && cap % 8 == 0 && head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap) return true;
+  std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
+                (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
+  return false;
 }
 
 struct Record {
@@ -87,8 +92,6 @@ bool recount(RingHeader* ring, uint64_t cap) {
   uint64_t head = ring->head.load();
   const uint64_t tail = ring->tail.load();
   if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
     drop_everything(ring);
     return false;
   }
@@ -201,11 +204,7 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   }
   uint64_t head = ring->head;
   uint64_t tail = ring->tail;
-  if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-    return corrupt(ring);
-  }
+  if (!positions_ok(cap, head, tail)) return corrupt(ring);
   // A count no ring of this size can hold: recount before trusting it.
   if (ring->items > cap / kRingRecordHeader && !recount(ring, cap)) {
     unlock(ring);
@@ -260,11 +259,7 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
   if (RingResult r = lock_for_operation(ring, cap, me, lock_ns); r != RingResult::kOk) return r;
   const uint64_t head = ring->head;
   const uint64_t tail = ring->tail;
-  if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-    return corrupt(ring);
-  }
+  if (!positions_ok(cap, head, tail)) return corrupt(ring);
   if (head == tail) {
     RingResult r = ring->shut_down ? RingResult::kShutDown : RingResult::kEmpty;
     unlock(ring);
