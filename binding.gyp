@@ -9,6 +9,7 @@
         "native/core/tracker.cc",
         "native/core/lock.cc",
         "native/core/ring.cc",
+        "native/core/ring_repair.cc",
         "native/glue/errors.cc",
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",

@@ -1,125 +1,22 @@
+// The ring's operations (ring.h): its lock, one-try and blocking puts and
+// gets, and shutdown. The checks of what shared memory says and the repairs
+// after a dead lock holder are in ring_repair.cc.
 #include "ring.h"
 
-#include <climits>
-#include <cstdio>
 #include <cstring>
 
 #include "futex.h"
+#include "ring_internal.h"
 
 namespace mp {
+
+using namespace ring_internal;
 
 namespace {
 
 // Waiters re-check at least this often: a process that died between its
 // commit and its wake-up must not strand them.
 constexpr int64_t kRetrySliceNs = 20'000'000;
-
-thread_local char g_fault[256];
-
-size_t padded(size_t n) { return (n + 7) & ~size_t(7); }
-
-char* data_of(RingHeader* ring) { return reinterpret_cast<char*>(ring) + sizeof(RingHeader); }
-
-// The capacity an operation works with, read once: the caller's, checked
-// against its mapping (a scribbler may change the header's at any moment,
-// to 0 or past the mapping), or else the header's.
-uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) { return trusted != 0 ? trusted : ring->capacity; }
-
-// ---- Checks of what shared memory says ---------------------------------------
-
-// Whether head and tail can be those of a ring of `cap` bytes. False (with
-// g_fault set) when they cannot.
-bool positions_ok(uint64_t cap, uint64_t head, uint64_t tail) {
-  if (cap != 0 && cap % 8 == 0 && head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap) return true;
-  std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-  return false;
-}
-
-struct Record {
-  uint64_t start;  // position of the record's header (after any wrap marker)
-  uint64_t next;   // position after it
-  uint32_t len;
-  uint32_t tag;
-};
-
-// The record at `pos` (< tail), checked against the capacity and `tail`.
-// False (with g_fault set) when what the ring says cannot be.
-bool record_at(RingHeader* ring, uint64_t cap, uint64_t pos, uint64_t tail, Record* r) {
-  const char* base = data_of(ring);
-  uint32_t header[2];
-  uint64_t off = pos % cap;  // a multiple of 8 below cap: the header fits
-  std::memcpy(header, base + off, sizeof header);
-  if (header[1] == kRingWrapTag) {
-    uint64_t next = pos + (cap - off);
-    if (off == 0 || next >= tail) {
-      std::snprintf(g_fault, sizeof g_fault, "a wrap marker at byte %llu does not lead to a record (tail %llu)",
-                    (unsigned long long)pos, (unsigned long long)tail);
-      return false;
-    }
-    pos = next;
-    off = 0;
-    std::memcpy(header, base, sizeof header);
-    if (header[1] == kRingWrapTag) {
-      std::snprintf(g_fault, sizeof g_fault, "two wrap markers in a row at byte %llu", (unsigned long long)pos);
-      return false;
-    }
-  }
-  uint64_t len = header[0];
-  if (len > cap - off - kRingRecordHeader || pos + kRingRecordHeader + padded(len) > tail) {
-    std::snprintf(g_fault, sizeof g_fault,
-                  "a record at byte %llu says it is %llu bytes long, more than the ring holds there "
-                  "(capacity %llu, tail %llu)",
-                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)cap, (unsigned long long)tail);
-    return false;
-  }
-  *r = Record{pos, pos + kRingRecordHeader + padded(len), uint32_t(len), header[1]};
-  return true;
-}
-
-// What the ring held cannot be trusted: drop it all and go on empty. Called
-// with the lock held; g_fault says why.
-void drop_everything(RingHeader* ring) {
-  uint64_t tail = ring->tail.load() & ~uint64_t(7);
-  ring->tail.store(tail);
-  ring->head.store(tail);
-  ring->items.store(0);
-}
-
-// Walks the records from head to tail and recounts them. False when the
-// walk finds corruption (then everything was dropped).
-bool recount(RingHeader* ring, uint64_t cap) {
-  uint64_t head = ring->head.load();
-  const uint64_t tail = ring->tail.load();
-  if (!positions_ok(cap, head, tail)) {
-    drop_everything(ring);
-    return false;
-  }
-  uint32_t n = 0;
-  // Every step advances at least 8 bytes and stays below tail <= head + cap.
-  for (uint64_t pos = head; pos < tail;) {
-    Record r;
-    if (!record_at(ring, cap, pos, tail, &r)) {
-      drop_everything(ring);
-      return false;
-    }
-    n++;
-    pos = r.next;
-  }
-  ring->items.store(n);
-  return true;
-}
-
-// After a holder died mid-operation: the records between head and tail are
-// whole (each became visible only through its commit store), but the holder
-// may have died between two stores of its own -- items updated before the
-// commit, or head moved before tail on an empty ring's restart. Recount.
-bool repair(RingHeader* ring, uint64_t cap) {
-  uint64_t head = ring->head.load();
-  const uint64_t tail = ring->tail.load();
-  if (head > tail && head - tail <= cap) ring->head.store(tail);
-  return recount(ring, cap);
-}
 
 // The ring's lock: the same robust lock as Lock/RLock, held for at most
 // lock_ns of waiting (0: one CAS, < 0: forever). kCorrupt: taken over from a
@@ -141,13 +38,6 @@ Locked lock(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
       return Locked::kNo;
   }
   return Locked::kNo;
-}
-
-void unlock(RingHeader* ring) { lock_release(&ring->lock); }
-
-void bump(WaitCell* cell) {
-  cell->value.fetch_add(1);
-  wake(cell, INT_MAX);
 }
 
 RingResult corrupt(RingHeader* ring) {
@@ -174,8 +64,6 @@ RingResult lock_for_operation(RingHeader* ring, uint64_t cap, Owner me, int64_t 
 }
 
 }  // namespace
-
-const char* ring_fault() { return g_fault; }
 
 size_t ring_segment_size(size_t capacity) { return sizeof(RingHeader) + padded(capacity); }
 
@@ -284,8 +172,7 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
   unlock(ring);
   bump(&ring->freed);
   if (!accepted) {
-    std::snprintf(g_fault, sizeof g_fault, "a record at byte %llu has tag %u, which no multiproc writes",
-                  (unsigned long long)rec.start, rec.tag);
+    set_fault("a record at byte %llu has tag %u, which no multiproc writes", (unsigned long long)rec.start, rec.tag);
     return RingResult::kCorrupt;
   }
   return RingResult::kOk;
@@ -363,16 +250,6 @@ RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t tim
   bump(&ring->written);
   bump(&ring->freed);
   return r;
-}
-
-bool ring_recover(RingHeader* ring, Owner me, uint32_t capacity) {
-  uint32_t owner = ring->lock.cell.value.load();
-  if (owner == 0 || !lock_take_if_owner_dead(&ring->lock, owner, me)) return false;
-  repair(ring, capacity_for(ring, capacity));
-  unlock(ring);
-  bump(&ring->written);
-  bump(&ring->freed);
-  return true;
 }
 
 }  // namespace mp
