@@ -7,6 +7,7 @@
         "native/core/wait_cell.cc",
         "native/core/async_waiter.cc",
         "native/core/tracker.cc",
+        "native/core/tracker_pair.cc",
         "native/core/lock.cc",
         "native/core/ring.cc",
         "native/core/ring_repair.cc",
