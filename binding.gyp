@@ -15,6 +15,7 @@
         "native/glue/segment.cc",
         "native/glue/semaphore.cc",
         "native/glue/ring.cc",
+        "native/glue/ring_io.cc",
         "native/glue/layout.cc",
         "native/glue/bridge.cc",
         "native/glue/wait.cc",
