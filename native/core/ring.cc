@@ -1,122 +1,22 @@
+// The ring's operations (ring.h): its lock, one-try and blocking puts and
+// gets, and shutdown. The checks of what shared memory says and the repairs
+// after a dead lock holder are in ring_repair.cc.
 #include "ring.h"
 
-#include <climits>
-#include <cstdio>
 #include <cstring>
 
 #include "futex.h"
+#include "ring_internal.h"
 
 namespace mp {
+
+using namespace ring_internal;
 
 namespace {
 
 // Waiters re-check at least this often: a process that died between its
 // commit and its wake-up must not strand them.
 constexpr int64_t kRetrySliceNs = 20'000'000;
-
-thread_local char g_fault[256];
-
-size_t padded(size_t n) { return (n + 7) & ~size_t(7); }
-
-char* data_of(RingHeader* ring) { return reinterpret_cast<char*>(ring) + sizeof(RingHeader); }
-
-// The capacity an operation works with, read once: the caller's, checked
-// against its mapping (a scribbler may change the header's at any moment,
-// to 0 or past the mapping), or else the header's.
-uint64_t capacity_for(const RingHeader* ring, uint32_t trusted) { return trusted != 0 ? trusted : ring->capacity; }
-
-// ---- Checks of what shared memory says ---------------------------------------
-
-bool positions_ok(uint64_t cap, uint64_t head, uint64_t tail) {
-  return cap != 0 && cap % 8 == 0 && head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
-}
-
-struct Record {
-  uint64_t start;  // position of the record's header (after any wrap marker)
-  uint64_t next;   // position after it
-  uint32_t len;
-  uint32_t tag;
-};
-
-// The record at `pos` (< tail), checked against the capacity and `tail`.
-// False (with g_fault set) when what the ring says cannot be.
-bool record_at(RingHeader* ring, uint64_t cap, uint64_t pos, uint64_t tail, Record* r) {
-  const char* base = data_of(ring);
-  uint32_t header[2];
-  uint64_t off = pos % cap;  // a multiple of 8 below cap: the header fits
-  std::memcpy(header, base + off, sizeof header);
-  if (header[1] == kRingWrapTag) {
-    uint64_t next = pos + (cap - off);
-    if (off == 0 || next >= tail) {
-      std::snprintf(g_fault, sizeof g_fault, "a wrap marker at byte %llu does not lead to a record (tail %llu)",
-                    (unsigned long long)pos, (unsigned long long)tail);
-      return false;
-    }
-    pos = next;
-    off = 0;
-    std::memcpy(header, base, sizeof header);
-    if (header[1] == kRingWrapTag) {
-      std::snprintf(g_fault, sizeof g_fault, "two wrap markers in a row at byte %llu", (unsigned long long)pos);
-      return false;
-    }
-  }
-  uint64_t len = header[0];
-  if (len > cap - off - kRingRecordHeader || pos + kRingRecordHeader + padded(len) > tail) {
-    std::snprintf(g_fault, sizeof g_fault,
-                  "a record at byte %llu says it is %llu bytes long, more than the ring holds there "
-                  "(capacity %llu, tail %llu)",
-                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)cap, (unsigned long long)tail);
-    return false;
-  }
-  *r = Record{pos, pos + kRingRecordHeader + padded(len), uint32_t(len), header[1]};
-  return true;
-}
-
-// What the ring held cannot be trusted: drop it all and go on empty. Called
-// with the lock held; g_fault says why.
-void drop_everything(RingHeader* ring) {
-  uint64_t tail = ring->tail.load() & ~uint64_t(7);
-  ring->tail.store(tail);
-  ring->head.store(tail);
-  ring->items.store(0);
-}
-
-// Walks the records from head to tail and recounts them. False when the
-// walk finds corruption (then everything was dropped).
-bool recount(RingHeader* ring, uint64_t cap) {
-  uint64_t head = ring->head.load();
-  const uint64_t tail = ring->tail.load();
-  if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-    drop_everything(ring);
-    return false;
-  }
-  uint32_t n = 0;
-  // Every step advances at least 8 bytes and stays below tail <= head + cap.
-  for (uint64_t pos = head; pos < tail;) {
-    Record r;
-    if (!record_at(ring, cap, pos, tail, &r)) {
-      drop_everything(ring);
-      return false;
-    }
-    n++;
-    pos = r.next;
-  }
-  ring->items.store(n);
-  return true;
-}
-
-// After a holder died mid-operation: the records between head and tail are
-// whole (each became visible only through its commit store), but the holder
-// may have died between two stores of its own -- items updated before the
-// commit, or head moved before tail on an empty ring's restart. Recount.
-bool repair(RingHeader* ring, uint64_t cap) {
-  uint64_t head = ring->head.load();
-  const uint64_t tail = ring->tail.load();
-  if (head > tail && head - tail <= cap) ring->head.store(tail);
-  return recount(ring, cap);
-}
 
 // The ring's lock: the same robust lock as Lock/RLock, held for at most
 // lock_ns of waiting (0: one CAS, < 0: forever). kCorrupt: taken over from a
@@ -140,13 +40,6 @@ Locked lock(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
   return Locked::kNo;
 }
 
-void unlock(RingHeader* ring) { lock_release(&ring->lock); }
-
-void bump(WaitCell* cell) {
-  cell->value.fetch_add(1);
-  wake(cell, INT_MAX);
-}
-
 RingResult corrupt(RingHeader* ring) {
   drop_everything(ring);
   unlock(ring);
@@ -154,9 +47,23 @@ RingResult corrupt(RingHeader* ring) {
   return RingResult::kCorrupt;
 }
 
-}  // namespace
+// The lock for a one-try put or get: kOk when it is held, else what the
+// operation reports -- kBusy (not had within lock_ns), or kCorrupt (taken
+// over from a dead holder, and the ring was found corrupt: it was emptied
+// and the lock is released again).
+RingResult lock_for_operation(RingHeader* ring, uint64_t cap, Owner me, int64_t lock_ns) {
+  switch (lock(ring, cap, me, lock_ns)) {
+    case Locked::kNo:
+      return RingResult::kBusy;
+    case Locked::kCorrupt:
+      return corrupt(ring);
+    case Locked::kYes:
+      break;
+  }
+  return RingResult::kOk;
+}
 
-const char* ring_fault() { return g_fault; }
+}  // namespace
 
 size_t ring_segment_size(size_t capacity) { return sizeof(RingHeader) + padded(capacity); }
 
@@ -178,25 +85,14 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
   // Shut down for good: say so without the lock (which a stopped process
   // may hold); checked again under it for a shutdown that comes meanwhile.
   if (ring->shut_down.load(std::memory_order_relaxed)) return RingResult::kShutDown;
-  switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo:
-      return RingResult::kBusy;
-    case Locked::kCorrupt:
-      return corrupt(ring);
-    case Locked::kYes:
-      break;
-  }
+  if (RingResult r = lock_for_operation(ring, cap, me, lock_ns); r != RingResult::kOk) return r;
   if (ring->shut_down) {
     unlock(ring);
     return RingResult::kShutDown;
   }
   uint64_t head = ring->head;
   uint64_t tail = ring->tail;
-  if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-    return corrupt(ring);
-  }
+  if (!positions_ok(cap, head, tail)) return corrupt(ring);
   // A count no ring of this size can hold: recount before trusting it.
   if (ring->items > cap / kRingRecordHeader && !recount(ring, cap)) {
     unlock(ring);
@@ -248,21 +144,10 @@ RingResult ring_try_put(RingHeader* ring, uint32_t tag, size_t len, RecordWriter
 RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t lock_ns, std::atomic<uint32_t>* taken,
                         uint32_t capacity) {
   const uint64_t cap = capacity_for(ring, capacity);
-  switch (lock(ring, cap, me, lock_ns)) {
-    case Locked::kNo:
-      return RingResult::kBusy;
-    case Locked::kCorrupt:
-      return corrupt(ring);
-    case Locked::kYes:
-      break;
-  }
+  if (RingResult r = lock_for_operation(ring, cap, me, lock_ns); r != RingResult::kOk) return r;
   const uint64_t head = ring->head;
   const uint64_t tail = ring->tail;
-  if (!positions_ok(cap, head, tail)) {
-    std::snprintf(g_fault, sizeof g_fault, "head %llu and tail %llu do not fit a ring of %llu bytes",
-                  (unsigned long long)head, (unsigned long long)tail, (unsigned long long)cap);
-    return corrupt(ring);
-  }
+  if (!positions_ok(cap, head, tail)) return corrupt(ring);
   if (head == tail) {
     RingResult r = ring->shut_down ? RingResult::kShutDown : RingResult::kEmpty;
     unlock(ring);
@@ -287,8 +172,7 @@ RingResult ring_try_get(RingHeader* ring, RecordReader read, Owner me, int64_t l
   unlock(ring);
   bump(&ring->freed);
   if (!accepted) {
-    std::snprintf(g_fault, sizeof g_fault, "a record at byte %llu has tag %u, which no multiproc writes",
-                  (unsigned long long)rec.start, rec.tag);
+    set_fault("a record at byte %llu has tag %u, which no multiproc writes", (unsigned long long)rec.start, rec.tag);
     return RingResult::kCorrupt;
   }
   return RingResult::kOk;
@@ -366,16 +250,6 @@ RingResult ring_shutdown(RingHeader* ring, Owner me, bool immediate, int64_t tim
   bump(&ring->written);
   bump(&ring->freed);
   return r;
-}
-
-bool ring_recover(RingHeader* ring, Owner me, uint32_t capacity) {
-  uint32_t owner = ring->lock.cell.value.load();
-  if (owner == 0 || !lock_take_if_owner_dead(&ring->lock, owner, me)) return false;
-  repair(ring, capacity_for(ring, capacity));
-  unlock(ring);
-  bump(&ring->written);
-  bump(&ring->freed);
-  return true;
 }
 
 }  // namespace mp
