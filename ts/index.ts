@@ -25,6 +25,9 @@ export { SharedArray, RawArray } from './values/shared_array';
 export type { SharedValueOptions } from './values/shared_data';
 export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './values/typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
+export { Pool } from './pool/pool';
+export { AsyncResult } from './pool/async_result';
+export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
 export {
   Empty,
   Full,
@@ -32,6 +35,7 @@ export {
   TimeoutError,
   BrokenBarrierError,
   ProcessError,
+  WorkerLostError,
   AbortError,
   ERROR_CODES,
   type ErrorCode,

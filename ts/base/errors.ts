@@ -41,6 +41,31 @@ export class ProcessError extends Error {
   override name = 'ProcessError';
 }
 
+/**
+ * The worker process that held a Pool task died (SIGKILL, out of memory,
+ * process.exit() in the task) before the task finished: only the tasks it
+ * held reject so; the pool replaces it and goes on.
+ */
+export class WorkerLostError extends Error {
+  override name = 'WorkerLostError';
+  readonly code = 'ERR_MP_WORKER_LOST';
+  /** The worker's pid. */
+  readonly pid: number;
+  /** Its exit code, or null when a signal ended it. */
+  readonly exitCode: number | null;
+  /** The signal that ended it ('SIGKILL' ...), or null. */
+  readonly signal: string | null;
+  /** Which task of the call: its index for apply (0), the chunk's first input index for map. */
+  readonly index: number;
+  constructor(message: string, details: { pid: number; exitCode: number | null; signal: string | null; index: number }) {
+    super(message);
+    this.pid = details.pid;
+    this.exitCode = details.exitCode;
+    this.signal = details.signal;
+    this.index = details.index;
+  }
+}
+
 /** What an aborted async wait rejects with, as Node's own APIs do. */
 export class AbortError extends Error {
   override name = 'AbortError';
@@ -68,6 +93,12 @@ export const ERROR_CODES = {
   ERR_MP_BAD_ENV: 'bad environment variable',
   /** This Node cannot wrap shared memory in a Buffer (external buffers disabled, as in Electron's V8 sandbox). */
   ERR_MP_EXTERNAL_BUFFERS_UNSUPPORTED: 'this Node cannot map shared memory into a Buffer',
+  /** A Pool worker died holding the task (the WorkerLostError class). */
+  ERR_MP_WORKER_LOST: 'the worker process running the task died',
+  /** A Pool task's result could not be sent back (not cloneable). */
+  ERR_MP_RESULT_NOT_CLONEABLE: 'a task result that cannot be cloned',
+  /** A Pool was closed or terminated. */
+  ERR_MP_POOL_CLOSED: 'the pool is closed',
   /** A C++ exception inside the addon that is not a system error (a bug: please report it). */
   ERR_MP_INTERNAL: 'internal error in the addon',
 } as const;

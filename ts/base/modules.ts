@@ -161,3 +161,41 @@ function safeResolve(file: string): string {
     return file;
   }
 }
+
+// The child's side of the resolver: the export a ResolvedExport names.
+
+function exportIn(ns: Record<string, unknown> | undefined, exportName: string): unknown {
+  if (!ns) return undefined;
+  if (exportName in ns) return ns[exportName];
+  // A CommonJS module seen through import(): its exports are the default.
+  const cjs = ns.default as Record<string, unknown> | undefined;
+  if (cjs && (typeof cjs === 'object' || typeof cjs === 'function') && exportName in cjs) return cjs[exportName];
+  return undefined;
+}
+
+/** The export, if its module was already imported through importExport() (or preloaded by a spare). */
+export function loadedExport(ref: ResolvedExport): unknown {
+  return exportIn(state.loadedModules.get(ref.module), ref.exportName);
+}
+
+/**
+ * Imports the module (once per process; isMainProcess() stays false and a
+ * start() meanwhile is refused, see `bootstrapping`) and returns the export;
+ * `missing` builds the error thrown when the module has no such export.
+ */
+export async function importExport(ref: ResolvedExport, missing: (ref: ResolvedExport) => Error): Promise<unknown> {
+  let ns = state.loadedModules.get(ref.module);
+  if (!ns) {
+    const nested = state.bootstrapping;
+    state.bootstrapping = true;
+    try {
+      ns = (await import(ref.module)) as Record<string, unknown>;
+      state.loadedModules.set(ref.module, ns);
+    } finally {
+      state.bootstrapping = nested;
+    }
+  }
+  const value = exportIn(ns, ref.exportName);
+  if (value === undefined && !(ref.exportName in ns)) throw missing(ref);
+  return value;
+}

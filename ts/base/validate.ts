@@ -37,7 +37,7 @@ export interface AsyncOptions {
   signal?: AbortSignal;
 }
 
-function checkKeys(options: object, allowed: readonly string[], what: string): void {
+export function checkKeys(options: object, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new TypeError(`unknown ${what} option ${JSON.stringify(key)} (expected ${allowed.join(', ')})`);
   }

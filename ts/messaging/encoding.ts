@@ -117,6 +117,19 @@ const builtinsHaveToJSON = (): boolean =>
   'toJSON' in Number.prototype ||
   'toJSON' in Boolean.prototype;
 
+/**
+ * The JSON text of `value` when JSON carries it exactly as structured clone
+ * would (see jsonCopy) and it is small (at most JSON_BUDGET values), else
+ * undefined. For senders that frame many small items into one record (a
+ * Pool's batches of tasks) and send the others the usual way.
+ */
+export function jsonText(value: unknown): string | undefined {
+  if (builtinsHaveToJSON()) return undefined;
+  budget = JSON_BUDGET;
+  const copy = jsonCopy(value);
+  return copy === NOT_JSON ? undefined : JSON.stringify(copy);
+}
+
 /** The record for an item; raw: bytes as they are (Connection.sendBytes). */
 export function encode(item: unknown, raw: boolean): Encoded {
   if (raw) return { tag: RAW, value: item as Uint8Array };

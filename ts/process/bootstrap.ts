@@ -17,6 +17,7 @@ import { decodePayload, type StartPayload } from './payload';
 import type { Process } from './process';
 import { reviveProcess } from './revive';
 import { state } from '../base/identity';
+import { importExport } from '../base/modules';
 
 /** Reads a variable of ours and removes it from the environment. */
 function takeEnv(name: string): string | undefined {
@@ -104,25 +105,15 @@ function becomeDaemon(parentPid: number): void {
   if (addon().setParentDeathSignal(9) !== parentPid) process.kill(process.pid, 'SIGKILL');
 }
 
-async function findExport(p: StartPayload): Promise<unknown> {
-  let ns = state.loadedModules.get(p.module);
-  if (!ns) {
-    state.bootstrapping = true;
-    try {
-      ns = (await import(p.module)) as Record<string, unknown>;
-      state.loadedModules.set(p.module, ns);
-    } finally {
-      state.bootstrapping = false;
-    }
-  }
-  if (p.exportName in ns) return ns[p.exportName];
-  // A CommonJS module seen through import(): its exports are the default.
-  const cjs = ns.default as Record<string, unknown> | undefined;
-  if (cjs && (typeof cjs === 'object' || typeof cjs === 'function') && p.exportName in cjs) return cjs[p.exportName];
-  throw new Error(
-    `cannot find the target: ${p.module} has no export named "${p.exportName}". ` +
-      `The child process imports the ${p.kind === 'subclass' ? 'Process subclass' : 'target function'} by name: ` +
-      'export it from that module, or pass { module } naming the module that exports it.',
+function findExport(p: StartPayload): Promise<unknown> {
+  return importExport(
+    p,
+    (ref) =>
+      new Error(
+        `cannot find the target: ${ref.module} has no export named "${ref.exportName}". ` +
+          `The child process imports the ${p.kind === 'subclass' ? 'Process subclass' : 'target function'} by name: ` +
+          'export it from that module, or pass { module } naming the module that exports it.',
+      ),
   );
 }
 

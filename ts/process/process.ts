@@ -242,6 +242,15 @@ export class Process<F extends Target = Target> {
     process.kill(this.#pid!, number);
   }
 
+  /**
+   * @internal Resolves when the child has exited (its 'exit' was delivered),
+   * without keeping the event loop alive as a pending join() does.
+   */
+  _whenExited(): Promise<void> {
+    this.#requireStarted('watch');
+    return this.#exited!;
+  }
+
   /** Releases the process object; it must have exited. */
   close(): void {
     if (this.#phase === 'started' && this.isAlive()) {

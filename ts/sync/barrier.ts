@@ -29,8 +29,7 @@ import { Handoff } from '../base/handoff';
 import { inspect } from 'node:util';
 import { BrokenBarrierError } from '../base/errors';
 import { registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { state as processState } from '../base/identity';
-import { resolveExport } from '../base/modules';
+import { loadedExport, resolveExport } from '../base/modules';
 import { drive, driveSync, sleep, type WaitSteps } from '../wait/driver';
 import { BARRIER, Kind } from '../binding/layout';
 import { deadlineAfter, describe, msArgument, remaining, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
@@ -65,13 +64,6 @@ interface ActionRef {
 }
 
 const revived = new Handoff<{ state: SharedState; action?: () => unknown; actionRef?: ActionRef; timeout: number }>();
-
-/** Functions exported by modules this process imported through multiproc (for revived actions). */
-export function findLoadedExport(ref: ActionRef): (() => unknown) | undefined {
-  const ns = processState.loadedModules.get(ref.module);
-  const value = ns?.[ref.name] ?? (ns?.default as Record<string, unknown> | undefined)?.[ref.name];
-  return typeof value === 'function' ? (value as () => unknown) : undefined;
-}
 
 export class Barrier implements Shareable {
   readonly #state: SharedState;
@@ -242,7 +234,8 @@ registerHandleKind('Barrier', (data) =>
     Kind.Barrier,
     (state) => {
       const actionRef = data.action as ActionRef | undefined;
-      const action = actionRef ? findLoadedExport(actionRef) : undefined;
+      const found = actionRef ? loadedExport({ module: actionRef.module, exportName: actionRef.name }) : undefined;
+      const action = typeof found === 'function' ? (found as () => unknown) : undefined;
       if (actionRef && !action) {
         throw new TypeError(
           `the Barrier's action ${actionRef.name} is not exported by ${actionRef.module}, or that module was not loaded in this process`,

@@ -1,0 +1,554 @@
+// The local backend of a Pool: its worker processes, which tasks each one
+// holds, and what happens when one dies. Pool calls hand it Tasks; it sends
+// each to a worker's own queue (at most `window` out at a worker), reads the
+// answers from the one result queue, and tells each task's call.
+//
+// Attribution (protocol.ts): a worker runs its tasks in the order sent and
+// stores each one's seq before running it. When it dies, the pool first
+// takes every answer it sent (they are in shared memory), then, among the
+// tasks still out at it, the one whose seq it stored is the one it held: that
+// one fails with WorkerLostError (or is sent again, within `retries`); the
+// others had not begun and go back to the front of the backlog.
+import path from 'node:path';
+import { constants } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Empty, Full, ProcessError, WorkerLostError, codedError } from '../base/errors';
+import { getLogger } from '../base/logging';
+import { jsonText } from '../messaging/encoding';
+import { Queue } from '../messaging/queue';
+import { Process } from '../process/process';
+import { RawArray, type SharedArray } from '../values/shared_array';
+import { Deque } from './deque';
+import {
+  MAX_WINDOW,
+  SLOT,
+  SLOT_WORDS,
+  Status,
+  type ResultEntry,
+  type ResultMessage,
+  type TaskBatch,
+  type TaskMessage,
+  type WorkerConfig,
+} from './protocol';
+import { fromWire, type WireError } from './remote_error';
+import type { Task } from './task';
+import { poolWorker } from './worker';
+
+const WORKER_MODULE = pathToFileURL(path.join(__dirname, 'worker.js')).href;
+// Work queued at one worker behind the task it runs, in microseconds of
+// measured task time: enough to hide a hand-off, little enough that a
+// worker that is free finds work still unsent.
+const WINDOW_BUDGET_US = 400;
+const MIN_WINDOW = 2;
+// Workers that die before they can take a task, in a row, before the pool gives up on starting more.
+const MAX_FAILED_STARTS = 3;
+const SLICE_MS = 20;
+const MAX_SEQ = 0x3fffffff;
+
+export interface LocalOptions {
+  processes: number;
+  initializer: [string, string] | undefined;
+  initargs: unknown[];
+  maxTasksPerChild: number;
+}
+
+class Worker {
+  readonly out = new Deque<Task>();
+  /** Functions this worker was told about. */
+  readonly known = new Set<number>();
+  /** Seqs of tasks taken back (stolen) while out: their Skipped answers are expected. */
+  readonly stolen = new Set<number>();
+  dispatched = 0;
+  /** Sent its last task (maxTasksPerChild): leaves by itself; not counted among the pool's workers. */
+  retiring = false;
+  /** Told to stop (close, terminate). */
+  stopping = false;
+  /** Its queue had no room: not sent to until it answers. */
+  full = false;
+  exited = false;
+
+  constructor(
+    readonly index: number,
+    readonly process: Process,
+    readonly tasks: Queue<TaskBatch | string>,
+  ) {}
+}
+
+let workerNumber = 0;
+
+export class LocalBackend {
+  readonly #options: LocalOptions;
+  readonly #results = new Queue<ResultMessage>();
+  readonly #words: SharedArray<'i'>;
+  readonly #view: Int32Array;
+  readonly #workers: Array<Worker | undefined>;
+  readonly #seqs: number[];
+  readonly #queued = new Deque<Task>();
+  readonly #exits: Array<Promise<void>> = [];
+  #out = 0;
+  #taskUs = 50; // moving average of a task's run time
+  #state: 'open' | 'closing' | 'terminated' = 'open';
+  #reading = false;
+  #wake = new AbortController();
+  #failedStarts = 0;
+  #onRoom: Array<() => void> = [];
+  #handling = 0; // > 0 while answers are handed to their calls
+
+  constructor(options: LocalOptions) {
+    this.#options = options;
+    // Room for a replacement beside each retiring worker, and one more.
+    const indexes = 2 * options.processes + 1;
+    this.#words = RawArray('i', indexes * SLOT_WORDS);
+    this.#view = this.#words.view;
+    this.#workers = new Array<Worker | undefined>(indexes).fill(undefined);
+    this.#seqs = new Array<number>(indexes).fill(0);
+    for (let i = 0; i < options.processes; i++) this.#startWorker();
+  }
+
+  /** Tasks submitted and not yet sent to a worker. */
+  get backlog(): number {
+    return this.#queued.length;
+  }
+
+  /** Live workers (the pool's processes, not counting those that are leaving). */
+  get pids(): number[] {
+    return this.#workers.filter((w) => w && !w.exited && !w.retiring && !w.stopping).map((w) => w!.process.pid!);
+  }
+
+  submit(task: Task): void {
+    if (this.#state === 'terminated') throw codedError('ERR_MP_POOL_CLOSED', 'the pool was terminated');
+    this.#queued.push(task);
+    // While answers are being handled, their calls submit more: sent together once they all are.
+    if (this.#handling === 0) this.#dispatch();
+  }
+
+  /** Calls `fn` once the backlog is below `limit` (now, if it is). */
+  whenRoom(limit: number, fn: () => void): void {
+    if (this.#queued.length < limit) fn();
+    else this.#onRoom.push(() => this.whenRoom(limit, fn));
+  }
+
+  /**
+   * A call no longer wants `task` (its sink is finished): dropped from the
+   * backlog when there, skipped by its worker when sent but not begun, and,
+   * when `stop` and its worker runs it now, stopped by killing that worker.
+   */
+  cancel(task: Task, stop: boolean): void {
+    if (task.state !== 'out') return; // queued ones are dropped as they come up
+    const worker = this.#workers[task.worker];
+    if (!worker || worker.exited) return;
+    const base = worker.index * SLOT_WORDS;
+    Atomics.store(this.#view, base + SLOT.cancel + (task.seq % MAX_WINDOW), task.seq);
+    if (stop && Atomics.load(this.#view, base + SLOT.started) === task.seq) {
+      getLogger().debug(`stopping ${worker.process.name}: its task was cancelled`);
+      worker.process.kill();
+    }
+  }
+
+  #window(): number {
+    return Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.ceil(WINDOW_BUDGET_US / Math.max(this.#taskUs, 0.5))));
+  }
+
+  #dispatch(): void {
+    if (this.#state === 'terminated') return;
+    const window = this.#window();
+    while (this.#queued.length > 0) {
+      let best: Worker | undefined;
+      let free = 0;
+      for (const w of this.#workers) {
+        if (!w || w.exited || w.retiring || w.stopping || w.full || w.out.length >= window) continue;
+        free++;
+        if (!best || w.out.length < best.out.length) best = w;
+      }
+      if (!best) break;
+      // Its share of the backlog, in one queue item.
+      const room = window - best.out.length;
+      const share = Math.max(1, Math.min(room, Math.ceil(this.#queued.length / free)));
+      if (this.#sendBatch(best, share) === 0 && !best.full) continue;
+    }
+    if (this.#queued.length === 0) this.#steal();
+    if (this.#state === 'closing') this.#stopIdle();
+    if (this.#onRoom.length > 0) {
+      const waiting = this.#onRoom;
+      this.#onRoom = [];
+      for (const fn of waiting) fn();
+    }
+    if (this.#out > 0) void this.#read();
+  }
+
+  // Sends up to `n` tasks of the backlog to `worker` as one batch; how many it sent.
+  #sendBatch(worker: Worker, n: number): number {
+    const index = worker.index;
+    const tasks: Task[] = [];
+    const batch: TaskMessage[] = [];
+    const firstSeq = this.#seqs[index];
+    let seq = firstSeq;
+    const newFns: number[] = [];
+    let text: string | undefined = '['; // the batch as JSON text while every payload fits
+    while (tasks.length < n && this.#queued.length > 0) {
+      const task = this.#queued.shift()!;
+      if (task.sink.finished) {
+        task.state = 'done';
+        continue;
+      }
+      if (this.#options.maxTasksPerChild > 0 && worker.dispatched + tasks.length >= this.#options.maxTasksPerChild) {
+        this.#queued.unshift(task);
+        break;
+      }
+      seq = seq >= MAX_SEQ ? 1 : seq + 1;
+      const first = !worker.known.has(task.fn.id) && !newFns.includes(task.fn.id);
+      if (first) newFns.push(task.fn.id);
+      const message: TaskMessage = [seq, task.fn.id, task.kind, task.payload, first ? task.fn.def : 0];
+      if (text !== undefined) {
+        const payload = jsonText(task.payload);
+        text =
+          payload === undefined
+            ? undefined
+            : `${text}${tasks.length === 0 ? '' : ','}[${seq},${task.fn.id},${task.kind},${payload},${first ? JSON.stringify(task.fn.def) : 0}]`;
+      }
+      batch.push(message);
+      tasks.push(task);
+    }
+    if (tasks.length === 0) return 0;
+    try {
+      worker.tasks.putNowait(text === undefined ? batch : text + ']');
+    } catch (e) {
+      for (let i = tasks.length - 1; i >= 0; i--) this.#queued.unshift(tasks[i]);
+      if (e instanceof Full) {
+        worker.full = true;
+        return 0;
+      }
+      // Something in it cannot be sent (not cloneable): find which, fail it, send the others.
+      if (tasks.length > 1) {
+        let sent = 0;
+        for (let i = 0; i < tasks.length; i++) sent += this.#sendBatch(worker, 1);
+        return sent;
+      }
+      const task = this.#queued.shift()!;
+      task.state = 'done';
+      task.sink.taskFailed(task, e instanceof Error ? e : new Error(String(e)));
+      return 0;
+    }
+    this.#seqs[index] = seq;
+    for (const id of newFns) worker.known.add(id);
+    seq = firstSeq;
+    for (const task of tasks) {
+      seq = seq >= MAX_SEQ ? 1 : seq + 1;
+      task.seq = seq;
+      task.worker = index;
+      task.state = 'out';
+      worker.out.push(task);
+    }
+    this.#out += tasks.length;
+    worker.dispatched += tasks.length;
+    if (this.#options.maxTasksPerChild > 0 && worker.dispatched >= this.#options.maxTasksPerChild) {
+      // It leaves after these tasks: its replacement boots meanwhile.
+      worker.retiring = true;
+      if (this.#state === 'open') this.#startWorker();
+    }
+    return tasks.length;
+  }
+
+  // A worker with nothing out takes back the last unbegun task of a busy
+  // one (long tasks near the end of a map would otherwise wait behind
+  // another while this worker idles).
+  #steal(): void {
+    for (const idle of this.#workers) {
+      if (!idle || idle.exited || idle.retiring || idle.stopping || idle.out.length > 0) continue;
+      for (const busy of this.#workers) {
+        if (!busy || busy === idle || busy.exited || busy.out.length < 2) continue;
+        const task = busy.out.at(busy.out.length - 1)!;
+        const base = busy.index * SLOT_WORDS;
+        Atomics.store(this.#view, base + SLOT.cancel + (task.seq % MAX_WINDOW), task.seq);
+        if (Atomics.load(this.#view, base + SLOT.started) === task.seq) continue; // begun: it answers for it
+        busy.out.pop();
+        busy.stolen.add(task.seq);
+        this.#out--;
+        task.state = 'queued';
+        this.#queued.unshift(task);
+        this.#sendBatch(idle, 1);
+        break;
+      }
+    }
+  }
+
+  #startWorker(): void {
+    const index = this.#workers.indexOf(undefined);
+    if (index < 0) return; // every index in use: the next exit starts one
+    Atomics.store(this.#view, index * SLOT_WORDS + SLOT.ready, 0);
+    const tasks = new Queue<TaskBatch | string>();
+    const config: WorkerConfig = {
+      index,
+      initializer: this.#options.initializer,
+      initargs: this.#options.initargs,
+      maxTasks: this.#options.maxTasksPerChild,
+    };
+    const process = new Process({
+      target: poolWorker,
+      args: [tasks, this.#results, this.#words, config],
+      daemon: true,
+      name: `PoolWorker-${++workerNumber}`,
+      module: WORKER_MODULE,
+    });
+    process.start();
+    const worker = new Worker(index, process, tasks);
+    this.#workers[index] = worker;
+    const exited = process._whenExited().then(() => this.#onExit(worker));
+    this.#exits.push(exited);
+  }
+
+  #onResult(message: ResultMessage): void {
+    const [index, entries] = typeof message === 'string' ? (JSON.parse(message) as [number, ResultEntry[]]) : message;
+    const worker = this.#workers[index];
+    if (!worker) return;
+    this.#handling++;
+    try {
+      for (const entry of entries) this.#onEntry(worker, entry);
+    } finally {
+      this.#handling--;
+    }
+  }
+
+  #onEntry(worker: Worker, [seq, status, value, us]: ResultEntry): void {
+    if (worker.stolen.delete(seq)) return; // the Skipped answer of a task taken back
+    const task = worker.out.peek();
+    if (!task || task.seq !== seq) {
+      getLogger().error(`internal error: ${worker.process.name} answered task ${seq}, not the one expected`);
+      return;
+    }
+    worker.out.shift();
+    worker.full = false;
+    this.#out--;
+    task.worker = -1;
+    if (status === Status.Skipped) {
+      if (task.sink.finished) task.state = 'done';
+      else {
+        task.state = 'queued';
+        this.#queued.unshift(task);
+      }
+      return;
+    }
+    task.state = 'done';
+    this.#taskUs += (us / task.count - this.#taskUs) / 8;
+    if (task.sink.finished) return;
+    if (status === Status.Ok) task.sink.taskDone(task, value);
+    else if (status === Status.Void) task.sink.taskDone(task, undefined);
+    else if (status === Status.Threw)
+      task.sink.taskFailed(task, fromWire(value as WireError, `${worker.process.name}, pid ${worker.process.pid}`));
+    else {
+      const wire = value as WireError;
+      task.sink.taskFailed(
+        task,
+        codedError('ERR_MP_RESULT_NOT_CLONEABLE', `the result of the task could not be sent back from the worker: ${wire.message}`, {
+          Type: TypeError,
+        }),
+      );
+    }
+  }
+
+  #drainResults(): void {
+    while (this.#results.qsize() > 0) {
+      let message: ResultMessage;
+      try {
+        message = this.#results.getNowait();
+      } catch (e) {
+        if (e instanceof Empty) return;
+        throw e;
+      }
+      this.#onResult(message);
+    }
+  }
+
+  async #read(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      while (this.#out > 0 && this.#state !== 'terminated') {
+        if (this.#results.qsize() === 0) {
+          let message: ResultMessage;
+          try {
+            message = await this.#results.get({ signal: this.#wake.signal });
+          } catch (e) {
+            if (!this.#wake.signal.aborted) throw e;
+            this.#wake = new AbortController();
+            continue;
+          }
+          this.#onResult(message);
+        }
+        this.#drainResults();
+        this.#dispatch();
+      }
+    } catch (e) {
+      getLogger().error(`pool: reading results failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** Runs the pool on this thread until `done()` or the deadline (ms, performance.now()); whether done. */
+  pumpSync(done: () => boolean, deadline: number): boolean {
+    for (;;) {
+      this.#dispatch();
+      if (done()) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      let message: ResultMessage;
+      try {
+        message = this.#results.getSync(Math.min(left, SLICE_MS));
+      } catch (e) {
+        if (!(e instanceof Empty)) throw e;
+        for (const w of this.#workers) if (w && !w.exited && !w.process.isAlive()) this.#onExit(w);
+        continue;
+      }
+      this.#onResult(message);
+      this.#drainResults();
+    }
+  }
+
+  #onExit(worker: Worker): void {
+    if (worker.exited) return;
+    worker.exited = true;
+    this.#drainResults();
+    const base = worker.index * SLOT_WORDS;
+    const started = Atomics.load(this.#view, base + SLOT.started);
+    const ready = Atomics.load(this.#view, base + SLOT.ready) === 1;
+    const code = worker.process.exitCode;
+    const signal = code !== null && code < 0 ? (Object.entries(constants.signals).find(([, n]) => n === -code)?.[0] ?? null) : null;
+    const exitCode = code !== null && code >= 0 ? code : null;
+    const expected = worker.stopping || (worker.retiring && worker.out.length === 0);
+    const back: Task[] = [];
+    const out = worker.out.drain();
+    // It held the task it took last and those before it whose results it had not sent.
+    const held = ready ? out.findIndex((t) => t.seq === started) + 1 : 0;
+    for (let i = 0; i < out.length; i++) {
+      const task = out[i];
+      this.#out--;
+      task.worker = -1;
+      if (task.sink.finished) {
+        task.state = 'done';
+      } else if (i < held) {
+        if (++task.deaths <= task.sink.retries) back.push(task);
+        else {
+          task.state = 'done';
+          const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+          task.sink.taskFailed(
+            task,
+            new WorkerLostError(
+              `the pool's worker ${worker.process.name} (pid ${worker.process.pid}) ${how} while it ran this task` +
+                (task.deaths > 1 ? ` (its worker died ${task.deaths} times)` : ''),
+              { pid: worker.process.pid!, exitCode, signal, index: task.index },
+            ),
+          );
+        }
+      } else {
+        back.push(task);
+      }
+    }
+    for (let i = back.length - 1; i >= 0; i--) {
+      back[i].state = 'queued';
+      this.#queued.unshift(back[i]);
+    }
+    this.#discardQueue(worker.tasks);
+    this.#workers[worker.index] = undefined;
+    if (!expected) {
+      getLogger().warn(
+        `pool: ${worker.process.name} (pid ${worker.process.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}`,
+      );
+    }
+    if (!ready && !worker.stopping) this.#failedStarts++;
+    else this.#failedStarts = 0;
+    if (this.#failedStarts >= MAX_FAILED_STARTS) {
+      this.#failedStarts = 0;
+      this.#failBacklog(
+        new ProcessError(
+          `the pool's workers exit before they can run a task (the last: ${signal ?? `exit code ${exitCode}`}); ` +
+            'see their stderr: the main script or the initializer fails in a worker',
+        ),
+      );
+    } else if (
+      !worker.retiring &&
+      !worker.stopping &&
+      this.#state !== 'terminated' &&
+      (this.#state === 'open' || this.#queued.length > 0)
+    ) {
+      this.#startWorker();
+    } else if (worker.retiring && this.#state === 'open' && this.pids.length < this.#options.processes) {
+      this.#startWorker(); // its replacement found no free index when it retired
+    }
+    this.#wake.abort();
+    this.#dispatch();
+  }
+
+  #failBacklog(error: Error): void {
+    for (const task of this.#queued.drain()) {
+      task.state = 'done';
+      if (!task.sink.finished) task.sink.taskFailed(task, error);
+    }
+  }
+
+  // Takes what is left in a dead worker's queue, so handles in it give back
+  // what they reserved, and closes it.
+  #discardQueue(tasks: Queue<TaskBatch | string>): void {
+    try {
+      while (tasks.qsize() > 0) tasks.getNowait();
+    } catch {
+      // an undecodable leftover: nothing of it can be given back
+    }
+    tasks.close();
+  }
+
+  // Closing: a worker with nothing out and nothing left to send is told to stop.
+  #stopIdle(): void {
+    if (this.#queued.length > 0) return;
+    for (const w of this.#workers) {
+      if (!w || w.exited || w.stopping || w.out.length > 0) continue;
+      w.stopping = true;
+      try {
+        w.tasks.putNowait(null);
+      } catch {
+        w.process.kill();
+      }
+    }
+  }
+
+  /** No new tasks; the workers leave once the backlog is done. */
+  close(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#dispatch();
+  }
+
+  /** Stops every worker now; what is pending fails with `error`. */
+  terminate(error: Error): void {
+    if (this.#state === 'terminated') return;
+    this.#state = 'terminated';
+    this.#failBacklog(error);
+    for (const w of this.#workers) {
+      if (!w || w.exited) continue;
+      w.stopping = true;
+      for (const task of w.out.drain()) {
+        this.#out--;
+        task.state = 'done';
+        if (!task.sink.finished) task.sink.taskFailed(task, error);
+      }
+      w.process.kill();
+    }
+    this.#wake.abort();
+  }
+
+  get closed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  /** Resolves once every worker has exited (after close() or terminate()). */
+  async join(): Promise<void> {
+    for (;;) {
+      const live = this.#workers.filter((w): w is Worker => w !== undefined && !w.exited);
+      if (live.length === 0) break;
+      await Promise.all(live.map((w) => w.process.join()));
+      for (const w of live) this.#onExit(w);
+    }
+    await Promise.all(this.#exits);
+    this.#results.close();
+  }
+}

@@ -1,0 +1,224 @@
+// A map over a pool: its input read lazily, chunksize items a task, never
+// more than `lookahead` items read and not yet consumed (an infinite
+// generator works with imap; a map of ten million items does not hold ten
+// million tasks). Results are gathered in input order (map), handed on in
+// input order (imap) or as they come (imapUnordered).
+import { describe } from '../base/validate';
+import { Call, type CallLimits } from './calls';
+import { Deque } from './deque';
+import type { LocalBackend } from './local';
+import { TaskKind } from './protocol';
+import { Task, type FnRef } from './task';
+
+export interface MapSpec {
+  fn: FnRef;
+  kind: typeof TaskKind.Map | typeof TaskKind.Starmap;
+  chunksize: number;
+  /** gather into an array (map), or stream in order (imap) or as done (imapUnordered) */
+  mode: 'gather' | 'ordered' | 'unordered';
+  /** Items read ahead of what is consumed. */
+  lookahead: number;
+  /** The backlog the pool allows (maxQueue). */
+  maxQueue: number;
+  /** Items in the input, when known. */
+  total: number | undefined;
+  onProgress: ((done: number, total: number | undefined) => void) | undefined;
+}
+
+type Source = { sync: true; it: Iterator<unknown> } | { sync: false; it: AsyncIterator<unknown> };
+
+export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
+  readonly #spec: MapSpec;
+  readonly #source: Source;
+  readonly #tasks = new Set<Task>();
+  #read = 0;
+  #consumed = 0;
+  #done = 0;
+  #exhausted = false;
+  #pulling = false;
+  readonly #gathered: R[] = [];
+  readonly #ready = new Map<number, R[]>(); // ordered: finished chunks by their first index
+  #next = 0; // ordered: the next index to hand on
+  readonly #out = new Deque<R>();
+  readonly #consumers: Array<{ resolve: (r: IteratorResult<R>) => void; reject: (e: Error) => void }> = [];
+  #failure: Error | undefined;
+
+  constructor(backend: LocalBackend, limits: CallLimits, spec: MapSpec, source: Source) {
+    super(backend, limits);
+    this.#spec = spec;
+    this.#source = source;
+  }
+
+  /** Starts reading the input. */
+  start(): void {
+    this.#pull();
+  }
+
+  #wantMore(): boolean {
+    return (
+      !this.#exhausted &&
+      !this.finished &&
+      this.#read - this.#consumed < this.#spec.lookahead &&
+      (this.#spec.maxQueue === Infinity || this.backend.backlog < this.#spec.maxQueue)
+    );
+  }
+
+  #pull(): void {
+    if (this.#pulling) return;
+    this.#pulling = true;
+    if (!this.#source.sync) {
+      void this.#pullAsync(this.#source.it);
+      return;
+    }
+    try {
+      const it = this.#source.it;
+      while (this.#wantMore()) {
+        const chunk: unknown[] = [];
+        while (chunk.length < this.#spec.chunksize) {
+          const r = it.next();
+          if (r.done) {
+            this.#exhausted = true;
+            break;
+          }
+          chunk.push(r.value);
+        }
+        if (chunk.length > 0) this.#submit(chunk);
+      }
+    } catch (e) {
+      this.reject(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#pulling = false;
+    }
+    this.#settleIfDone();
+  }
+
+  async #pullAsync(it: AsyncIterator<unknown>): Promise<void> {
+    try {
+      while (this.#wantMore()) {
+        const chunk: unknown[] = [];
+        while (chunk.length < this.#spec.chunksize) {
+          const r = await it.next();
+          if (r.done) {
+            this.#exhausted = true;
+            break;
+          }
+          chunk.push(r.value);
+        }
+        if (chunk.length > 0 && !this.finished) this.#submit(chunk);
+      }
+    } catch (e) {
+      this.reject(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#pulling = false;
+    }
+    this.#settleIfDone();
+  }
+
+  #submit(chunk: unknown[]): void {
+    if (this.#spec.kind === TaskKind.Starmap) {
+      for (let i = 0; i < chunk.length; i++) {
+        const args = chunk[i];
+        if (Array.isArray(args)) continue;
+        if (args === null || typeof (args as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+          throw new TypeError(`starmap's inputs must be arrays of arguments; input ${this.#read + i} is ${describe(args)}`);
+        }
+        chunk[i] = Array.from(args as Iterable<unknown>);
+      }
+    }
+    const task = new Task(this, this.#read, chunk.length, this.#spec.fn, this.#spec.kind, chunk);
+    this.#read += chunk.length;
+    this.#tasks.add(task);
+    this.backend.submit(task);
+  }
+
+  taskDone(task: Task, value: unknown): void {
+    this.#tasks.delete(task);
+    const values = value as R[];
+    this.#done += values.length;
+    this.#spec.onProgress?.(this.#done, this.#spec.total);
+    if (this.#spec.mode === 'gather') {
+      for (let i = 0; i < values.length; i++) this.#gathered[task.index + i] = values[i]!;
+      this.#consumed += values.length;
+    } else if (this.#spec.mode === 'unordered') {
+      for (const v of values) this.#out.push(v);
+    } else {
+      this.#ready.set(task.index, values);
+      for (let chunk = this.#ready.get(this.#next); chunk; chunk = this.#ready.get(this.#next)) {
+        this.#ready.delete(this.#next);
+        for (const v of chunk) this.#out.push(v);
+        this.#next += chunk.length;
+      }
+    }
+    this.#hand();
+    this.#pull();
+  }
+
+  #settleIfDone(): void {
+    if (!this.#exhausted || this.#tasks.size > 0 || this.#pulling || this.finished) return;
+    if (this.#spec.mode === 'gather') this.resolve(this.#gathered);
+    else if (this.#out.length === 0) {
+      this.resolve([]);
+      this.#hand();
+    }
+  }
+
+  protected cancelTasks(stop: boolean): void {
+    for (const task of this.#tasks) this.backend.cancel(task, stop);
+    this.#tasks.clear();
+  }
+
+  protected override failed(error: Error): void {
+    this.#failure = error;
+    this.#hand();
+  }
+
+  // Hands what is ready to waiting consumers, and the end (or the error) once there is no more.
+  #hand(): void {
+    while (this.#consumers.length > 0) {
+      if (this.#out.length > 0) {
+        this.#consumed++;
+        this.#consumers.shift()!.resolve({ value: this.#out.shift()!, done: false });
+      } else if (this.#failure) {
+        const error = this.#failure;
+        for (const c of this.#consumers.splice(0)) c.reject(error);
+      } else if (this.finished) {
+        for (const c of this.#consumers.splice(0)) c.resolve({ value: undefined, done: true });
+      } else return;
+    }
+    if (this.#out.length === 0) this.#settleIfDone();
+  }
+
+  next(): Promise<IteratorResult<R>> {
+    if (this.#out.length > 0) {
+      this.#consumed++;
+      const value = this.#out.shift()!;
+      this.#pull();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#failure) {
+      const error = this.#failure;
+      this.#failure = undefined; // thrown once; then the iterator is done
+      this.#out.drain();
+      return Promise.reject(error);
+    }
+    if (this.finished) return Promise.resolve({ value: undefined, done: true });
+    const result = new Promise<IteratorResult<R>>((resolve, reject) => this.#consumers.push({ resolve, reject }));
+    this.#pull();
+    this.#settleIfDone();
+    return result;
+  }
+
+  /** Leaving a for-await loop: what is left is dropped (tasks not begun are not run). */
+  return(): Promise<IteratorResult<R>> {
+    this.abandon();
+    this.#out.drain();
+    for (const c of this.#consumers.splice(0)) c.resolve({ value: undefined, done: true });
+    if (!this.#source.sync) void this.#source.it.return?.();
+    else this.#source.it.return?.();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}

@@ -1,0 +1,341 @@
+// Pool: Python's multiprocessing.Pool over worker processes (local.ts),
+// with the calls of the SPEC: apply, map, imap, imapUnordered, starmap, in
+// promise, blocking and AsyncResult forms.
+import { AbortError, codedError } from '../base/errors';
+import { cpuCount } from '../base/identity';
+import { moduleUrl, resolveExport, type AnyFunction } from '../base/modules';
+import { describe } from '../base/validate';
+import { AsyncResult } from './async_result';
+import { ApplyCall, type Call } from './calls';
+import { LocalBackend } from './local';
+import { MapCall, type MapSpec } from './map_call';
+import {
+  checkCallOptions,
+  checkPoolOptions,
+  checkProcesses,
+  mapOptions,
+  type Callbacks,
+  type MapOptions,
+  type PoolOptions,
+  type TaskOptions,
+} from './options';
+import { TaskKind } from './protocol';
+import type { FnRef } from './task';
+
+// A map of an input of unknown length reads this many items to choose its chunksize.
+const PREFETCH = 4096;
+const MAP_KEYS = ['chunksize', 'onProgress'];
+const CALLBACK_KEYS = ['callback', 'errorCallback'];
+
+type Input<T> = Iterable<T> | AsyncIterable<T>;
+
+function knownLength(input: unknown): number | undefined {
+  if (Array.isArray(input) || ArrayBuffer.isView(input)) return (input as ArrayLike<unknown>).length;
+  if (input instanceof Set || input instanceof Map) return input.size;
+  return undefined;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
+}
+
+function* chain<T>(head: T[], rest: Iterator<T>): Generator<T> {
+  yield* head;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
+}
+
+async function* chainAsync<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
+  yield* head;
+  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+}
+
+function withCallbacks<R>(call: Call<R>, rest: Record<string, unknown>): void {
+  const { callback, errorCallback } = rest as Callbacks<R>;
+  if (!callback && !errorCallback) return;
+  // A callback that throws is an uncaught exception, as a throwing event listener's is.
+  call.promise.then(callback, errorCallback).catch((e: unknown) =>
+    queueMicrotask(() => {
+      throw e;
+    }),
+  );
+}
+
+export class Pool {
+  readonly #processes: number;
+  readonly #backend: LocalBackend;
+  readonly #module: string | URL | undefined;
+  readonly #maxQueue: number;
+  readonly #refs = new WeakMap<AnyFunction, Map<string, FnRef>>();
+  #fnCount = 0;
+  #state: 'open' | 'closed' | 'terminated' = 'open';
+
+  constructor(processes?: number, options?: PoolOptions) {
+    this.#processes = checkProcesses(processes, cpuCount());
+    const checked = checkPoolOptions(options);
+    this.#module = checked.module;
+    this.#maxQueue = checked.maxQueue;
+    let initializer: [string, string] | undefined;
+    if (checked.initializer) {
+      const r = resolveExport(checked.initializer, checked.module, 'the initializer', 'module', 'initializer');
+      initializer = [r.module, r.exportName];
+    }
+    this.#backend = new LocalBackend({
+      processes: this.#processes,
+      initializer,
+      initargs: checked.initargs,
+      maxTasksPerChild: checked.maxTasksPerChild,
+    });
+  }
+
+  /** Number of worker processes. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  /** The pids of the workers now (a worker that died or was recycled is replaced by one with another pid). */
+  get pids(): number[] {
+    return this.#backend.pids;
+  }
+
+  #ref(fn: unknown, module: string | URL | undefined): FnRef {
+    if (typeof fn !== 'function') throw new TypeError(`the task function must be a function, got ${describe(fn)}`);
+    const where = module ?? this.#module;
+    const key = where === undefined ? '' : moduleUrl(where, 'the task function');
+    let byModule = this.#refs.get(fn);
+    if (!byModule) this.#refs.set(fn, (byModule = new Map<string, FnRef>()));
+    let ref = byModule.get(key);
+    if (!ref) {
+      const r = resolveExport(fn, where, 'the task function', 'module');
+      ref = { id: ++this.#fnCount, def: [r.module, r.exportName] };
+      byModule.set(key, ref);
+    }
+    return ref;
+  }
+
+  #requireOpen(): void {
+    if (this.#state !== 'open')
+      throw codedError('ERR_MP_POOL_CLOSED', `the pool is ${this.#state === 'closed' ? 'closed' : 'terminated'}: no new tasks`);
+  }
+
+  #apply<R>(fn: unknown, args: unknown, options: unknown, what: string, extra: readonly string[]): ApplyCall<R> {
+    this.#requireOpen();
+    if (args === undefined) args = [];
+    if (!Array.isArray(args)) throw new TypeError(`${what}: args must be an array, got ${describe(args)}`);
+    const { module, rest, ...limits } = checkCallOptions(options, what, extra);
+    if (limits.signal?.aborted) throw new AbortError(undefined, { cause: limits.signal.reason });
+    const call = new ApplyCall<R>(this.#backend, limits, this.#ref(fn, module), args);
+    withCallbacks(call, rest);
+    call.submit(this.#maxQueue);
+    return call;
+  }
+
+  /** Runs fn(...args) in a worker; resolves with its result. */
+  apply<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions): Promise<R> {
+    try {
+      return this.#apply<R>(fn, args, options, 'Pool.apply', []).promise;
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** apply() that blocks the thread until the result is there. */
+  applySync<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions): R {
+    const call = this.#apply<R>(fn, args, options, 'Pool.applySync', []);
+    this.#backend.pumpSync(() => call.settled, Infinity);
+    return call.outcome();
+  }
+
+  /** apply() as Python's apply_async: an AsyncResult, and callbacks. */
+  applyAsync<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions & Callbacks<R>): AsyncResult<R> {
+    return new AsyncResult(this.#apply<R>(fn, args, options, 'Pool.applyAsync', CALLBACK_KEYS), this.#backend);
+  }
+
+  #map<R>(
+    fn: unknown,
+    input: unknown,
+    options: unknown,
+    what: string,
+    mode: MapSpec['mode'],
+    kind: MapSpec['kind'],
+    extra: readonly string[] = [],
+  ): { call: MapCall<R>; start: () => void | Promise<void>; rest: Record<string, unknown> } {
+    this.#requireOpen();
+    const { module, rest, ...limits } = checkCallOptions(mapOptions(options), what, [...MAP_KEYS, ...extra]);
+    const ref = this.#ref(fn, module);
+    if (!isIterable(input) && !isAsyncIterable(input)) {
+      throw new TypeError(`${what}: the inputs must be an iterable or an async iterable, got ${describe(input)}`);
+    }
+    if (limits.signal?.aborted) throw new AbortError(undefined, { cause: limits.signal.reason });
+    const total = knownLength(input);
+    const spec: MapSpec = {
+      fn: ref,
+      kind,
+      chunksize: (rest.chunksize as number | undefined) ?? 0,
+      mode,
+      lookahead: 0,
+      maxQueue: this.#maxQueue,
+      total,
+      onProgress: rest.onProgress as MapSpec['onProgress'],
+    };
+    const make = (source: ConstructorParameters<typeof MapCall>[3], n: number | undefined): MapCall<R> => {
+      if (spec.chunksize === 0) spec.chunksize = mode === 'gather' ? this.#chunksize(n) : 1;
+      spec.lookahead = Math.max(256, spec.chunksize * this.#processes * 8);
+      if (spec.total === undefined) spec.total = n;
+      return new MapCall<R>(this.#backend, limits, spec, source);
+    };
+    if (spec.chunksize !== 0 || total !== undefined || mode !== 'gather') {
+      const source = isIterable(input)
+        ? ({ sync: true, it: input[Symbol.iterator]() } as const)
+        : ({ sync: false, it: input[Symbol.asyncIterator]() } as const);
+      const call = make(source, total);
+      return { call, start: () => call.start(), rest };
+    }
+    // A map of unknown length: read ahead to choose the chunksize.
+    return Object.assign(this.#prefetched<R>(input, make), { rest });
+  }
+
+  #prefetched<R>(
+    input: Input<unknown>,
+    make: (source: ConstructorParameters<typeof MapCall>[3], n: number | undefined) => MapCall<R>,
+  ): { call: MapCall<R>; start: () => void | Promise<void> } {
+    const head: unknown[] = [];
+    if (isIterable(input)) {
+      const it = input[Symbol.iterator]();
+      let ended = false;
+      while (head.length < PREFETCH) {
+        const r = it.next();
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        head.push(r.value);
+      }
+      const call = make({ sync: true, it: chain(head, it) }, ended ? head.length : undefined);
+      return { call, start: () => call.start() };
+    }
+    // Async: the chunksize is chosen once the first items are in; until then the call waits.
+    let call!: MapCall<R>;
+    const it = input[Symbol.asyncIterator]();
+    const pending = (async (): Promise<void> => {
+      let ended = false;
+      while (head.length < PREFETCH) {
+        const r = await it.next();
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        head.push(r.value);
+      }
+      call = make({ sync: false, it: chainAsync(head, it) }, ended ? head.length : undefined);
+      call.start();
+    })();
+    return {
+      get call(): MapCall<R> {
+        return call;
+      },
+      start: () => pending,
+    };
+  }
+
+  #chunksize(n: number | undefined): number {
+    const count = n ?? PREFETCH * 4;
+    return Math.max(1, Math.ceil(count / (4 * this.#processes)));
+  }
+
+  /** fn(x) for every input, in a worker, chunksize inputs per task; resolves with the results in input order. */
+  async map<T, R = unknown>(fn: (x: T) => R | Promise<R>, inputs: Input<T>, options?: number | MapOptions): Promise<R[]> {
+    const m = this.#map<R>(fn, inputs, options, 'Pool.map', 'gather', TaskKind.Map);
+    await m.start();
+    return m.call.promise;
+  }
+
+  /** map() that blocks the thread (sync iterables only). */
+  mapSync<T, R = unknown>(fn: (x: T) => R, inputs: Iterable<T>, options?: number | MapOptions): R[] {
+    if (isAsyncIterable(inputs) && !isIterable(inputs)) throw new TypeError('Pool.mapSync: the inputs must be a sync iterable');
+    const m = this.#map<R>(fn, inputs, options, 'Pool.mapSync', 'gather', TaskKind.Map);
+    void m.start();
+    const call = m.call;
+    this.#backend.pumpSync(() => call.settled, Infinity);
+    return call.outcome();
+  }
+
+  /** map() as Python's map_async: an AsyncResult, and callbacks. */
+  mapAsync<T, R = unknown>(
+    fn: (x: T) => R | Promise<R>,
+    inputs: Iterable<T>,
+    options?: number | (MapOptions & Callbacks<R[]>),
+  ): AsyncResult<R[]> {
+    if (isAsyncIterable(inputs) && !isIterable(inputs)) throw new TypeError('Pool.mapAsync: the inputs must be a sync iterable');
+    const m = this.#map<R>(fn, inputs, options, 'Pool.mapAsync', 'gather', TaskKind.Map, CALLBACK_KEYS);
+    void m.start();
+    withCallbacks(m.call, m.rest);
+    return new AsyncResult(m.call, this.#backend);
+  }
+
+  /** The results of fn over the inputs in input order, as they become available (chunksize default 1). */
+  imap<T, R = unknown>(fn: (x: T) => R | Promise<R>, inputs: Input<T>, options?: number | MapOptions): AsyncIterableIterator<R> {
+    const m = this.#map<R>(fn, inputs, options, 'Pool.imap', 'ordered', TaskKind.Map);
+    void m.start();
+    return m.call;
+  }
+
+  /** imap() in the order the results come. */
+  imapUnordered<T, R = unknown>(fn: (x: T) => R | Promise<R>, inputs: Input<T>, options?: number | MapOptions): AsyncIterableIterator<R> {
+    const m = this.#map<R>(fn, inputs, options, 'Pool.imapUnordered', 'unordered', TaskKind.Map);
+    void m.start();
+    return m.call;
+  }
+
+  /** fn(...args) for every array of arguments. */
+  async starmap<R = unknown>(fn: AnyFunction, inputs: Input<unknown[]>, options?: number | MapOptions): Promise<R[]> {
+    const m = this.#map<R>(fn, inputs, options, 'Pool.starmap', 'gather', TaskKind.Starmap);
+    await m.start();
+    return m.call.promise;
+  }
+
+  /** starmap() as Python's starmap_async. */
+  starmapAsync<R = unknown>(
+    fn: AnyFunction,
+    inputs: Iterable<unknown[]>,
+    options?: number | (MapOptions & Callbacks<R[]>),
+  ): AsyncResult<R[]> {
+    const m = this.#map<R>(fn, inputs, options, 'Pool.starmapAsync', 'gather', TaskKind.Starmap, CALLBACK_KEYS);
+    void m.start();
+    withCallbacks(m.call, m.rest);
+    return new AsyncResult(m.call, this.#backend);
+  }
+
+  /** No new tasks; the workers exit once the queued ones are done. */
+  close(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closed';
+    this.#backend.close();
+  }
+
+  /** Stops the workers now: pending and running tasks reject. */
+  terminate(): void {
+    if (this.#state === 'terminated') return;
+    this.#state = 'terminated';
+    this.#backend.terminate(codedError('ERR_MP_POOL_CLOSED', 'the pool was terminated before the task finished'));
+  }
+
+  /** After close() or terminate(): resolves once every worker has exited. */
+  async join(): Promise<void> {
+    if (this.#state === 'open') throw new Error('Pool.join() needs close() or terminate() first');
+    await this.#backend.join();
+  }
+
+  /** close() and join() (`await using pool = new Pool()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.join();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Pool';
+  }
+}
