@@ -17,6 +17,7 @@ import { getLogger } from '../base/logging';
 import { jsonText } from '../messaging/encoding';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
+import { letGoNow } from '../shm/holds';
 import { RawArray, type SharedArray } from '../values/shared_array';
 import { Deque } from './deque';
 import {
@@ -418,31 +419,31 @@ export class LocalBackend {
     const expected = worker.stopping || (worker.retiring && worker.out.length === 0);
     const back: Task[] = [];
     const out = worker.out.drain();
-    // It held the task it took last and those before it whose results it had not sent.
-    const held = ready ? out.findIndex((t) => t.seq === started) + 1 : 0;
-    for (let i = 0; i < out.length; i++) {
+    // It held the task it took last and those before it whose results it
+    // had not sent yet. The one it ran fails first: a map rejects with that one.
+    const running = ready ? out.findIndex((t) => t.seq === started) : -1;
+    const order = running < 0 ? [] : [running, ...out.keys()].filter((i, k) => k === 0 || i !== running);
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    for (const i of order) {
       const task = out[i];
+      if (i > running || task.sink.finished) continue;
+      if (++task.deaths <= task.sink.retries) continue;
+      task.state = 'done';
+      const what = i === running ? 'while it ran this task' : 'before it sent the result of this task (which had finished)';
+      task.sink.taskFailed(
+        task,
+        new WorkerLostError(
+          `the pool's worker ${worker.process.name} (pid ${worker.process.pid}) ${how} ${what}` +
+            (task.deaths > 1 ? ` (its worker died ${task.deaths} times)` : ''),
+          { pid: worker.process.pid!, exitCode, signal, index: task.index },
+        ),
+      );
+    }
+    for (const task of out) {
       this.#out--;
       task.worker = -1;
-      if (task.sink.finished) {
-        task.state = 'done';
-      } else if (i < held) {
-        if (++task.deaths <= task.sink.retries) back.push(task);
-        else {
-          task.state = 'done';
-          const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
-          task.sink.taskFailed(
-            task,
-            new WorkerLostError(
-              `the pool's worker ${worker.process.name} (pid ${worker.process.pid}) ${how} while it ran this task` +
-                (task.deaths > 1 ? ` (its worker died ${task.deaths} times)` : ''),
-              { pid: worker.process.pid!, exitCode, signal, index: task.index },
-            ),
-          );
-        }
-      } else {
-        back.push(task);
-      }
+      if (task.sink.finished || task.state === 'done') task.state = 'done';
+      else back.push(task);
     }
     for (let i = back.length - 1; i >= 0; i--) {
       back[i].state = 'queued';
@@ -495,6 +496,7 @@ export class LocalBackend {
       // an undecodable leftover: nothing of it can be given back
     }
     tasks.close();
+    letGoNow(tasks);
   }
 
   // Closing: a worker with nothing out and nothing left to send is told to stop.
@@ -549,6 +551,10 @@ export class LocalBackend {
       for (const w of live) this.#onExit(w);
     }
     await Promise.all(this.#exits);
+    this.#exits.length = 0;
     this.#results.close();
+    // Every worker is gone: nothing else can hold these any more.
+    letGoNow(this.#results);
+    letGoNow(this.#words);
   }
 }

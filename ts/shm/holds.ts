@@ -51,7 +51,20 @@ export function remember(state: SharedState, obj: object, findable = true): void
     stateOf.set(obj, state);
   }
   retain(state);
-  collected.register(obj, state);
+  collected.register(obj, state, obj);
+}
+
+/**
+ * Gives up this thread's hold on `obj` now rather than at its collection
+ * (an owner that is done with an object of its own, a Pool after join()).
+ * The object must not be used afterwards: its name may be gone.
+ */
+export function letGoNow(obj: object): void {
+  const state = stateOf.get(obj);
+  if (!state || !collected.unregister(obj)) return;
+  stateOf.delete(obj);
+  if (opened.get(state.name)?.deref() === obj) opened.delete(state.name);
+  release(state);
 }
 
 /** The handle fields every object carries: its segment's name, user name, and a placeholder ticket. */
