@@ -21,6 +21,31 @@ const gone = (pid: number) => {
 };
 
 describe('examples (PyMOTW multiprocessing)', () => {
+  const poolOutput = (r: { out: string[] }, workers: number): void => {
+    const inputs = '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]';
+    const doubled = '[0, 2, 4, 6, 8, 10, 12, 14, 16, 18]';
+    expect(r.out[0]).toBe(`Input   : ${inputs}`);
+    expect(r.out[1]).toBe(`Built-in: ${doubled}`);
+    expect(r.out.at(-1)).toBe(`Pool    : ${doubled}`);
+    const started = r.out.slice(2, -1);
+    expect(started.every((l) => /^Starting PoolWorker-\d+$/.test(l))).toBe(true);
+    expect(started.length).toBeGreaterThanOrEqual(workers);
+  };
+
+  it('pool', async () => {
+    const r = await run('pool.mjs');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    poolOutput(r, 2);
+  });
+
+  it('pool_maxtasksperchild: workers are replaced after two tasks', async () => {
+    const r = await run('pool_maxtasksperchild.mjs');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    poolOutput(r, 5); // 10 inputs, at most 2 tasks per worker
+  });
+
   it('simple', async () => {
     const r = await run('simple.mjs');
     expect(r).toEqual({ code: 0, out: Array(5).fill('Worker'), err: [] });

@@ -185,7 +185,8 @@ describe('lifecycle', () => {
     const gateFile = path.join(dir, 'go');
     const child = startNode([fixture('pool-main.mjs'), 'sigint', gateFile]);
     const workers = (await child.line(/^pids (.*)$/))[1].split(',').map(Number);
-    await until(() => fs.existsSync(`${gateFile}.1`) && fs.existsSync(`${gateFile}.2`));
+    // Two tasks run, one in each worker (the other two wait behind them).
+    await until(() => ['1', '2', '3', '4'].filter((x) => fs.existsSync(`${gateFile}.${x}`)).length === 2);
     // The terminal signals the whole group: the program and its workers.
     for (const pid of [child.proc.pid!, ...workers]) process.kill(pid, 'SIGINT');
     await child.line(/^sigint$/);

@@ -29,17 +29,20 @@ export abstract class Call<R> implements CallSink {
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
 
+  /** `exposed`: the promise goes to the caller as it is (apply), who handles its rejection. */
   constructor(
     protected readonly backend: LocalBackend,
     limits: CallLimits,
+    exposed = false,
   ) {
     this.retries = limits.retries;
     this.promise = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    // Rejections nobody awaited are the caller's business, not an unhandled rejection of ours.
-    this.promise.catch(() => {});
+    // A promise of ours that the caller sees only through an AsyncResult, an
+    // iterator or a promise of its own is not an unhandled rejection.
+    if (!exposed) this.promise.catch(() => {});
     if (limits.timeout !== Infinity) {
       this.#timer = new LongTimeout(
         () => this.stop(new TimeoutError(`the pool call did not finish within ${limits.timeout} ms: its tasks were stopped`)),
@@ -123,8 +126,8 @@ export abstract class Call<R> implements CallSink {
 export class ApplyCall<R> extends Call<R> {
   readonly #task: Task;
 
-  constructor(backend: LocalBackend, limits: CallLimits, fn: FnRef, args: unknown[]) {
-    super(backend, limits);
+  constructor(backend: LocalBackend, limits: CallLimits, fn: FnRef, args: unknown[], exposed: boolean) {
+    super(backend, limits, exposed);
     this.#task = new TaskRecord(this, 0, 1, fn, TaskKind.Apply, args);
   }
 

@@ -17,6 +17,7 @@ import { getLogger } from '../base/logging';
 import { jsonText } from '../messaging/encoding';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
+import { demandSpares } from '../process/spares';
 import { letGoNow } from '../shm/holds';
 import { RawArray, type SharedArray } from '../values/shared_array';
 import { Deque } from './deque';
@@ -51,6 +52,8 @@ export interface LocalOptions {
   initializer: [string, string] | undefined;
   initargs: unknown[];
   maxTasksPerChild: number;
+  /** The module task functions come from, if not the main script (spares preload it). */
+  module: string | URL | undefined;
 }
 
 class Worker {
@@ -103,7 +106,17 @@ export class LocalBackend {
     this.#view = this.#words.view;
     this.#workers = new Array<Worker | undefined>(indexes).fill(undefined);
     this.#seqs = new Array<number>(indexes).fill(0);
+    // Recycled workers are replaced by spares started ahead of time: no stall while one boots.
+    if (options.maxTasksPerChild > 0) demandSpares(options.processes, options.module);
     for (let i = 0; i < options.processes; i++) this.#startWorker();
+  }
+
+  #spares = true; // the spares demanded are still counted
+
+  #releaseSpares(): void {
+    if (!this.#spares) return;
+    this.#spares = false;
+    if (this.#options.maxTasksPerChild > 0) demandSpares(-this.#options.processes);
   }
 
   /** Tasks submitted and not yet sent to a worker. */
@@ -119,9 +132,20 @@ export class LocalBackend {
   submit(task: Task): void {
     if (this.#state === 'terminated') throw codedError('ERR_MP_POOL_CLOSED', 'the pool was terminated');
     this.#queued.push(task);
-    // While answers are being handled, their calls submit more: sent together once they all are.
-    if (this.#handling === 0) this.#dispatch();
+    // Tasks submitted together (a loop of apply() calls, the next chunks a
+    // map reads while answers are handled) go out together: at the end of
+    // this turn, or once the answers are handled.
+    if (this.#handling === 0 && !this.#soon) {
+      this.#soon = true;
+      queueMicrotask(this.#dispatchSoon);
+    }
   }
+
+  #soon = false;
+  readonly #dispatchSoon = (): void => {
+    this.#soon = false;
+    this.#dispatch();
+  };
 
   /** Calls `fn` once the backlog is below `limit` (now, if it is). */
   whenRoom(limit: number, fn: () => void): void {
@@ -517,6 +541,7 @@ export class LocalBackend {
   close(): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
+    this.#releaseSpares();
     this.#dispatch();
   }
 
@@ -524,6 +549,7 @@ export class LocalBackend {
   terminate(error: Error): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
+    this.#releaseSpares();
     this.#failBacklog(error);
     for (const w of this.#workers) {
       if (!w || w.exited) continue;

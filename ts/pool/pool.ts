@@ -68,6 +68,7 @@ export class Pool {
   readonly #processes: number;
   readonly #backend: LocalBackend;
   readonly #module: string | URL | undefined;
+  readonly #moduleKey: string; // #refs' key for the pool's module
   readonly #maxQueue: number;
   readonly #refs = new WeakMap<AnyFunction, Map<string, FnRef>>();
   #fnCount = 0;
@@ -77,6 +78,7 @@ export class Pool {
     this.#processes = checkProcesses(processes, cpuCount());
     const checked = checkPoolOptions(options);
     this.#module = checked.module;
+    this.#moduleKey = checked.module === undefined ? '' : moduleUrl(checked.module, 'the task function');
     this.#maxQueue = checked.maxQueue;
     let initializer: [string, string] | undefined;
     if (checked.initializer) {
@@ -88,6 +90,7 @@ export class Pool {
       initializer,
       initargs: checked.initargs,
       maxTasksPerChild: checked.maxTasksPerChild,
+      module: checked.module,
     });
   }
 
@@ -104,7 +107,7 @@ export class Pool {
   #ref(fn: unknown, module: string | URL | undefined): FnRef {
     if (typeof fn !== 'function') throw new TypeError(`the task function must be a function, got ${describe(fn)}`);
     const where = module ?? this.#module;
-    const key = where === undefined ? '' : moduleUrl(where, 'the task function');
+    const key = module === undefined ? this.#moduleKey : moduleUrl(module, 'the task function');
     let byModule = this.#refs.get(fn);
     if (!byModule) this.#refs.set(fn, (byModule = new Map<string, FnRef>()));
     let ref = byModule.get(key);
@@ -121,13 +124,13 @@ export class Pool {
       throw codedError('ERR_MP_POOL_CLOSED', `the pool is ${this.#state === 'closed' ? 'closed' : 'terminated'}: no new tasks`);
   }
 
-  #apply<R>(fn: unknown, args: unknown, options: unknown, what: string, extra: readonly string[]): ApplyCall<R> {
+  #apply<R>(fn: unknown, args: unknown, options: unknown, what: string, extra: readonly string[], exposed = false): ApplyCall<R> {
     this.#requireOpen();
     if (args === undefined) args = [];
     if (!Array.isArray(args)) throw new TypeError(`${what}: args must be an array, got ${describe(args)}`);
     const { module, rest, ...limits } = checkCallOptions(options, what, extra);
     if (limits.signal?.aborted) throw new AbortError(undefined, { cause: limits.signal.reason });
-    const call = new ApplyCall<R>(this.#backend, limits, this.#ref(fn, module), args);
+    const call = new ApplyCall<R>(this.#backend, limits, this.#ref(fn, module), args, exposed);
     withCallbacks(call, rest);
     call.submit(this.#maxQueue);
     return call;
@@ -136,7 +139,7 @@ export class Pool {
   /** Runs fn(...args) in a worker; resolves with its result. */
   apply<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions): Promise<R> {
     try {
-      return this.#apply<R>(fn, args, options, 'Pool.apply', []).promise;
+      return this.#apply<R>(fn, args, options, 'Pool.apply', [], true).promise;
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }

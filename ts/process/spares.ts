@@ -23,8 +23,10 @@ export interface SpareOptions {
   module?: string | URL;
 }
 
-let wanted = 0;
+let wanted = 0; // setSpareProcesses()
+let demand = 0; // demandSpares(): pools that recycle workers
 let preload: string | undefined;
+const target = (): number => wanted + demand;
 const idle: Booted[] = [];
 let refilling = false;
 
@@ -64,7 +66,7 @@ function refillSoon(): void {
   refilling = true;
   setImmediate(() => {
     refilling = false;
-    while (idle.length < wanted) startSpare();
+    while (idle.length < target()) startSpare();
   }).unref();
 }
 
@@ -83,8 +85,8 @@ export function setSpareProcesses(count: number, options: SpareOptions = {}): vo
     preload = url;
   }
   wanted = count;
-  while (idle.length > wanted) retire(idle.pop()!);
-  while (idle.length < wanted) startSpare();
+  while (idle.length > target()) retire(idle.pop()!);
+  while (idle.length < target()) startSpare();
   // Off start()'s path: what start() will check the targets against.
   if (count > 0 && preload) {
     const url = preload;
@@ -103,8 +105,21 @@ export function takeSpare(): Booted | undefined {
     }
     retire(spare);
   }
-  if (wanted > 0) refillSoon();
+  if (target() > 0) refillSoon();
   return undefined;
+}
+
+/**
+ * More (or, negative, fewer) spares for multiproc's own use: a Pool that
+ * recycles its workers keeps one per worker, so a replacement runs within
+ * milliseconds. They preload `module` (the module the pool's workers
+ * import anyway), unless setSpareProcesses() chose one.
+ */
+export function demandSpares(delta: number, module?: string | URL): void {
+  demand = Math.max(0, demand + delta);
+  if (demand > 0 && wanted === 0 && idle.length === 0) preload = preloadUrl(module);
+  while (idle.length > target()) retire(idle.pop()!);
+  while (idle.length < target()) startSpare();
 }
 
 /** Starts a child (a pre-started spare if one is ready) and hands it `payload`. */
