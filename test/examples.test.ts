@@ -39,6 +39,20 @@ describe('examples (PyMOTW multiprocessing)', () => {
     poolOutput(r, 2);
   });
 
+  it('wordcount (SimpleMapReduce)', async () => {
+    const r = await run('wordcount.mjs');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    const reading = r.out.filter((l) => / reading /.test(l));
+    expect(reading.length).toBeGreaterThanOrEqual(4); // README, DEVELOPERS, CHANGELOG, BENCH
+    expect(reading.every((l) => /^PoolWorker-\d+ reading \S+\.md$/.test(l))).toBe(true);
+    expect(r.out).toContain('TOP 20 WORDS BY FREQUENCY');
+    const top = r.out.slice(r.out.indexOf('TOP 20 WORDS BY FREQUENCY') + 1);
+    expect(top.length).toBe(20);
+    const counts = top.map((l) => Number(l.split(':')[1]));
+    expect(counts).toEqual([...counts].sort((a, b) => b - a));
+  });
+
   it('pool_maxtasksperchild: workers are replaced after two tasks', async () => {
     const r = await run('pool_maxtasksperchild.mjs');
     expect(r.code).toBe(0);

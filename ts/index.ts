@@ -27,6 +27,7 @@ export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type V
 export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
 export { Pool } from './pool/pool';
 export { AsyncResult } from './pool/async_result';
+export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
 export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
 export {
   Empty,

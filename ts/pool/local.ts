@@ -480,8 +480,11 @@ export class LocalBackend {
         `pool: ${worker.process.name} (pid ${worker.process.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}`,
       );
     }
-    if (!ready && !worker.stopping) this.#failedStarts++;
-    else this.#failedStarts = 0;
+    // A worker that ends by itself before it is ready failed to start (its
+    // main script or initializer threw, exited); one killed by a signal
+    // meanwhile (by someone else) did not, and is simply replaced.
+    if (!ready && !worker.stopping && exitCode !== null) this.#failedStarts++;
+    else if (ready) this.#failedStarts = 0;
     if (this.#failedStarts >= MAX_FAILED_STARTS) {
       this.#failedStarts = 0;
       this.#failBacklog(
