@@ -12,11 +12,11 @@ describe('SimpleMapReduce', () => {
   it('counts words across chunks and workers, each key reduced once', async () => {
     await using mr = new SimpleMapReduce(t.words, t.total, { processes: 2, module: M });
     for (const chunksize of [1, 3]) {
-      const counts = Object.fromEntries(await mr.run(texts, { chunksize }));
+      const counts = Object.fromEntries((await mr.run(texts, { chunksize })) as Array<[string, number]>);
       expect(counts).toEqual(expected);
     }
     const big = Array.from({ length: 200 }, (_, i) => `w${i % 7} x`);
-    const r = Object.fromEntries(await mr.run(big, { chunksize: 16 }));
+    const r = Object.fromEntries((await mr.run(big, { chunksize: 16 })) as Array<[string, number]>);
     expect(r.x).toBe(200);
     expect(r.w0).toBe(29);
   });
@@ -26,7 +26,7 @@ describe('SimpleMapReduce', () => {
     async function* inputs(): AsyncGenerator<string> {
       yield* texts;
     }
-    expect(Object.fromEntries(await mr.run(inputs()))).toEqual(expected);
+    expect(Object.fromEntries((await mr.run(inputs())) as Array<[string, number]>)).toEqual(expected);
     await using bad = new SimpleMapReduce(t.notPairs, t.total, { processes: 1, module: M });
     await expect(bad.run(['x'])).rejects.toThrow(/\[key, value\] pairs/);
   });
