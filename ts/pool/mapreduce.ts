@@ -34,7 +34,7 @@ export class SimpleMapReduce<I, K, V, R> {
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
     checkKeys(options, ['processes', 'module'], 'SimpleMapReduce');
     const m = resolveExport(mapFn as AnyFunction, options.module, 'the map function', 'module');
-    const r = resolveExport(reduceFn as AnyFunction, options.module, 'the reduce function', 'module');
+    const r = resolveExport(reduceFn, options.module, 'the reduce function', 'module');
     this.#mapRef = [m.module, m.exportName];
     this.#reduceRef = [r.module, r.exportName];
     this.#pool = new Pool(checkProcesses(options.processes, cpuCount()), { module: TASKS });
@@ -60,8 +60,8 @@ export class SimpleMapReduce<I, K, V, R> {
     const per = Math.max(1, Math.ceil(items.length / (4 * this.#pool.processes)));
     const batches: Array<[[string, string], Array<[K, V[]]>]> = [];
     for (let i = 0; i < items.length; i += per) batches.push([this.#reduceRef, items.slice(i, i + per)]);
-    const reduced = (await this.#pool.starmap(reduceChunk, batches, { chunksize: 1 })) as R[][];
-    return reduced.flat() as R[];
+    const reduced = await this.#pool.starmap<R[]>(reduceChunk, batches, { chunksize: 1 });
+    return reduced.flat();
   }
 
   async *#chunks(inputs: Iterable<I> | AsyncIterable<I>, size: number): AsyncGenerator<[[string, string], I[]]> {
