@@ -3,10 +3,13 @@
 //    own slot (no copying, no messages) and exits with its own code.
 // 2. A producer/consumer pipeline through queues (PyMOTW's poison-pill
 //    pattern) reports its throughput.
+// 3. A Pool maps CPU-bound work over its workers and reports the speedup
+//    over running it here, then survives a worker killed in the middle.
 // Every shared object travels to the workers as a handle -- its name -- and
 // the resource tracker removes them even if this program is killed half-way.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Process, Queue, SharedMemory, currentProcess, isMainProcess } from 'multiproc';
+import { createHash } from 'node:crypto';
+import { Pool, Process, Queue, SharedMemory, WorkerLostError, cpuCount, currentProcess, isMainProcess } from 'multiproc';
 
 const SLOT = 8; // bytes per worker: one float64 counter
 
@@ -38,6 +41,43 @@ export function square(tasks, results) {
   console.log(`  ${currentProcess().name.padEnd(10)} pid ${process.pid}: squared ${n} numbers`);
 }
 
+// Pool task: ~1 ms of CPU (sha256 rounds).
+export function hashWork(seed) {
+  let h = String(seed);
+  for (let i = 0; i < 700; i++) h = createHash('sha256').update(h).digest('hex');
+  return h.slice(0, 8);
+}
+
+export function dieNow() {
+  process.kill(process.pid, 'SIGKILL');
+}
+
+async function pool() {
+  const TASKS = 400;
+  const inputs = Array.from({ length: TASKS }, (_, i) => i);
+  const workers = Math.max(2, cpuCount());
+  const p = new Pool(workers);
+  await p.map(hashWork, inputs.slice(0, 20)); // workers started and warm
+  let t = performance.now();
+  const here = inputs.map(hashWork);
+  const oneMs = performance.now() - t;
+  t = performance.now();
+  const there = await p.map(hashWork, inputs, 1);
+  const poolMs = performance.now() - t;
+  console.log(
+    `main       pid ${process.pid}: ${TASKS} x ~1 ms of sha256: ${oneMs.toFixed(0)} ms here, ${poolMs.toFixed(0)} ms in a Pool of ${workers} ` +
+      `(${(oneMs / poolMs).toFixed(2)}x); results ${JSON.stringify(here) === JSON.stringify(there) ? 'identical' : 'DIFFERENT'}`,
+  );
+  const [lost, ...rest] = await Promise.allSettled([p.apply(dieNow), ...inputs.slice(0, 8).map((x) => p.apply(hashWork, [x]))]);
+  const ok = rest.filter((r) => r.status === 'fulfilled').length;
+  console.log(
+    `main       pid ${process.pid}: a task that SIGKILLs its worker: ${lost.reason instanceof WorkerLostError ? 'WorkerLostError' : 'unexpected'} ` +
+      `(pid ${lost.reason?.pid}, ${lost.reason?.signal}); the other ${ok} of ${rest.length} tasks completed; workers now ${p.pids.join(', ')}`,
+  );
+  p.close();
+  await p.join();
+}
+
 async function pipeline() {
   const ITEMS = 100_000;
   const WORKERS = 2;
@@ -55,18 +95,23 @@ async function pipeline() {
   let sum = 0;
   let done = 0;
   // Consume on this side while producing: both queues are bounded.
-  await Promise.all([producing, (async () => {
-    while (done < WORKERS) {
-      const r = await results.get();
-      if (r === null) done++;
-      else sum += r;
-    }
-  })()]);
+  await Promise.all([
+    producing,
+    (async () => {
+      while (done < WORKERS) {
+        const r = await results.get();
+        if (r === null) done++;
+        else sum += r;
+      }
+    })(),
+  ]);
   const seconds = (performance.now() - started) / 1000;
   for (const w of workers) await w.join();
   const expected = ((ITEMS - 1) * ITEMS * (2 * ITEMS - 1)) / 6;
-  console.log(`main       pid ${process.pid}: ${ITEMS} items through 2 queues and ${WORKERS} processes in ${(seconds * 1000).toFixed(0)} ms ` +
-    `(${Math.round((2 * ITEMS) / seconds).toLocaleString('en-US')} queue hand-offs/s); sum of squares ${sum === expected ? 'correct' : 'WRONG'}`);
+  console.log(
+    `main       pid ${process.pid}: ${ITEMS} items through 2 queues and ${WORKERS} processes in ${(seconds * 1000).toFixed(0)} ms ` +
+      `(${Math.round((2 * ITEMS) / seconds).toLocaleString('en-US')} queue hand-offs/s); sum of squares ${sum === expected ? 'correct' : 'WRONG'}`,
+  );
 }
 
 if (isMainProcess()) {
@@ -96,4 +141,6 @@ if (isMainProcess()) {
   console.log(`main       pid ${process.pid}: unlinked ${shm.name}`);
   console.log('');
   await pipeline();
+  console.log('');
+  await pool();
 }

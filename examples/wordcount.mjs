@@ -6,7 +6,28 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimpleMapReduce, currentProcess, isMainProcess } from 'multiproc';
 
-const STOP_WORDS = new Set(['a', 'an', 'and', 'are', 'as', 'be', 'by', 'for', 'if', 'in', 'is', 'it', 'of', 'or', 'py', 'rst', 'that', 'the', 'to', 'with']);
+const STOP_WORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'be',
+  'by',
+  'for',
+  'if',
+  'in',
+  'is',
+  'it',
+  'of',
+  'or',
+  'py',
+  'rst',
+  'that',
+  'the',
+  'to',
+  'with',
+]);
 const PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
 
 /** Reads a file and returns a sequence of [word, occurrences] values. */

@@ -53,6 +53,17 @@ describe('examples (PyMOTW multiprocessing)', () => {
     expect(counts).toEqual([...counts].sort((a, b) => b - a));
   });
 
+  it('http_server: a node:http server offloads its CPU-bound handler to a Pool', async () => {
+    const child = startNode([`${repo}/examples/http_server.mjs`, '--selftest']);
+    expect(await child.exited).toBe(0);
+    const out = child.stdout();
+    expect(out).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(out).toContain('20 requests: 2 distinct answers, each 64 hex digits');
+    expect(out).toContain('the loop answered / meanwhile: ok');
+    expect(out).toContain('the same as here: true');
+    expect(out).toContain('pool closed');
+  });
+
   it('pool_maxtasksperchild: workers are replaced after two tasks', async () => {
     const r = await run('pool_maxtasksperchild.mjs');
     expect(r.code).toBe(0);

@@ -86,6 +86,7 @@ function jsonCopy(value: unknown): unknown {
       if (types.isProxy(value)) return NOT_JSON; // structured clone refuses them
       if (Array.isArray(value)) {
         const n = value.length;
+        if (n > budget) return NOT_JSON; // before Object.keys() and the copy: a big array costs nothing here
         if (Object.getPrototypeOf(value) !== Array.prototype || Object.keys(value).length !== n) return NOT_JSON;
         const out = new Array<unknown>(n);
         for (let i = 0; i < n; i++) if ((out[i] = jsonCopy(value[i])) === NOT_JSON) return NOT_JSON;
