@@ -12,10 +12,5 @@ if (isMainProcess()) {
   const jobs = Array.from({ length: 10 }, (_, i) => new Process({ target: worker, args: [d, i, i * 2] }));
   for (const j of jobs) j.start();
   for (const j of jobs) await j.join();
-  console.log(
-    `Results: {${d
-      .toArray()
-      .map((v, k) => `${k}: ${v}`)
-      .join(', ')}}`,
-  );
+  console.log(`Results: {${d.toArray().map((v, k) => `${k}: ${v}`).join(', ')}}`);
 }
