@@ -111,7 +111,7 @@ describe('worker death', () => {
       .catch((x: Error) => x)) as InstanceType<typeof WorkerLostError>;
     expect(lost).toBeInstanceOf(WorkerLostError);
     expect(lost.index).toBe(17);
-    expect(lost.message).toMatch(/while it ran this task/);
+    expect(lost.message).toMatch(/while it ran dieOn \(input 17\)/);
     expect(await pool.map(t.square, [5])).toEqual([25]);
     pool.close();
     await pool.join();

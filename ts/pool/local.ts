@@ -9,34 +9,21 @@
 // tasks still out at it, the one whose seq it stored is the one it held: that
 // one fails with WorkerLostError (or is sent again, within `retries`); the
 // others had not begun and go back to the front of the backlog.
-import path from 'node:path';
 import { constants } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Empty, Full, ProcessError, WorkerLostError, codedError } from '../base/errors';
+import { Full, ProcessError, codedError } from '../base/errors';
 import { getLogger } from '../base/logging';
-import { jsonText } from '../messaging/encoding';
-import { Queue } from '../messaging/queue';
-import { Process } from '../process/process';
 import { demandSpares } from '../process/spares';
 import { letGoNow } from '../shm/holds';
 import { RawArray, type SharedArray } from '../values/shared_array';
+import { Answers } from './answers';
+import { settleDead } from './attribution';
+import { nextSeq, takeBatch } from './batch';
 import { Deque } from './deque';
-import {
-  MAX_WINDOW,
-  SLOT,
-  SLOT_WORDS,
-  Status,
-  type ResultEntry,
-  type ResultMessage,
-  type TaskBatch,
-  type TaskMessage,
-  type WorkerConfig,
-} from './protocol';
-import { fromWire, type WireError } from './remote_error';
+import { deliver, lostError, unsendable } from './outcomes';
+import { MAX_WINDOW, SLOT, SLOT_WORDS, Status, type ResultEntry, type ResultMessage } from './protocol';
 import type { Task } from './task';
-import { poolWorker } from './worker';
+import { spawnWorker, type Worker } from './worker_slot';
 
-const WORKER_MODULE = pathToFileURL(path.join(__dirname, 'worker.js')).href;
 // Work queued at one worker behind the task it runs, in microseconds of
 // measured task time: enough to hide a hand-off, little enough that a
 // worker that is free finds work still unsent.
@@ -44,8 +31,6 @@ const WINDOW_BUDGET_US = 400;
 const MIN_WINDOW = 2;
 // Workers that die before they can take a task, in a row, before the pool gives up on starting more.
 const MAX_FAILED_STARTS = 3;
-const SLICE_MS = 20;
-const MAX_SEQ = 0x3fffffff;
 
 export interface LocalOptions {
   processes: number;
@@ -56,33 +41,9 @@ export interface LocalOptions {
   module: string | URL | undefined;
 }
 
-class Worker {
-  readonly out = new Deque<Task>();
-  /** Functions this worker was told about. */
-  readonly known = new Set<number>();
-  /** Seqs of tasks taken back (stolen) while out: their Skipped answers are expected. */
-  readonly stolen = new Set<number>();
-  dispatched = 0;
-  /** Sent its last task (maxTasksPerChild): leaves by itself; not counted among the pool's workers. */
-  retiring = false;
-  /** Told to stop (close, terminate). */
-  stopping = false;
-  /** Its queue had no room: not sent to until it answers. */
-  full = false;
-  exited = false;
-
-  constructor(
-    readonly index: number,
-    readonly process: Process,
-    readonly tasks: Queue<TaskBatch | string>,
-  ) {}
-}
-
-let workerNumber = 0;
-
 export class LocalBackend {
   readonly #options: LocalOptions;
-  readonly #results = new Queue<ResultMessage>();
+  readonly #answers = new Answers((message) => this.#onResult(message));
   readonly #words: SharedArray<'i'>;
   readonly #view: Int32Array;
   readonly #workers: Array<Worker | undefined>;
@@ -92,8 +53,6 @@ export class LocalBackend {
   #out = 0;
   #taskUs = 50; // moving average of a task's run time
   #state: 'open' | 'closing' | 'terminated' = 'open';
-  #reading = false;
-  #wake = new AbortController();
   #failedStarts = 0;
   #onRoom: Array<() => void> = [];
   #handling = 0; // > 0 while answers are handed to their calls
@@ -142,6 +101,8 @@ export class LocalBackend {
   }
 
   #soon = false;
+  readonly #reading = (): boolean => this.#out > 0 && this.#state !== 'terminated';
+  readonly #afterAnswers = (): void => this.#dispatch();
   readonly #dispatchSoon = (): void => {
     this.#soon = false;
     this.#dispatch();
@@ -198,45 +159,17 @@ export class LocalBackend {
       this.#onRoom = [];
       for (const fn of waiting) fn();
     }
-    if (this.#out > 0) void this.#read();
+    if (this.#out > 0) void this.#answers.read(this.#reading, this.#afterAnswers);
   }
 
   // Sends up to `n` tasks of the backlog to `worker` as one batch; how many it sent.
   #sendBatch(worker: Worker, n: number): number {
     const index = worker.index;
-    const tasks: Task[] = [];
-    const batch: TaskMessage[] = [];
     const firstSeq = this.#seqs[index];
-    let seq = firstSeq;
-    const newFns: number[] = [];
-    let text: string | undefined = '['; // the batch as JSON text while every payload fits
-    while (tasks.length < n && this.#queued.length > 0) {
-      const task = this.#queued.shift()!;
-      if (task.sink.finished) {
-        task.state = 'done';
-        continue;
-      }
-      if (this.#options.maxTasksPerChild > 0 && worker.dispatched + tasks.length >= this.#options.maxTasksPerChild) {
-        this.#queued.unshift(task);
-        break;
-      }
-      seq = seq >= MAX_SEQ ? 1 : seq + 1;
-      const first = !worker.known.has(task.fn.id) && !newFns.includes(task.fn.id);
-      if (first) newFns.push(task.fn.id);
-      const message: TaskMessage = [seq, task.fn.id, task.kind, task.payload, first ? task.fn.def : 0];
-      if (text !== undefined) {
-        const payload = jsonText(task.payload);
-        text =
-          payload === undefined
-            ? undefined
-            : `${text}${tasks.length === 0 ? '' : ','}[${seq},${task.fn.id},${task.kind},${payload},${first ? JSON.stringify(task.fn.def) : 0}]`;
-      }
-      batch.push(message);
-      tasks.push(task);
-    }
+    const { tasks, item, lastSeq, newFns } = takeBatch(this.#queued, worker, n, firstSeq, this.#options.maxTasksPerChild);
     if (tasks.length === 0) return 0;
     try {
-      worker.tasks.putNowait(text === undefined ? batch : text + ']');
+      worker.tasks.putNowait(item);
     } catch (e) {
       for (let i = tasks.length - 1; i >= 0; i--) this.#queued.unshift(tasks[i]);
       if (e instanceof Full) {
@@ -251,14 +184,14 @@ export class LocalBackend {
       }
       const task = this.#queued.shift()!;
       task.state = 'done';
-      task.sink.taskFailed(task, e instanceof Error ? e : new Error(String(e)));
+      task.sink.taskFailed(task, unsendable(task, e));
       return 0;
     }
-    this.#seqs[index] = seq;
+    this.#seqs[index] = lastSeq;
     for (const id of newFns) worker.known.add(id);
-    seq = firstSeq;
+    let seq = firstSeq;
     for (const task of tasks) {
-      seq = seq >= MAX_SEQ ? 1 : seq + 1;
+      seq = nextSeq(seq);
       task.seq = seq;
       task.worker = index;
       task.state = 'out';
@@ -301,25 +234,14 @@ export class LocalBackend {
     const index = this.#workers.indexOf(undefined);
     if (index < 0) return; // every index in use: the next exit starts one
     Atomics.store(this.#view, index * SLOT_WORDS + SLOT.ready, 0);
-    const tasks = new Queue<TaskBatch | string>();
-    const config: WorkerConfig = {
+    const worker = spawnWorker(this.#answers.queue, this.#words, {
       index,
       initializer: this.#options.initializer,
       initargs: this.#options.initargs,
       maxTasks: this.#options.maxTasksPerChild,
-    };
-    const process = new Process({
-      target: poolWorker,
-      args: [tasks, this.#results, this.#words, config],
-      daemon: true,
-      name: `PoolWorker-${++workerNumber}`,
-      module: WORKER_MODULE,
     });
-    process.start();
-    const worker = new Worker(index, process, tasks);
     this.#workers[index] = worker;
-    const exited = process._whenExited().then(() => this.#onExit(worker));
-    this.#exits.push(exited);
+    this.#exits.push(worker.process._whenExited().then(() => this.#onExit(worker)));
   }
 
   #onResult(message: ResultMessage): void {
@@ -356,84 +278,25 @@ export class LocalBackend {
     task.state = 'done';
     this.#taskUs += (us / task.count - this.#taskUs) / 8;
     if (task.sink.finished) return;
-    if (status === Status.Ok) task.sink.taskDone(task, value);
-    else if (status === Status.Void) task.sink.taskDone(task, undefined);
-    else if (status === Status.Threw)
-      task.sink.taskFailed(task, fromWire(value as WireError, `${worker.process.name}, pid ${worker.process.pid}`));
-    else {
-      const wire = value as WireError;
-      task.sink.taskFailed(
-        task,
-        codedError('ERR_MP_RESULT_NOT_CLONEABLE', `the result of the task could not be sent back from the worker: ${wire.message}`, {
-          Type: TypeError,
-        }),
-      );
-    }
-  }
-
-  #drainResults(): void {
-    while (this.#results.qsize() > 0) {
-      let message: ResultMessage;
-      try {
-        message = this.#results.getNowait();
-      } catch (e) {
-        if (e instanceof Empty) return;
-        throw e;
-      }
-      this.#onResult(message);
-    }
-  }
-
-  async #read(): Promise<void> {
-    if (this.#reading) return;
-    this.#reading = true;
-    try {
-      while (this.#out > 0 && this.#state !== 'terminated') {
-        if (this.#results.qsize() === 0) {
-          let message: ResultMessage;
-          try {
-            message = await this.#results.get({ signal: this.#wake.signal });
-          } catch (e) {
-            if (!this.#wake.signal.aborted) throw e;
-            this.#wake = new AbortController();
-            continue;
-          }
-          this.#onResult(message);
-        }
-        this.#drainResults();
-        this.#dispatch();
-      }
-    } catch (e) {
-      getLogger().error(`pool: reading results failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      this.#reading = false;
-    }
+    deliver(task, status, value, `${worker.process.name}, pid ${worker.process.pid}`);
   }
 
   /** Runs the pool on this thread until `done()` or the deadline (ms, performance.now()); whether done. */
   pumpSync(done: () => boolean, deadline: number): boolean {
-    for (;;) {
-      this.#dispatch();
-      if (done()) return true;
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      let message: ResultMessage;
-      try {
-        message = this.#results.getSync(Math.min(left, SLICE_MS));
-      } catch (e) {
-        if (!(e instanceof Empty)) throw e;
+    return this.#answers.pumpSync(
+      done,
+      deadline,
+      () => this.#dispatch(),
+      () => {
         for (const w of this.#workers) if (w && !w.exited && !w.process.isAlive()) this.#onExit(w);
-        continue;
-      }
-      this.#onResult(message);
-      this.#drainResults();
-    }
+      },
+    );
   }
 
   #onExit(worker: Worker): void {
     if (worker.exited) return;
     worker.exited = true;
-    this.#drainResults();
+    this.#answers.drain();
     const base = worker.index * SLOT_WORDS;
     const started = Atomics.load(this.#view, base + SLOT.started);
     const ready = Atomics.load(this.#view, base + SLOT.ready) === 1;
@@ -441,39 +304,17 @@ export class LocalBackend {
     const signal = code !== null && code < 0 ? (Object.entries(constants.signals).find(([, n]) => n === -code)?.[0] ?? null) : null;
     const exitCode = code !== null && code >= 0 ? code : null;
     const expected = worker.stopping || (worker.retiring && worker.out.length === 0);
-    const back: Task[] = [];
     const out = worker.out.drain();
-    // It held the task it took last and those before it whose results it
-    // had not sent yet. The one it ran fails first: a map rejects with that one.
-    const running = ready ? out.findIndex((t) => t.seq === started) : -1;
-    const order = running < 0 ? [] : [running, ...out.keys()].filter((i, k) => k === 0 || i !== running);
+    this.#out -= out.length;
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
-    for (const i of order) {
-      const task = out[i];
-      if (i > running || task.sink.finished) continue;
-      if (++task.deaths <= task.sink.retries) continue;
-      task.state = 'done';
-      const what = i === running ? 'while it ran this task' : 'before it sent the result of this task (which had finished)';
-      task.sink.taskFailed(
-        task,
-        new WorkerLostError(
-          `the pool's worker ${worker.process.name} (pid ${worker.process.pid}) ${how} ${what}` +
-            (task.deaths > 1 ? ` (its worker died ${task.deaths} times)` : ''),
-          { pid: worker.process.pid!, exitCode, signal, index: task.index },
-        ),
-      );
-    }
-    for (const task of out) {
-      this.#out--;
-      task.worker = -1;
-      if (task.sink.finished || task.state === 'done') task.state = 'done';
-      else back.push(task);
-    }
+    const back = settleDead(out, ready ? started : undefined, (task, running) =>
+      lostError(worker.process, task, how, running, { pid: worker.process.pid!, exitCode, signal }),
+    );
     for (let i = back.length - 1; i >= 0; i--) {
       back[i].state = 'queued';
       this.#queued.unshift(back[i]);
     }
-    this.#discardQueue(worker.tasks);
+    worker.discardQueue();
     this.#workers[worker.index] = undefined;
     if (!expected) {
       getLogger().warn(
@@ -503,7 +344,7 @@ export class LocalBackend {
     } else if (worker.retiring && this.#state === 'open' && this.pids.length < this.#options.processes) {
       this.#startWorker(); // its replacement found no free index when it retired
     }
-    this.#wake.abort();
+    this.#answers.wake();
     this.#dispatch();
   }
 
@@ -512,18 +353,6 @@ export class LocalBackend {
       task.state = 'done';
       if (!task.sink.finished) task.sink.taskFailed(task, error);
     }
-  }
-
-  // Takes what is left in a dead worker's queue, so handles in it give back
-  // what they reserved, and closes it.
-  #discardQueue(tasks: Queue<TaskBatch | string>): void {
-    try {
-      while (tasks.qsize() > 0) tasks.getNowait();
-    } catch {
-      // an undecodable leftover: nothing of it can be given back
-    }
-    tasks.close();
-    letGoNow(tasks);
   }
 
   // Closing: a worker with nothing out and nothing left to send is told to stop.
@@ -564,7 +393,7 @@ export class LocalBackend {
       }
       w.process.kill();
     }
-    this.#wake.abort();
+    this.#answers.wake();
   }
 
   get closed(): boolean {
@@ -581,9 +410,8 @@ export class LocalBackend {
     }
     await Promise.all(this.#exits);
     this.#exits.length = 0;
-    this.#results.close();
     // Every worker is gone: nothing else can hold these any more.
-    letGoNow(this.#results);
+    this.#answers.close();
     letGoNow(this.#words);
   }
 }
