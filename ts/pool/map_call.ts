@@ -8,6 +8,7 @@ import { Call, type CallLimits } from './calls';
 import { Deque } from './deque';
 import type { LocalBackend } from './local';
 import { TaskKind } from './protocol';
+import type { Source } from './inputs';
 import { Task, type FnRef } from './task';
 
 export interface MapSpec {
@@ -24,8 +25,6 @@ export interface MapSpec {
   total: number | undefined;
   onProgress: ((done: number, total: number | undefined) => void) | undefined;
 }
-
-type Source = { sync: true; it: Iterator<unknown> } | { sync: false; it: AsyncIterator<unknown> };
 
 export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
   readonly #spec: MapSpec;

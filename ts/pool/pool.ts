@@ -20,38 +20,13 @@ import {
   type TaskOptions,
 } from './options';
 import { TaskKind } from './protocol';
+import { isAsyncIterable, isIterable, knownLength, readAhead, sourceOf, type Input, type Source } from './inputs';
 import type { FnRef } from './task';
 
 // A map of an input of unknown length reads this many items to choose its chunksize.
 const PREFETCH = 4096;
 const MAP_KEYS = ['chunksize', 'onProgress'];
 const CALLBACK_KEYS = ['callback', 'errorCallback'];
-
-type Input<T> = Iterable<T> | AsyncIterable<T>;
-
-function knownLength(input: unknown): number | undefined {
-  if (Array.isArray(input) || ArrayBuffer.isView(input)) return (input as ArrayLike<unknown>).length;
-  if (input instanceof Set || input instanceof Map) return input.size;
-  return undefined;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> {
-  return typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
-}
-
-function* chain<T>(head: T[], rest: Iterator<T>): Generator<T> {
-  yield* head;
-  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
-}
-
-async function* chainAsync<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
-  yield* head;
-  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
-}
 
 function withCallbacks<R>(call: Call<R>, rest: Record<string, unknown>): void {
   const { callback, errorCallback } = rest as Callbacks<R>;
@@ -184,63 +159,34 @@ export class Pool {
       total,
       onProgress: rest.onProgress as MapSpec['onProgress'],
     };
-    const make = (source: ConstructorParameters<typeof MapCall>[3], n: number | undefined): MapCall<R> => {
+    const make = (source: Source, n: number | undefined): MapCall<R> => {
       if (spec.chunksize === 0) spec.chunksize = mode === 'gather' ? this.#chunksize(n) : 1;
       spec.lookahead = Math.max(256, spec.chunksize * this.#processes * 8);
       if (spec.total === undefined) spec.total = n;
       return new MapCall<R>(this.#backend, limits, spec, source);
     };
     if (spec.chunksize !== 0 || total !== undefined || mode !== 'gather') {
-      const source = isIterable(input)
-        ? ({ sync: true, it: input[Symbol.iterator]() } as const)
-        : ({ sync: false, it: input[Symbol.asyncIterator]() } as const);
-      const call = make(source, total);
+      const call = make(sourceOf(input), total);
       return { call, start: () => call.start(), rest };
     }
     // A map of unknown length: read ahead to choose the chunksize.
-    return Object.assign(this.#prefetched<R>(input, make), { rest });
-  }
-
-  #prefetched<R>(
-    input: Input<unknown>,
-    make: (source: ConstructorParameters<typeof MapCall>[3], n: number | undefined) => MapCall<R>,
-  ): { call: MapCall<R>; start: () => void | Promise<void> } {
-    const head: unknown[] = [];
-    if (isIterable(input)) {
-      const it = input[Symbol.iterator]();
-      let ended = false;
-      while (head.length < PREFETCH) {
-        const r = it.next();
-        if (r.done) {
-          ended = true;
-          break;
-        }
-        head.push(r.value);
-      }
-      const call = make({ sync: true, it: chain(head, it) }, ended ? head.length : undefined);
-      return { call, start: () => call.start() };
+    const ahead = readAhead(input, PREFETCH);
+    if (!(ahead instanceof Promise)) {
+      const call = make(ahead.source, ahead.n);
+      return { call, start: () => call.start(), rest };
     }
-    // Async: the chunksize is chosen once the first items are in; until then the call waits.
+    // Async: the call is made once the first items are in.
     let call!: MapCall<R>;
-    const it = input[Symbol.asyncIterator]();
-    const pending = (async (): Promise<void> => {
-      let ended = false;
-      while (head.length < PREFETCH) {
-        const r = await it.next();
-        if (r.done) {
-          ended = true;
-          break;
-        }
-        head.push(r.value);
-      }
-      call = make({ sync: false, it: chainAsync(head, it) }, ended ? head.length : undefined);
+    const pending = ahead.then(({ source, n }) => {
+      call = make(source, n);
       call.start();
-    })();
+    });
     return {
       get call(): MapCall<R> {
         return call;
       },
       start: () => pending,
+      rest,
     };
   }
 
