@@ -13,16 +13,15 @@ import { constants } from 'node:os';
 import { Full, ProcessError, codedError } from '../base/errors';
 import { getLogger } from '../base/logging';
 import { demandSpares } from '../process/spares';
-import { letGoNow } from '../shm/holds';
-import { RawArray, type SharedArray } from '../values/shared_array';
 import { Answers } from './answers';
 import { settleDead } from './attribution';
 import { nextSeq, takeBatch } from './batch';
 import { Deque } from './deque';
 import { deliver, lostError, unsendable } from './outcomes';
-import { MAX_WINDOW, SLOT, SLOT_WORDS, Status, type ResultEntry, type ResultMessage } from './protocol';
+import { MAX_WINDOW, Status, type ResultEntry, type ResultMessage } from './protocol';
 import type { Task } from './task';
 import { spawnWorker, type Worker } from './worker_slot';
+import { Words } from './words';
 
 // Work queued at one worker behind the task it runs, in microseconds of
 // measured task time: enough to hide a hand-off, little enough that a
@@ -44,8 +43,7 @@ export interface LocalOptions {
 export class LocalBackend {
   readonly #options: LocalOptions;
   readonly #answers = new Answers((message) => this.#onResult(message));
-  readonly #words: SharedArray<'i'>;
-  readonly #view: Int32Array;
+  readonly #words: Words;
   readonly #workers: Array<Worker | undefined>;
   readonly #seqs: number[];
   readonly #queued = new Deque<Task>();
@@ -61,8 +59,7 @@ export class LocalBackend {
     this.#options = options;
     // Room for a replacement beside each retiring worker, and one more.
     const indexes = 2 * options.processes + 1;
-    this.#words = RawArray('i', indexes * SLOT_WORDS);
-    this.#view = this.#words.view;
+    this.#words = new Words(indexes);
     this.#workers = new Array<Worker | undefined>(indexes).fill(undefined);
     this.#seqs = new Array<number>(indexes).fill(0);
     // Recycled workers are replaced by spares started ahead of time: no stall while one boots.
@@ -123,9 +120,7 @@ export class LocalBackend {
     if (task.state !== 'out') return; // queued ones are dropped as they come up
     const worker = this.#workers[task.worker];
     if (!worker || worker.exited) return;
-    const base = worker.index * SLOT_WORDS;
-    Atomics.store(this.#view, base + SLOT.cancel + (task.seq % MAX_WINDOW), task.seq);
-    if (stop && Atomics.load(this.#view, base + SLOT.started) === task.seq) {
+    if (this.#words.cancel(worker.index, task.seq) && stop) {
       getLogger().debug(`stopping ${worker.process.name}: its task was cancelled`);
       worker.process.kill();
     }
@@ -216,9 +211,7 @@ export class LocalBackend {
       for (const busy of this.#workers) {
         if (!busy || busy === idle || busy.exited || busy.out.length < 2) continue;
         const task = busy.out.at(busy.out.length - 1)!;
-        const base = busy.index * SLOT_WORDS;
-        Atomics.store(this.#view, base + SLOT.cancel + (task.seq % MAX_WINDOW), task.seq);
-        if (Atomics.load(this.#view, base + SLOT.started) === task.seq) continue; // begun: it answers for it
+        if (this.#words.cancel(busy.index, task.seq)) continue; // begun: it answers for it
         busy.out.pop();
         busy.stolen.add(task.seq);
         this.#out--;
@@ -233,8 +226,8 @@ export class LocalBackend {
   #startWorker(): void {
     const index = this.#workers.indexOf(undefined);
     if (index < 0) return; // every index in use: the next exit starts one
-    Atomics.store(this.#view, index * SLOT_WORDS + SLOT.ready, 0);
-    const worker = spawnWorker(this.#answers.queue, this.#words, {
+    this.#words.resetReady(index);
+    const worker = spawnWorker(this.#answers.queue, this.#words.array, {
       index,
       initializer: this.#options.initializer,
       initargs: this.#options.initargs,
@@ -297,9 +290,8 @@ export class LocalBackend {
     if (worker.exited) return;
     worker.exited = true;
     this.#answers.drain();
-    const base = worker.index * SLOT_WORDS;
-    const started = Atomics.load(this.#view, base + SLOT.started);
-    const ready = Atomics.load(this.#view, base + SLOT.ready) === 1;
+    const started = this.#words.started(worker.index);
+    const ready = this.#words.ready(worker.index);
     const code = worker.process.exitCode;
     const signal = code !== null && code < 0 ? (Object.entries(constants.signals).find(([, n]) => n === -code)?.[0] ?? null) : null;
     const exitCode = code !== null && code >= 0 ? code : null;
@@ -412,6 +404,6 @@ export class LocalBackend {
     this.#exits.length = 0;
     // Every worker is gone: nothing else can hold these any more.
     this.#answers.close();
-    letGoNow(this.#words);
+    this.#words.close();
   }
 }
