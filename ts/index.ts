@@ -25,7 +25,7 @@ export { SharedArray, RawArray } from './values/shared_array';
 export type { SharedValueOptions } from './values/shared_data';
 export { TYPECODES, type TypedArray, type Typecode, type IntegerTypecode, type ValueOf, type ViewOf } from './values/typecodes';
 export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
-export { Pool } from './pool/pool';
+export { Pool, type TaskFn } from './pool/pool';
 export { AsyncResult } from './pool/async_result';
 export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
 export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';

@@ -61,10 +61,13 @@ export class AsyncResult<R> {
   getSync(timeout?: number | SyncWaitOptions): R {
     const { timeout: ms } = waitArguments(timeout, undefined, 'AsyncResult.getSync', false);
     const deadline = ms === Infinity ? Infinity : performance.now() + ms;
-    if (!this.#backend.pumpSync(() => this.#call.settled, deadline)) {
-      throw new TimeoutError(`the result was not ready within ${ms} ms (the task goes on)`);
+    const call = this.#call;
+    // The call's own timeout, which no timer can fire while this blocks, ends the wait too.
+    if (!this.#backend.pumpSync(() => call.poll(), Math.min(deadline, call.deadline))) {
+      if (performance.now() >= call.deadline) call.expire();
+      else throw new TimeoutError(`the result was not ready within ${ms} ms (the task goes on)`);
     }
-    return this.#call.outcome();
+    return call.outcome();
   }
 
   get [Symbol.toStringTag](): string {

@@ -26,6 +26,9 @@ export abstract class Call<R> implements CallSink {
   #resolve!: (value: R) => void;
   #reject!: (error: Error) => void;
   #timer: LongTimeout | undefined;
+  readonly #timeout: number;
+  /** When its timeout runs out (performance.now() ms; Infinity: none): a blocking pump stops there. */
+  readonly deadline: number;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
 
@@ -36,6 +39,7 @@ export abstract class Call<R> implements CallSink {
     exposed = false,
   ) {
     this.retries = limits.retries;
+    backend.callBegan(this);
     this.promise = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -43,12 +47,9 @@ export abstract class Call<R> implements CallSink {
     // A promise of ours that the caller sees only through an AsyncResult, an
     // iterator or a promise of its own is not an unhandled rejection.
     if (!exposed) this.promise.catch(() => {});
-    if (limits.timeout !== Infinity) {
-      this.#timer = new LongTimeout(
-        () => this.stop(new TimeoutError(`the pool call did not finish within ${limits.timeout} ms: its tasks were stopped`)),
-        limits.timeout,
-      );
-    }
+    this.#timeout = limits.timeout;
+    this.deadline = limits.timeout === Infinity ? Infinity : performance.now() + limits.timeout;
+    if (limits.timeout !== Infinity) this.#timer = new LongTimeout(() => this.expire(), limits.timeout);
     if (limits.signal) {
       this.#signal = limits.signal;
       this.#onAbort = () => this.stop(new AbortError(undefined, { cause: limits.signal!.reason }));
@@ -58,6 +59,23 @@ export abstract class Call<R> implements CallSink {
 
   get settled(): boolean {
     return this.finished;
+  }
+
+  /** Its timeout ran out: rejects with TimeoutError and stops its tasks. */
+  expire(): void {
+    this.stop(new TimeoutError(`the pool call did not finish within ${this.#timeout} ms: its tasks were stopped`));
+  }
+
+  /** For a blocking pump, which no abort event reaches: settled, or its signal was aborted (then stopped). */
+  poll(): boolean {
+    if (!this.finished && this.#signal?.aborted) this.#onAbort!();
+    return this.finished;
+  }
+
+  /** Drives the pool on this thread until the call settles or its timeout runs out; its value, or throws. */
+  settleSync(): R {
+    if (!this.backend.pumpSync(() => this.poll(), this.deadline)) this.expire();
+    return this.outcome();
   }
 
   get ok(): boolean {
@@ -109,6 +127,7 @@ export abstract class Call<R> implements CallSink {
 
   #end(): void {
     this.finished = true;
+    this.backend.callEnded(this);
     this.#timer?.clear();
     if (this.#onAbort) this.#signal!.removeEventListener('abort', this.#onAbort);
   }
@@ -119,6 +138,10 @@ export abstract class Call<R> implements CallSink {
   abstract taskDone(task: Task, value: unknown): void;
 
   taskFailed(_task: Task, error: Error): void {
+    this.reject(error);
+  }
+
+  fail(error: Error): void {
     this.reject(error);
   }
 }

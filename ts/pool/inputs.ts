@@ -1,6 +1,6 @@
 // The inputs of a map: arrays, sets, sync or async iterables, read lazily;
-// for a map of unknown length, its first items read ahead to choose the
-// chunksize (Python lists the whole input for that).
+// for a map over a sync iterable of unknown length, its first items read
+// ahead to choose the chunksize (Python lists the whole input for that).
 export type Input<T> = Iterable<T> | AsyncIterable<T>;
 
 /** An input's iterator, and whether it is a sync one. */
@@ -30,36 +30,14 @@ function* chain<T>(head: T[], rest: Iterator<T>): Generator<T> {
   for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
 }
 
-async function* chainAsync<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
-  yield* head;
-  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
-}
-
-/**
- * Reads up to `max` items ahead: the source that yields them and the rest,
- * and the input's length if it ended within them (a promise for an async input).
- */
-export function readAhead(
-  input: Input<unknown>,
-  max: number,
-): { source: Source; n: number | undefined } | Promise<{ source: Source; n: number | undefined }> {
+/** Reads up to `max` items ahead: a source that yields them and the rest, and the input's length if it ended within them. */
+export function readAhead(input: Iterable<unknown>, max: number): { source: Source; n: number | undefined } {
   const head: unknown[] = [];
-  if (isIterable(input)) {
-    const it = input[Symbol.iterator]();
-    for (;;) {
-      if (head.length >= max) return { source: { sync: true, it: chain(head, it) }, n: undefined };
-      const r = it.next();
-      if (r.done) return { source: { sync: true, it: chain(head, it) }, n: head.length };
-      head.push(r.value);
-    }
+  const it = input[Symbol.iterator]();
+  for (;;) {
+    if (head.length >= max) return { source: { sync: true, it: chain(head, it) }, n: undefined };
+    const r = it.next();
+    if (r.done) return { source: { sync: true, it: chain(head, it) }, n: head.length };
+    head.push(r.value);
   }
-  const it = input[Symbol.asyncIterator]();
-  return (async () => {
-    for (;;) {
-      if (head.length >= max) return { source: { sync: false, it: chainAsync(head, it) } as Source, n: undefined };
-      const r = await it.next();
-      if (r.done) return { source: { sync: false, it: chainAsync(head, it) } as Source, n: head.length };
-      head.push(r.value);
-    }
-  })();
 }

@@ -19,7 +19,7 @@ import { nextSeq, takeBatch } from './batch';
 import { Deque } from './deque';
 import { deliver, lostError, unsendable } from './outcomes';
 import { MAX_WINDOW, Status, type ResultEntry, type ResultMessage } from './protocol';
-import type { Task } from './task';
+import type { CallSink, Task } from './task';
 import { spawnWorker, type Worker } from './worker_slot';
 import { Words } from './words';
 
@@ -52,6 +52,7 @@ export class LocalBackend {
   #taskUs = 50; // moving average of a task's run time
   #state: 'open' | 'closing' | 'terminated' = 'open';
   #failedStarts = 0;
+  #killedBooting = 0; // workers killed by a signal before they were ready, in a row
   #onRoom: Array<() => void> = [];
   #handling = 0; // > 0 while answers are handed to their calls
 
@@ -75,6 +76,22 @@ export class LocalBackend {
     if (this.#options.maxTasksPerChild > 0) demandSpares(-this.#options.processes);
   }
 
+  readonly #live = new Set<CallSink>(); // calls made and not finished
+
+  get #calls(): number {
+    return this.#live.size;
+  }
+
+  /** A call begins: while any is unfinished, close() keeps the workers for it, and terminate() rejects it. */
+  callBegan(call: CallSink): void {
+    this.#live.add(call);
+  }
+
+  /** A call finished (settled, stopped, its loop left). */
+  callEnded(call: CallSink): void {
+    if (this.#live.delete(call) && this.#live.size === 0 && this.#state === 'closing') this.#dispatch();
+  }
+
   /** Tasks submitted and not yet sent to a worker. */
   get backlog(): number {
     return this.#queued.length;
@@ -88,6 +105,9 @@ export class LocalBackend {
   submit(task: Task): void {
     if (this.#state === 'terminated') throw codedError('ERR_MP_POOL_CLOSED', 'the pool was terminated');
     this.#queued.push(task);
+    // After the pool gave up on workers that failed to start (their calls were
+    // rejected), a new call tries again.
+    if (!this.#workers.some((w) => w && !w.exited && !w.stopping)) this.#refill();
     // Tasks submitted together (a loop of apply() calls, the next chunks a
     // map reads while answers are handled) go out together: at the end of
     // this turn, or once the answers are handled.
@@ -137,9 +157,11 @@ export class LocalBackend {
       let best: Worker | undefined;
       let free = 0;
       for (const w of this.#workers) {
-        if (!w || w.exited || w.retiring || w.stopping || w.full || w.out.length >= window) continue;
+        if (!w || w.exited || w.retiring || w.stopping || w.full || w.out.length + w.stolen.size >= window) continue;
         free++;
-        if (!best || w.out.length < best.out.length) best = w;
+        // A worker still booting takes work only when no ready one has room (a replacement boots for ~100 ms).
+        const rank = (x: Worker): number => x.out.length + (this.#words.ready(x.index) ? 0 : MAX_WINDOW);
+        if (!best || rank(w) < rank(best)) best = w;
       }
       if (!best) break;
       // Its share of the backlog, in one queue item.
@@ -197,7 +219,7 @@ export class LocalBackend {
     if (this.#options.maxTasksPerChild > 0 && worker.dispatched >= this.#options.maxTasksPerChild) {
       // It leaves after these tasks: its replacement boots meanwhile.
       worker.retiring = true;
-      if (this.#state === 'open') this.#startWorker();
+      if (this.#state !== 'terminated') this.#startWorker();
     }
     return tasks.length;
   }
@@ -243,7 +265,16 @@ export class LocalBackend {
     if (!worker) return;
     this.#handling++;
     try {
-      for (const entry of entries) this.#onEntry(worker, entry);
+      for (const entry of entries) {
+        try {
+          this.#onEntry(worker, entry);
+        } catch (e) {
+          // A call's own code (an onProgress callback) threw: the answers go on; the error is the program's.
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
     } finally {
       this.#handling--;
     }
@@ -316,8 +347,12 @@ export class LocalBackend {
     // A worker that ends by itself before it is ready failed to start (its
     // main script or initializer threw, exited); one killed by a signal
     // meanwhile (by someone else) did not, and is simply replaced.
+    // One killed by a signal while it booted (by someone else, or the OOM killer
+    // at start) is replaced, each time a little later (10 ms, 20 ms ... 1 s)
+    // while it keeps happening, rather than failing the calls.
     if (!ready && !worker.stopping && exitCode !== null) this.#failedStarts++;
     else if (ready) this.#failedStarts = 0;
+    this.#killedBooting = !ready && !worker.stopping && exitCode === null ? this.#killedBooting + 1 : 0;
     if (this.#failedStarts >= MAX_FAILED_STARTS) {
       this.#failedStarts = 0;
       this.#failBacklog(
@@ -326,18 +361,20 @@ export class LocalBackend {
             'see their stderr: the main script or the initializer fails in a worker',
         ),
       );
-    } else if (
-      !worker.retiring &&
-      !worker.stopping &&
-      this.#state !== 'terminated' &&
-      (this.#state === 'open' || this.#queued.length > 0)
-    ) {
-      this.#startWorker();
-    } else if (worker.retiring && this.#state === 'open' && this.pids.length < this.#options.processes) {
-      this.#startWorker(); // its replacement found no free index when it retired
+    } else if (this.#state !== 'terminated' && (this.#state === 'open' || this.#queued.length > 0 || this.#calls > 0)) {
+      // Back to `processes` workers (a retiring one's replacement may not have found a free index when it retired).
+      if (this.#killedBooting > 2) {
+        const timer = setTimeout(() => this.#refill(), Math.min(1000, 10 * 2 ** (this.#killedBooting - 3)));
+        if (this.#calls === 0) timer.unref();
+      } else this.#refill();
     }
     this.#answers.wake();
     this.#dispatch();
+  }
+
+  #refill(): void {
+    if (this.#state === 'terminated') return;
+    while (this.pids.length < this.#options.processes && this.#workers.includes(undefined)) this.#startWorker();
   }
 
   #failBacklog(error: Error): void {
@@ -349,7 +386,8 @@ export class LocalBackend {
 
   // Closing: a worker with nothing out and nothing left to send is told to stop.
   #stopIdle(): void {
-    if (this.#queued.length > 0) return;
+    // A call still running may submit more (an imap reads its input as it is consumed).
+    if (this.#queued.length > 0 || this.#calls > 0) return;
     for (const w of this.#workers) {
       if (!w || w.exited || w.stopping || w.out.length > 0) continue;
       w.stopping = true;
@@ -385,6 +423,9 @@ export class LocalBackend {
       }
       w.process.kill();
     }
+    // Calls that hold no task now (a map waiting for room, or between chunks) fail too.
+    for (const call of [...this.#live]) call.fail(error);
+    this.#onRoom = [];
     this.#answers.wake();
   }
 

@@ -35,12 +35,15 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
   #done = 0;
   #exhausted = false;
   #pulling = false;
+  #roomWanted = false;
   readonly #gathered: R[] = [];
   readonly #ready = new Map<number, R[]>(); // ordered: finished chunks by their first index
   #next = 0; // ordered: the next index to hand on
   readonly #out = new Deque<R>();
   readonly #consumers: Array<{ resolve: (r: IteratorResult<R>) => void; reject: (e: Error) => void }> = [];
   #failure: Error | undefined;
+  // imap: the first error by input position, raised once the results before it are handed on (as Python's imap does).
+  #errorAt: { index: number; error: Error } | undefined;
 
   constructor(backend: LocalBackend, limits: CallLimits, spec: MapSpec, source: Source) {
     super(backend, limits);
@@ -56,6 +59,7 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
   #wantMore(): boolean {
     return (
       !this.#exhausted &&
+      this.#errorAt === undefined &&
       !this.finished &&
       this.#read - this.#consumed < this.#spec.lookahead &&
       (this.#spec.maxQueue === Infinity || this.backend.backlog < this.#spec.maxQueue)
@@ -84,10 +88,11 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
         if (chunk.length > 0) this.#submit(chunk);
       }
     } catch (e) {
-      this.reject(e instanceof Error ? e : new Error(String(e)));
+      this.#failAt(this.#read, e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.#pulling = false;
     }
+    this.#waitForRoom();
     this.#settleIfDone();
   }
 
@@ -106,11 +111,23 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
         if (chunk.length > 0 && !this.finished) this.#submit(chunk);
       }
     } catch (e) {
-      this.reject(e instanceof Error ? e : new Error(String(e)));
+      this.#failAt(this.#read, e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.#pulling = false;
     }
+    this.#waitForRoom();
     this.#settleIfDone();
+  }
+
+  // Stopped by a full backlog (maxQueue): read on once it has room.
+  #waitForRoom(): void {
+    if (this.#roomWanted || this.#spec.maxQueue === Infinity || this.#exhausted || this.finished || this.#errorAt !== undefined) return;
+    if (this.backend.backlog < this.#spec.maxQueue) return;
+    this.#roomWanted = true;
+    this.backend.whenRoom(this.#spec.maxQueue, () => {
+      this.#roomWanted = false;
+      this.#pull();
+    });
   }
 
   #submit(chunk: unknown[]): void {
@@ -130,11 +147,38 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
     this.backend.submit(task);
   }
 
+  /** imap raises an error where it happened, after the results before it; the others at once. */
+  #failAt(index: number, error: Error): void {
+    if (this.#spec.mode !== 'ordered') return this.reject(error);
+    if (this.#errorAt === undefined || index < this.#errorAt.index) this.#errorAt = { index, error };
+    this.#raiseIfDue();
+  }
+
+  #raiseIfDue(): void {
+    if (this.#errorAt !== undefined && this.#next >= this.#errorAt.index) this.reject(this.#errorAt.error);
+  }
+
+  override taskFailed(task: Task, error: Error): void {
+    this.#tasks.delete(task);
+    this.#failAt(task.index, error);
+  }
+
   taskDone(task: Task, value: unknown): void {
     this.#tasks.delete(task);
+    if (this.#errorAt !== undefined && task.index > this.#errorAt.index) return; // past the error: not wanted
     const values = value as R[];
     this.#done += values.length;
-    this.#spec.onProgress?.(this.#done, this.#spec.total);
+    if (this.#spec.onProgress) {
+      const { onProgress, total } = this.#spec;
+      const done = this.#done;
+      try {
+        onProgress(done, total);
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e; // the program's error, as a throwing listener's; the map goes on
+        });
+      }
+    }
     if (this.#spec.mode === 'gather') {
       for (let i = 0; i < values.length; i++) this.#gathered[task.index + i] = values[i]!;
       this.#consumed += values.length;
@@ -147,6 +191,7 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
         for (const v of chunk) this.#out.push(v);
         this.#next += chunk.length;
       }
+      this.#raiseIfDue();
     }
     this.#hand();
     this.#pull();

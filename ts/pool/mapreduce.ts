@@ -60,8 +60,8 @@ export class SimpleMapReduce<I, K, V, R> {
     const per = Math.max(1, Math.ceil(items.length / (4 * this.#pool.processes)));
     const batches: Array<[[string, string], Array<[K, V[]]>]> = [];
     for (let i = 0; i < items.length; i += per) batches.push([this.#reduceRef, items.slice(i, i + per)]);
-    const reduced = await this.#pool.starmap<R[]>(reduceChunk, batches, { chunksize: 1 });
-    return reduced.flat();
+    const reduced = await this.#pool.starmap(reduceChunk, batches, { chunksize: 1 });
+    return reduced.flat() as R[];
   }
 
   async *#chunks(inputs: Iterable<I> | AsyncIterable<I>, size: number): AsyncGenerator<[[string, string], I[]]> {

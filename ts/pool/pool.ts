@@ -28,11 +28,16 @@ const PREFETCH = 4096;
 const MAP_KEYS = ['chunksize', 'onProgress'];
 const CALLBACK_KEYS = ['callback', 'errorCallback'];
 
+/** A task function: its parameters type the arguments, its (awaited) return type the result. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskFn = (...args: any[]) => unknown;
+
 function withCallbacks<R>(call: Call<R>, rest: Record<string, unknown>): void {
   const { callback, errorCallback } = rest as Callbacks<R>;
   if (!callback && !errorCallback) return;
-  // A callback that throws is an uncaught exception, as a throwing event listener's is.
-  call.promise.then(callback, errorCallback).catch((e: unknown) =>
+  // A callback that throws is an uncaught exception, as a throwing event listener's
+  // is; a failed call with no errorCallback is only the AsyncResult's, as in Python.
+  call.promise.then(callback, errorCallback ?? (() => {})).catch((e: unknown) =>
     queueMicrotask(() => {
       throw e;
     }),
@@ -49,7 +54,11 @@ export class Pool {
   #fnCount = 0;
   #state: 'open' | 'closed' | 'terminated' = 'open';
 
-  constructor(processes?: number, options?: PoolOptions) {
+  constructor(processes?: number | (PoolOptions & { processes?: number }), options?: PoolOptions) {
+    // Python's keyword style, Pool(processes=4, initializer=...): one options object.
+    if (typeof processes === 'object' && processes !== null && options === undefined) {
+      ({ processes, ...options } = processes);
+    }
     this.#processes = checkProcesses(processes, cpuCount());
     const checked = checkPoolOptions(options);
     this.#module = checked.module;
@@ -112,24 +121,26 @@ export class Pool {
   }
 
   /** Runs fn(...args) in a worker; resolves with its result. */
-  apply<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions): Promise<R> {
+  apply<F extends TaskFn>(fn: F, args?: Parameters<F>, options?: TaskOptions): Promise<Awaited<ReturnType<F>>> {
     try {
-      return this.#apply<R>(fn, args, options, 'Pool.apply', [], true).promise;
+      return this.#apply<Awaited<ReturnType<F>>>(fn, args, options, 'Pool.apply', [], true).promise;
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
   /** apply() that blocks the thread until the result is there. */
-  applySync<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions): R {
-    const call = this.#apply<R>(fn, args, options, 'Pool.applySync', []);
-    this.#backend.pumpSync(() => call.settled, Infinity);
-    return call.outcome();
+  applySync<F extends TaskFn>(fn: F, args?: Parameters<F>, options?: TaskOptions): Awaited<ReturnType<F>> {
+    return this.#apply<Awaited<ReturnType<F>>>(fn, args, options, 'Pool.applySync', []).settleSync();
   }
 
   /** apply() as Python's apply_async: an AsyncResult, and callbacks. */
-  applyAsync<R = unknown>(fn: AnyFunction, args?: unknown[], options?: TaskOptions & Callbacks<R>): AsyncResult<R> {
-    return new AsyncResult(this.#apply<R>(fn, args, options, 'Pool.applyAsync', CALLBACK_KEYS), this.#backend);
+  applyAsync<F extends TaskFn>(
+    fn: F,
+    args?: Parameters<F>,
+    options?: TaskOptions & Callbacks<Awaited<ReturnType<F>>>,
+  ): AsyncResult<Awaited<ReturnType<F>>> {
+    return new AsyncResult(this.#apply<Awaited<ReturnType<F>>>(fn, args, options, 'Pool.applyAsync', CALLBACK_KEYS), this.#backend);
   }
 
   #map<R>(
@@ -165,33 +176,22 @@ export class Pool {
       if (spec.total === undefined) spec.total = n;
       return new MapCall<R>(this.#backend, limits, spec, source);
     };
+    // An async input of unknown length is not read ahead (a slow stream would
+    // wait for thousands of items, and the call's timeout and signal with it):
+    // one input a task unless chunksize says otherwise.
+    if (spec.chunksize === 0 && total === undefined && !isIterable(input)) spec.chunksize = 1;
     if (spec.chunksize !== 0 || total !== undefined || mode !== 'gather') {
       const call = make(sourceOf(input), total);
       return { call, start: () => call.start(), rest };
     }
     // A map of unknown length: read ahead to choose the chunksize.
-    const ahead = readAhead(input, PREFETCH);
-    if (!(ahead instanceof Promise)) {
-      const call = make(ahead.source, ahead.n);
-      return { call, start: () => call.start(), rest };
-    }
-    // Async: the call is made once the first items are in.
-    let call!: MapCall<R>;
-    const pending = ahead.then(({ source, n }) => {
-      call = make(source, n);
-      call.start();
-    });
-    return {
-      get call(): MapCall<R> {
-        return call;
-      },
-      start: () => pending,
-      rest,
-    };
+    const ahead = readAhead(input as Iterable<unknown>, PREFETCH);
+    const call = make(ahead.source, ahead.n);
+    return { call, start: () => call.start(), rest };
   }
 
   #chunksize(n: number | undefined): number {
-    const count = n ?? PREFETCH * 4;
+    const count = n ?? PREFETCH;
     return Math.max(1, Math.ceil(count / (4 * this.#processes)));
   }
 
@@ -207,9 +207,7 @@ export class Pool {
     if (isAsyncIterable(inputs) && !isIterable(inputs)) throw new TypeError('Pool.mapSync: the inputs must be a sync iterable');
     const m = this.#map<R>(fn, inputs, options, 'Pool.mapSync', 'gather', TaskKind.Map);
     void m.start();
-    const call = m.call;
-    this.#backend.pumpSync(() => call.settled, Infinity);
-    return call.outcome();
+    return m.call.settleSync();
   }
 
   /** map() as Python's map_async: an AsyncResult, and callbacks. */
@@ -240,18 +238,23 @@ export class Pool {
   }
 
   /** fn(...args) for every array of arguments. */
-  async starmap<R = unknown>(fn: AnyFunction, inputs: Input<unknown[]>, options?: number | MapOptions): Promise<R[]> {
-    const m = this.#map<R>(fn, inputs, options, 'Pool.starmap', 'gather', TaskKind.Starmap);
+  async starmap<F extends TaskFn>(
+    fn: F,
+    inputs: Input<Parameters<F>>,
+    options?: number | MapOptions,
+  ): Promise<Array<Awaited<ReturnType<F>>>> {
+    const m = this.#map<Awaited<ReturnType<F>>>(fn, inputs, options, 'Pool.starmap', 'gather', TaskKind.Starmap);
     await m.start();
     return m.call.promise;
   }
 
   /** starmap() as Python's starmap_async. */
-  starmapAsync<R = unknown>(
-    fn: AnyFunction,
-    inputs: Iterable<unknown[]>,
+  starmapAsync<F extends TaskFn, R = Awaited<ReturnType<F>>>(
+    fn: F,
+    inputs: Iterable<Parameters<F>>,
     options?: number | (MapOptions & Callbacks<R[]>),
   ): AsyncResult<R[]> {
+    if (isAsyncIterable(inputs) && !isIterable(inputs)) throw new TypeError('Pool.starmapAsync: the inputs must be a sync iterable');
     const m = this.#map<R>(fn, inputs, options, 'Pool.starmapAsync', 'gather', TaskKind.Starmap, CALLBACK_KEYS);
     void m.start();
     withCallbacks(m.call, m.rest);

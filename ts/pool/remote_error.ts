@@ -1,14 +1,19 @@
 // An error thrown by a task in a worker, carried back to the caller: its
 // class (the built-in ones; others keep their name on an Error), message,
-// code and other plain fields, and the worker's stack as its cause.
+// code and other plain fields, its own cause and (AggregateError) errors,
+// and the worker's stack as its cause (whose cause is the task's own).
 
 /** What crosses the process boundary for a thrown error. */
 export interface WireError {
   name: string;
   message: string;
   stack: string | undefined;
-  /** Own enumerable fields that are plain data (code, errno, path ...). */
+  /** Own enumerable fields that are plain data (code, errno, path, a Date ...). */
   fields: Record<string, unknown>;
+  /** The error's own cause, if it had one. */
+  cause?: WireError | { value: unknown };
+  /** An AggregateError's errors. */
+  errors?: WireError[];
 }
 
 const BUILT_IN: Record<string, new (message?: string, options?: { cause?: unknown }) => Error> = {
@@ -21,16 +26,18 @@ const BUILT_IN: Record<string, new (message?: string, options?: { cause?: unknow
   URIError,
 };
 
+// Data structured clone carries as it is (what JSON-like fields and Dates are made of).
 function plain(value: unknown, depth = 0): boolean {
-  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
+  if (value === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof value)) return true;
   if (depth > 3 || typeof value !== 'object') return false;
+  if (value instanceof Date) return true;
   if (Array.isArray(value)) return value.every((v) => plain(v, depth + 1));
   if (Object.getPrototypeOf(value) !== Object.prototype) return false;
   return Object.values(value).every((v) => plain(v, depth + 1));
 }
 
 /** In the worker: what a thrown value becomes on the wire. */
-export function toWire(thrown: unknown): WireError {
+export function toWire(thrown: unknown, depth = 0): WireError {
   if (!(thrown instanceof Error)) {
     let text: string;
     try {
@@ -42,20 +49,50 @@ export function toWire(thrown: unknown): WireError {
   }
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(thrown)) {
-    if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause' || key === 'errors') continue;
     const value = (thrown as unknown as Record<string, unknown>)[key];
     if (plain(value)) fields[key] = value;
   }
-  return { name: thrown.name, message: thrown.message, stack: thrown.stack, fields };
+  const wire: WireError = { name: thrown.name, message: thrown.message, stack: thrown.stack, fields };
+  if (depth < 4 && 'cause' in thrown && thrown.cause !== undefined) {
+    wire.cause =
+      thrown.cause instanceof Error ? toWire(thrown.cause, depth + 1) : plain(thrown.cause) ? { value: thrown.cause } : undefined;
+  }
+  if (depth < 4 && thrown instanceof AggregateError && Array.isArray(thrown.errors)) {
+    wire.errors = (thrown.errors as unknown[]).slice(0, 100).map((e) => toWire(e, depth + 1));
+  }
+  return wire;
 }
 
-/** In the caller: the error to reject with; `where` says which worker ran the task. */
+function rebuild(wire: WireError): Error {
+  const cause = wire.cause === undefined ? undefined : 'value' in wire.cause ? wire.cause.value : rebuild(wire.cause);
+  const options = wire.cause === undefined ? undefined : { cause };
+  let error: Error;
+  if (wire.errors !== undefined) error = new AggregateError(wire.errors.map(rebuild), wire.message, options);
+  else {
+    const Type = Object.prototype.hasOwnProperty.call(BUILT_IN, wire.name) ? BUILT_IN[wire.name] : Error;
+    error = new Type(wire.message, options);
+    if (Type === Error && wire.name !== 'Error') error.name = wire.name;
+  }
+  if (wire.stack !== undefined) error.stack = wire.stack;
+  Object.assign(error, wire.fields);
+  return error;
+}
+
+/**
+ * In the caller: the error to reject with; `where` says which worker ran
+ * the task. Its stack is the caller's; its cause carries the worker's
+ * stack, and that one's cause is the task's own cause, if any.
+ */
 export function fromWire(wire: WireError, where: string): Error {
   const Type = Object.prototype.hasOwnProperty.call(BUILT_IN, wire.name) ? BUILT_IN[wire.name] : Error;
-  const cause = new Error(`${wire.name}: ${wire.message} (thrown in ${where})`);
-  if (wire.stack !== undefined) cause.stack = `${wire.stack}\n    (thrown in ${where})`;
-  const error = new Type(wire.message, { cause });
-  if (Type === Error && wire.name !== 'Error') error.name = wire.name;
+  const inWorker = rebuild(wire);
+  inWorker.message = `${wire.message} (thrown in ${where})`;
+  const error =
+    wire.errors !== undefined
+      ? new AggregateError((inWorker as AggregateError).errors, wire.message, { cause: inWorker })
+      : new Type(wire.message, { cause: inWorker });
+  if (!(error instanceof AggregateError) && Type === Error && wire.name !== 'Error') error.name = wire.name;
   Object.assign(error, wire.fields);
   return error;
 }

@@ -20,6 +20,8 @@ export interface CallSink {
   taskDone(task: Task, value: unknown): void;
   /** A task threw, or could not run or be sent, or its worker died holding it. */
   taskFailed(task: Task, error: Error): void;
+  /** The whole call fails (the pool was terminated). */
+  fail(error: Error): void;
 }
 
 export type TaskState = 'queued' | 'out' | 'done';

@@ -8,6 +8,7 @@
 import { Empty } from '../base/errors';
 import { importExport } from '../base/modules';
 import { jsonText } from '../messaging/encoding';
+import { serialize } from '../share/handles';
 import { eventLoopSpinMs } from '../wait/wait';
 import type { Queue } from '../messaging/queue';
 import type { SharedArray } from '../values/shared_array';
@@ -109,6 +110,16 @@ async function take(tasks: Queue<TaskBatch | string>): Promise<TaskBatch | strin
   }
 }
 
+// The encoder's error for a value alone, its path told from the result itself ("result.cb is a function").
+function pathOf(value: unknown): unknown {
+  try {
+    serialize(value, 'result');
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 export async function poolWorker(
   tasks: Queue<TaskBatch | string>,
   results: Queue<ResultMessage>,
@@ -125,6 +136,8 @@ export async function poolWorker(
   const fns = new Map<number, AnyFn>();
   let done = 0;
   let held: ResultEntry[] = [];
+  let lastTaken = 0; // the seq of the last task it took (and did not skip)
+  const meanUs = new Map<number, number>(); // a task function's mean run time, per input
   let heldSince = 0;
   const flush = (): void => {
     if (held.length === 0) return;
@@ -139,7 +152,7 @@ export async function poolWorker(
         try {
           results.putSync([index, [entry]]);
         } catch (e) {
-          results.putSync([index, [[entry[0], Status.Unsendable, toWire(e), entry[3]]]]);
+          results.putSync([index, [[entry[0], Status.Unsendable, toWire(pathOf(entry[2]) ?? e), entry[3]]]]);
         }
       }
     }
@@ -154,9 +167,22 @@ export async function poolWorker(
       if (def !== 0) defs.set(fnId, def);
       Atomics.store(view, base + SLOT.started, seq);
       if (Atomics.load(view, base + SLOT.cancel + (seq % MAX_WINDOW)) === seq) {
+        // Not taken after all: `started` names the last task it did take again,
+        // so that its death is told of the right one.
+        Atomics.store(view, base + SLOT.started, lastTaken);
         held.push([seq, Status.Skipped, null, 0]);
+        // It counts: the pool sent this worker its maxTasks and sends no more.
+        if (config.maxTasks > 0 && ++done >= config.maxTasks) {
+          flush();
+          return;
+        }
         continue;
       }
+      lastTaken = seq;
+      // A task that may take a while does not keep results finished before it
+      // waiting (nor lose them, should it be stopped): those go first.
+      const expected = meanUs.get(fnId);
+      if (held.length > 0 && (expected === undefined || expected > FLUSH_MS * 1000)) flush();
       const t0 = performance.now();
       if (held.length === 0) heldSince = t0;
       let status: Status = Status.Ok;
@@ -180,7 +206,10 @@ export async function poolWorker(
         value = toWire(e);
       }
       const t1 = performance.now();
-      held.push([seq, status, value, Math.round((t1 - t0) * 1000)]);
+      const us = Math.round((t1 - t0) * 1000);
+      const perInput = kind === TaskKind.Apply ? us : us / Math.max(1, (payload as unknown[]).length);
+      meanUs.set(fnId, (meanUs.get(fnId) ?? perInput) * 0.75 + perInput * 0.25);
+      held.push([seq, status, value, us]);
       if (t1 - heldSince >= FLUSH_MS || i === batch.length - 1) flush();
       if (config.maxTasks > 0 && ++done >= config.maxTasks) {
         flush();
