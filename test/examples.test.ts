@@ -64,6 +64,21 @@ describe('examples (PyMOTW multiprocessing)', () => {
     expect(out).toContain('pool closed');
   });
 
+  it('pool_progress: a progress line per quarter when stdout is not a terminal', async () => {
+    const r = await run('pool_progress.mjs');
+    expect(r).toEqual({
+      code: 0,
+      out: [
+        'progress: 500/2000 (25%)',
+        'progress: 1000/2000 (50%)',
+        'progress: 1500/2000 (75%)',
+        'progress: 2000/2000 (100%)',
+        'done: 2000 results',
+      ],
+      err: [],
+    });
+  });
+
   it('pool_maxtasksperchild: workers are replaced after two tasks', async () => {
     const r = await run('pool_maxtasksperchild.mjs');
     expect(r.code).toBe(0);
