@@ -3,12 +3,13 @@
 // each to a worker's own queue (at most `window` out at a worker), reads the
 // answers from the one result queue, and tells each task's call.
 //
-// Attribution (protocol.ts): a worker runs its tasks in the order sent and
-// stores each one's seq before running it. When it dies, the pool first
-// takes every answer it sent (they are in shared memory), then, among the
-// tasks still out at it, the one whose seq it stored is the one it held: that
-// one fails with WorkerLostError (or is sent again, within `retries`); the
-// others had not begun and go back to the front of the backlog.
+// Attribution (protocol.ts, attribution.ts): a worker runs its tasks in the
+// order sent and stores each one's seq before running it. When it dies, the
+// pool first takes every answer it sent (they are in shared memory); then,
+// of the tasks still out at it, the one whose seq it stored and those before
+// it (finished, results not sent yet) are the ones it held: they fail with
+// WorkerLostError (or are sent again, within `retries`); the others had not
+// begun and go back to the front of the backlog.
 import { constants } from 'node:os';
 import { Full, ProcessError, codedError } from '../base/errors';
 import { getLogger } from '../base/logging';
