@@ -146,7 +146,7 @@ describe('lifecycle', () => {
     await new Promise((r) => setTimeout(r, 200));
     const workers = p2.pids;
     p2.terminate();
-    expect(((await running)).code).toBe('ERR_MP_POOL_CLOSED');
+    expect((await running).code).toBe('ERR_MP_POOL_CLOSED');
     expect(await queued).toBeDefined();
     await p2.join();
     for (const pid of workers) expect(alive(pid)).toBe(false);

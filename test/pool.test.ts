@@ -153,7 +153,7 @@ describe('errors', () => {
   it('a result that cannot be cloned is a TypeError naming the problem', async () => {
     const e = await pool.apply(t.unclonable).catch((x: Error) => x);
     expect(e).toBeInstanceOf(TypeError);
-    expect((e).code).toBe('ERR_MP_RESULT_NOT_CLONEABLE');
+    expect(e.code).toBe('ERR_MP_RESULT_NOT_CLONEABLE');
   });
 
   it('an argument that cannot be cloned rejects that call; the pool goes on', async () => {
