@@ -48,7 +48,7 @@ export class LocalBackend {
   readonly #workers: Array<Worker | undefined>;
   readonly #seqs: number[];
   readonly #queued = new Deque<Task>();
-  readonly #exits: Array<Promise<void>> = [];
+  readonly #exits = new Set<Promise<void>>(); // of the workers not yet gone (a recycling pool starts many)
   #out = 0;
   #taskUs = 50; // moving average of a task's run time
   #state: 'open' | 'closing' | 'terminated' = 'open';
@@ -257,7 +257,11 @@ export class LocalBackend {
       maxTasks: this.#options.maxTasksPerChild,
     });
     this.#workers[index] = worker;
-    this.#exits.push(worker.process._whenExited().then(() => this.#onExit(worker)));
+    const exited: Promise<void> = worker.process._whenExited().then(() => {
+      this.#onExit(worker);
+      this.#exits.delete(exited);
+    });
+    this.#exits.add(exited);
   }
 
   #onResult(message: ResultMessage): void {
@@ -442,8 +446,7 @@ export class LocalBackend {
       await Promise.all(live.map((w) => w.process.join()));
       for (const w of live) this.#onExit(w);
     }
-    await Promise.all(this.#exits);
-    this.#exits.length = 0;
+    await Promise.all([...this.#exits]);
     // Every worker is gone: nothing else can hold these any more.
     this.#answers.close();
     this.#words.close();
