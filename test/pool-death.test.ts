@@ -8,20 +8,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Pool, ProcessError, WorkerLostError } from '../dist/index.js';
 import { fixture, startNode } from './helpers/child';
-import { processRunner } from './helpers/processes';
+import { alive, processRunner } from './helpers/processes';
 
 const M = fixture('pool-tasks.mjs');
 const t: Record<string, any> = await import(M);
 const { run } = processRunner(M);
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function until(check: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;

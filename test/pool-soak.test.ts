@@ -6,18 +6,11 @@
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { Pool } from '../dist/index.js';
 import { fixture } from './helpers/child';
+import { alive } from './helpers/processes';
 import { Schedule, replay, scaled } from './helpers/soak';
 
 const M = fixture('pool-tasks.mjs');
 const t: Record<string, any> = await import(M);
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 // Kills a random worker every few tens of ms until `done` settles; how many it killed.
 async function killer(pool: Pool, s: Schedule, done: Promise<unknown>): Promise<number> {

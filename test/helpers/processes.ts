@@ -20,3 +20,13 @@ export function processRunner(module: string): { run: (target: unknown, ...args:
   };
   return { run, started };
 }
+
+/** Whether a process with this pid exists (a zombie counts until it is reaped). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
