@@ -181,8 +181,9 @@ export async function poolWorker(
       lastTaken = seq;
       // A task that may take a while does not keep results finished before it
       // waiting (nor lose them, should it be stopped): those go first.
-      const expected = meanUs.get(fnId);
-      if (held.length > 0 && (expected === undefined || expected > FLUSH_MS * 1000)) flush();
+      const inputs = kind === TaskKind.Apply ? 1 : Math.max(1, (payload as unknown[]).length);
+      const perInputUs = meanUs.get(fnId);
+      if (held.length > 0 && (perInputUs === undefined || perInputUs * inputs > FLUSH_MS * 1000)) flush();
       const t0 = performance.now();
       if (held.length === 0) heldSince = t0;
       let status: Status = Status.Ok;
@@ -207,8 +208,8 @@ export async function poolWorker(
       }
       const t1 = performance.now();
       const us = Math.round((t1 - t0) * 1000);
-      const perInput = kind === TaskKind.Apply ? us : us / Math.max(1, (payload as unknown[]).length);
-      meanUs.set(fnId, (meanUs.get(fnId) ?? perInput) * 0.75 + perInput * 0.25);
+      const perInput = us / inputs;
+      meanUs.set(fnId, (perInputUs ?? perInput) * 0.75 + perInput * 0.25);
       held.push([seq, status, value, us]);
       if (t1 - heldSince >= FLUSH_MS || i === batch.length - 1) flush();
       if (config.maxTasks > 0 && ++done >= config.maxTasks) {
