@@ -79,3 +79,6 @@ export function delay(ms: number): { promise: Promise<void>; clear(): void } {
   });
   return { promise, clear: () => timer!.clear() };
 }
+
+/** Resolves after the event loop has turned once (timers and I/O had their go). */
+export const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -2,6 +2,7 @@
 // event loop: a short spin on the shared word first (a busy partner answers
 // within microseconds), then a native waiter thread; a queue found quiet
 // backs the spin off, and a lock holder that died is taken over.
+import { turnOfTheLoop } from '../base/timers';
 import type { RingHandle } from '../binding/native';
 import { addon } from '../binding/addon';
 import type { SharedState } from '../shm/shared_state';
@@ -14,7 +15,6 @@ const MAX_LOOP_HOLD_MS = 1;
 // An async wait longer than this found the queue quiet rather than the
 // partner busy: then spinning before the next waits is not worth it.
 const QUIET_MS = 1;
-const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class RingWaiter {
   readonly #state: SharedState;

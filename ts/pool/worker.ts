@@ -5,6 +5,7 @@
 // turns (see take()), and the worker ignores SIGINT: at a
 // Ctrl-C the terminal signals the whole process group, and the parent, not
 // its workers, decides what happens (they die with it).
+import { turnOfTheLoop } from '../base/timers';
 import { Empty } from '../base/errors';
 import { importExport } from '../base/modules';
 import { jsonText } from '../messaging/encoding';
@@ -80,7 +81,6 @@ function entriesText(index: number, entries: ResultEntry[]): string | undefined 
 // every IDLE_SLICE_MS meanwhile, so timers and I/O that a task left behind
 // still run.
 const IDLE_SLICE_MS = 50;
-const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // The pool usually answers a result with the next task within microseconds
 // (an apply() loop): then spinning for it spares both sides a futex wake-up
