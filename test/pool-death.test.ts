@@ -110,7 +110,13 @@ describe('worker death', () => {
 
   it('workers whose initializer fails: calls reject with ProcessError instead of hanging', async () => {
     const pool = new Pool(1, { module: M, initializer: t.failInit });
-    await expect(pool.apply(t.add, [1, 1])).rejects.toThrow(ProcessError);
+    const e = await pool.apply(t.add, [1, 1]).catch((x: Error) => x);
+    expect(e).toBeInstanceOf(ProcessError);
+    // What the initializer threw, in the message and as the cause (not only on the workers' stderr).
+    expect((e as Error).message).toMatch(/initializer threw Error: initializer failed/);
+    const cause = (e as Error).cause as Error;
+    expect(cause.message).toBe('initializer failed');
+    expect((cause.cause as Error).message).toMatch(/^initializer failed \(thrown in the initializer of PoolWorker-\d+, pid \d+\)$/);
     pool.terminate();
     await pool.join();
   });

@@ -171,3 +171,23 @@ describe('calls', () => {
     await pool.join();
   });
 });
+
+describe('blocking calls', () => {
+  it('a blocking call begun while the async reader is mid-read gets every answer (was: a hang, 1 in ~40 runs)', async () => {
+    // The async reader took an answer out of the queue and handed it on
+    // microtasks later; a mapSync begun in between waited for it for ever.
+    const pool = new Pool(2, { module: M });
+    const xs = range(40);
+    for (let i = 0; i < 150; i++) {
+      // Answers still coming while the awaited call resolves: the async reader is busy when the blocking calls begin.
+      const more = pool.map(t.slowSquare, xs, { chunksize: 1 });
+      await pool.apply(t.add, [i, 1]);
+      // A timeout turns the old hang into a failure.
+      expect(pool.applySync(t.add, [i, 2], { timeout: 60_000 })).toBe(i + 2);
+      expect(pool.mapSync(t.square, xs, { chunksize: 1, timeout: 60_000 })).toEqual(xs.map((x) => x * x));
+      await more;
+    }
+    pool.close();
+    await pool.join();
+  });
+});

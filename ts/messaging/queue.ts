@@ -103,6 +103,15 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
     return (await this.#open().get(timeout, signal, this._getOptions())) as T;
   }
 
+  /**
+   * @internal Resolves once the queue holds an item or is shut down, taking
+   * nothing: for a reader that takes and handles items in one synchronous
+   * step (an item taken by an awaited get is handled turns later).
+   */
+  async _whenReadable(signal?: AbortSignal): Promise<void> {
+    await this.#open().poll(Infinity, signal);
+  }
+
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */
   getSync(options?: SyncOptions | number): T {
     const timeout = syncTimeout(options, 'getSync');

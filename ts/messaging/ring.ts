@@ -263,6 +263,22 @@ export class Ring {
     }
   }
 
+  /**
+   * Resolves once a record is there or the ring is shut down (true), or
+   * after timeoutMs (false), without taking anything: a reader that must
+   * take and handle a record in one synchronous step waits with this.
+   */
+  async poll(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const seen = Atomics.load(this.#state.i32, C!.written / 4);
+      if (this.items > 0 || this.isShutDown) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await this.#waiter.moved(C!.written, seen, left, signal);
+    }
+  }
+
   /** Shuts the ring down; false if `immediate` could not get its lock (held for a second) to drop the contents. */
   shutdown(immediate: boolean): boolean {
     return addon().ringShutdown(this.#handle, immediate, NOWAIT_LOCK_MS * 50) !== C!.status.timedOut;

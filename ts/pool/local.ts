@@ -20,6 +20,7 @@ import { nextSeq, takeBatch } from './batch';
 import { Deque } from './deque';
 import { deliver, lostError, unsendable } from './outcomes';
 import { MAX_WINDOW, Status, type ResultEntry, type ResultMessage } from './protocol';
+import { fromWire, type WireError } from './remote_error';
 import type { CallSink, Task } from './task';
 import { spawnWorker, type Worker } from './worker_slot';
 import { Words } from './words';
@@ -43,7 +44,13 @@ export interface LocalOptions {
 
 export class LocalBackend {
   readonly #options: LocalOptions;
-  readonly #answers = new Answers((message) => this.#onResult(message));
+  readonly #answers = new Answers(
+    (message) => this.#onResult(message),
+    (error) => {
+      getLogger().error(`pool: reading results failed: ${error.message}`);
+      this.terminate(codedError('ERR_MP_INTERNAL', `the pool could not read its results: ${error.message}`, { cause: error }));
+    },
+  );
   readonly #words: Words;
   readonly #workers: Array<Worker | undefined>;
   readonly #seqs: number[];
@@ -54,6 +61,7 @@ export class LocalBackend {
   #state: 'open' | 'closing' | 'terminated' = 'open';
   #failedStarts = 0;
   #killedBooting = 0; // workers killed by a signal before they were ready, in a row
+  #startError: Error | undefined; // what the last initializer that failed threw
   #onRoom: Array<() => void> = [];
   #handling = 0; // > 0 while answers are handed to their calls
 
@@ -286,10 +294,18 @@ export class LocalBackend {
   }
 
   #onEntry(worker: Worker, [seq, status, value, us]: ResultEntry): void {
+    if (seq === 0) {
+      // Its initializer threw: it exits, a failed start.
+      this.#startError = fromWire(value as WireError, `the initializer of ${worker.process.name}, pid ${worker.process.pid}`);
+      return;
+    }
     if (worker.stolen.delete(seq)) return; // the Skipped answer of a task taken back
     const task = worker.out.peek();
     if (!task || task.seq !== seq) {
-      getLogger().error(`internal error: ${worker.process.name} answered task ${seq}, not the one expected`);
+      // A bug of ours, never to pass unseen: the call of that task would wait for ever.
+      const message = `internal error: ${worker.process.name} answered task ${seq}, not the one expected (${task?.seq})`;
+      getLogger().error(message);
+      process.emitWarning(message, 'MultiprocWarning');
       return;
     }
     worker.out.shift();
@@ -356,15 +372,24 @@ export class LocalBackend {
     // at start) is replaced, each time a little later (10 ms, 20 ms ... 1 s)
     // while it keeps happening, rather than failing the calls.
     if (!ready && !worker.stopping && exitCode !== null) this.#failedStarts++;
-    else if (ready) this.#failedStarts = 0;
+    else if (ready) {
+      this.#failedStarts = 0;
+      this.#startError = undefined;
+    }
     this.#killedBooting = !ready && !worker.stopping && exitCode === null ? this.#killedBooting + 1 : 0;
     if (this.#failedStarts >= MAX_FAILED_STARTS) {
       this.#failedStarts = 0;
+      const startError = this.#startError;
+      this.#startError = undefined;
       this.#failBacklog(
-        new ProcessError(
-          `the pool's workers exit before they can run a task (the last: ${signal ?? `exit code ${exitCode}`}); ` +
-            'see their stderr: the main script or the initializer fails in a worker',
-        ),
+        startError
+          ? new ProcessError(`the pool's workers cannot start: their initializer threw ${startError.name}: ${startError.message}`, {
+              cause: startError,
+            })
+          : new ProcessError(
+              `the pool's workers exit before they can run a task (the last: ${signal ?? `exit code ${exitCode}`}); ` +
+                'see their stderr: the main script fails in a worker',
+            ),
       );
     } else if (this.#state !== 'terminated' && (this.#state === 'open' || this.#queued.length > 0 || this.#calls > 0)) {
       // Back to `processes` workers (a retiring one's replacement may not have found a free index when it retired).

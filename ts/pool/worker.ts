@@ -130,7 +130,17 @@ export async function poolWorker(
   const view = words.view;
   const base = config.index * SLOT_WORDS;
   const { index } = config;
-  if (config.initializer) await (await load(config.initializer, 'initializer'))(...config.initargs);
+  if (config.initializer) {
+    try {
+      await (
+        await load(config.initializer, 'initializer')
+      )(...config.initargs);
+    } catch (e) {
+      // Told to the pool (seq 0: no task), which names it in the calls' error; the worker then fails to start.
+      results.putSync([index, [[0, Status.Threw, toWire(e), 0]]]);
+      throw e;
+    }
+  }
   Atomics.store(view, base + SLOT.ready, 1);
   const defs = new Map<number, [string, string]>();
   const fns = new Map<number, AnyFn>();
