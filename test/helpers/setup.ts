@@ -6,6 +6,7 @@ import { afterAll, expect } from 'vitest';
 import { listSharedObjects } from '../../dist/index.js';
 import { native } from '../../dist/binding/native.js';
 import { running } from './child';
+import { describeObjects } from './shm';
 
 afterAll(async () => {
   for (const child of running) child.kill('SIGKILL');
@@ -19,5 +20,5 @@ afterAll(async () => {
   const left = listSharedObjects()
     .filter((o) => o.trackerPid === me)
     .map((o) => o.name);
-  expect(left, 'objects this test file created and did not unlink').toEqual([]);
+  expect(left, `objects this test file created and did not unlink:\n  ${describeObjects(left)}\n`).toEqual([]);
 });
