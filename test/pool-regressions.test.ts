@@ -1,5 +1,8 @@
 // Pool regressions: each found by a review or a new user's trial, each
 // failed before its fix.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, ProcessError, TimeoutError } from '../dist/index.js';
 import { fixture } from './helpers/child';
@@ -189,5 +192,27 @@ describe('blocking calls', () => {
     }
     pool.close();
     await pool.join();
+  });
+});
+
+describe('stopping tasks', () => {
+  it('an abort after the task finished (its answer not read yet) does not kill its worker (was: killed and replaced)', async () => {
+    const pool = new Pool(1, { module: M });
+    await pool.apply(t.add, [1, 1]); // booted
+    const [pid] = pool.pids;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-pool-'));
+    const file = path.join(dir, 'done');
+    const ac = new AbortController();
+    const p = pool.apply(t.markAfter, [file, 7], { signal: ac.signal });
+    await Promise.resolve(); // sent at the end of this turn
+    // Blocks this thread (so the answer is not read) until the worker is done with the task.
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(file)) if (Date.now() > deadline) throw new Error('the task never ran');
+    ac.abort();
+    await expect(p).rejects.toThrow(AbortError);
+    expect(await pool.apply(t.pid)).toBe(pid);
+    pool.close();
+    await pool.join();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

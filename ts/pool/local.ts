@@ -149,7 +149,8 @@ export class LocalBackend {
     if (task.state !== 'out') return; // queued ones are dropped as they come up
     const worker = this.#workers[task.worker];
     if (!worker || worker.exited) return;
-    if (this.#words.cancel(worker.index, task.seq) && stop) {
+    // Killing the worker stops the task only while it runs: one that finished (its answer on its way) is left be.
+    if (this.#words.cancel(worker.index, task.seq) && stop && !this.#words.finished(worker.index, task.seq)) {
       getLogger().debug(`stopping ${worker.process.name}: its task was cancelled`);
       worker.process.kill();
     }

@@ -10,6 +10,9 @@
 //                    and those before it whose results it had not sent.
 //   [ready]          1 once the worker ran its initializer and waits for
 //                    tasks (a worker that dies before is a failed start).
+//   [finished]       the seq of the task it last finished (its answer is
+//                    held or sent): a cancelled task that finished is not
+//                    stopped by killing its worker.
 //   [cancel + seq % MAX_WINDOW]
 //                    seq, when the pool cancelled that task (a timeout or
 //                    an abort) before the worker took it: the worker skips it.
@@ -22,7 +25,7 @@ import type { WireError } from './remote_error';
 
 /** Most tasks out at one worker at once. */
 export const MAX_WINDOW = 64;
-export const SLOT = { started: 0, ready: 1, cancel: 2 } as const;
+export const SLOT = { started: 0, ready: 1, finished: 2, cancel: 3 } as const;
 export const SLOT_WORDS = SLOT.cancel + MAX_WINDOW;
 
 /** What a task asks the worker to do with its payload. */

@@ -37,6 +37,11 @@ export class Words {
     return this.started(index) === seq;
   }
 
+  /** Whether the worker at `index` finished task `seq` (the last it took). */
+  finished(index: number, seq: number): boolean {
+    return Atomics.load(this.#view, index * SLOT_WORDS + SLOT.finished) === seq;
+  }
+
   /** Every worker is gone: this process gives the words up now. */
   close(): void {
     letGoNow(this.array);

@@ -221,6 +221,7 @@ export async function poolWorker(
       const perInput = us / inputs;
       meanUs.set(fnId, (perInputUs ?? perInput) * 0.75 + perInput * 0.25);
       held.push([seq, status, value, us]);
+      Atomics.store(view, base + SLOT.finished, seq);
       if (t1 - heldSince >= FLUSH_MS || i === batch.length - 1) flush();
       if (config.maxTasks > 0 && ++done >= config.maxTasks) {
         flush();
