@@ -170,6 +170,11 @@ describe('calls', () => {
     expect(a).toBeInstanceOf(AggregateError);
     expect(a.errors.map((x: Error) => x.message)).toEqual(['a', 'b']);
     expect(a.errors[0]).toBeInstanceOf(RangeError);
+    // A DOMException stays one, with its name and code (was: a plain Error named AbortError, no code).
+    const d = (await pool.apply(t.domError).catch((x: Error) => x)) as DOMException;
+    expect(d).toBeInstanceOf(DOMException);
+    expect([d.name, d.code, d.message]).toEqual(['AbortError', 20, 'the operation was aborted']);
+    expect((d.cause as Error).message).toMatch(/^the operation was aborted \(thrown in PoolWorker/);
     pool.close();
     await pool.join();
   });

@@ -14,6 +14,8 @@ export interface WireError {
   cause?: WireError | { value: unknown };
   /** An AggregateError's errors. */
   errors?: WireError[];
+  /** A DOMException (an AbortError, a DataCloneError ...): rebuilt as one, with its name and code. */
+  dom?: true;
 }
 
 const BUILT_IN: Record<string, new (message?: string, options?: { cause?: unknown }) => Error> = {
@@ -54,6 +56,7 @@ export function toWire(thrown: unknown, depth = 0): WireError {
     if (plain(value)) fields[key] = value;
   }
   const wire: WireError = { name: thrown.name, message: thrown.message, stack: thrown.stack, fields };
+  if (thrown instanceof DOMException) wire.dom = true;
   if (depth < 4 && 'cause' in thrown && thrown.cause !== undefined) {
     wire.cause =
       thrown.cause instanceof Error ? toWire(thrown.cause, depth + 1) : plain(thrown.cause) ? { value: thrown.cause } : undefined;
@@ -64,11 +67,19 @@ export function toWire(thrown: unknown, depth = 0): WireError {
   return wire;
 }
 
+// A DOMException (its code follows from its name); Node 20's constructor takes no cause.
+function domException(message: string, name: string, options: { cause?: unknown } | undefined): Error {
+  const error = new DOMException(message, name);
+  if (options) Object.defineProperty(error, 'cause', { value: options.cause, writable: true, configurable: true });
+  return error;
+}
+
 function rebuild(wire: WireError): Error {
   const cause = wire.cause === undefined ? undefined : 'value' in wire.cause ? wire.cause.value : rebuild(wire.cause);
   const options = wire.cause === undefined ? undefined : { cause };
   let error: Error;
   if (wire.errors !== undefined) error = new AggregateError(wire.errors.map(rebuild), wire.message, options);
+  else if (wire.dom) error = domException(wire.message, wire.name, options);
   else {
     const Type = Object.prototype.hasOwnProperty.call(BUILT_IN, wire.name) ? BUILT_IN[wire.name] : Error;
     error = new Type(wire.message, options);
@@ -87,12 +98,15 @@ function rebuild(wire: WireError): Error {
 export function fromWire(wire: WireError, where: string): Error {
   const Type = Object.prototype.hasOwnProperty.call(BUILT_IN, wire.name) ? BUILT_IN[wire.name] : Error;
   const inWorker = rebuild(wire);
-  inWorker.message = `${wire.message} (thrown in ${where})`;
+  // Defined, not assigned: a DOMException's message is a getter.
+  Object.defineProperty(inWorker, 'message', { value: `${wire.message} (thrown in ${where})`, writable: true, configurable: true });
   const error =
     wire.errors !== undefined
       ? new AggregateError((inWorker as AggregateError).errors, wire.message, { cause: inWorker })
-      : new Type(wire.message, { cause: inWorker });
-  if (!(error instanceof AggregateError) && Type === Error && wire.name !== 'Error') error.name = wire.name;
+      : wire.dom
+        ? domException(wire.message, wire.name, { cause: inWorker })
+        : new Type(wire.message, { cause: inWorker });
+  if (!(error instanceof AggregateError) && !wire.dom && Type === Error && wire.name !== 'Error') error.name = wire.name;
   Object.assign(error, wire.fields);
   return error;
 }
