@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Pool, ProcessError, WorkerLostError } from '../dist/index.js';
+import { Pool, ProcessError, WorkerLostError, getLogger } from '../dist/index.js';
 import { fixture, startNode } from './helpers/child';
 import { alive, processRunner } from './helpers/processes';
 
@@ -106,6 +106,36 @@ describe('worker death', () => {
     expect(await pool.map(t.square, [5])).toEqual([25]);
     pool.close();
     await pool.join();
+  });
+
+  it('workers killed while booting, then close() and join(): no worker starts after join() (was: one did, found the pool queues gone, and its own was left in /dev/shm)', async () => {
+    // Replacements of workers killed while booting come later and later (10 ms, 20 ms ...).
+    const pool = new Pool(1, { module: M });
+    const killed: number[] = [];
+    for (let k = 0; k < 8; k++) {
+      await until(() => pool.pids.length === 1 && !killed.includes(pool.pids[0]));
+      killed.push(pool.pids[0]);
+      process.kill(pool.pids[0], 'SIGKILL');
+    }
+    await until(() => pool.pids.length === 0); // the 8th death seen: its replacement is due in ~320 ms
+    pool.close();
+    await pool.join();
+    // Every process start is logged (debug): none may follow join().
+    const started: string[] = [];
+    const logger = getLogger();
+    const level = logger.level;
+    const note = (line: string): void => void (/started PoolWorker/.test(line) && started.push(line));
+    logger.setLevel('debug');
+    logger.addHandler(note);
+    try {
+      // Past the replacement's due time (a bound for something that must not happen, not a timing claim).
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      logger.removeHandler(note);
+      logger.setLevel(level);
+    }
+    expect(started).toEqual([]);
+    expect(pool.pids).toEqual([]);
   });
 
   it('workers whose initializer fails: calls reject with ProcessError instead of hanging', async () => {

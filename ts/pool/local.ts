@@ -395,16 +395,39 @@ export class LocalBackend {
     } else if (this.#state !== 'terminated' && (this.#state === 'open' || this.#queued.length > 0 || this.#calls > 0)) {
       // Back to `processes` workers (a retiring one's replacement may not have found a free index when it retired).
       if (this.#killedBooting > 2) {
-        const timer = setTimeout(() => this.#refill(), Math.min(1000, 10 * 2 ** (this.#killedBooting - 3)));
-        if (this.#calls === 0) timer.unref();
+        this.#refillLater(Math.min(1000, 10 * 2 ** (this.#killedBooting - 3)));
       } else this.#refill();
     }
     this.#answers.wake();
     this.#dispatch();
   }
 
+  // Replacements due later (workers killed while booting): join() waits for them while there is work.
+  #refillDue: { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } | undefined;
+
+  #refillLater(ms: number): void {
+    this.#cancelRefill();
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(() => {
+      this.#cancelRefill();
+      this.#refill();
+    }, ms);
+    if (this.#calls === 0) timer.unref();
+    this.#refillDue = { timer, done, resolve };
+  }
+
+  #cancelRefill(): void {
+    if (!this.#refillDue) return;
+    clearTimeout(this.#refillDue.timer);
+    this.#refillDue.resolve();
+    this.#refillDue = undefined;
+  }
+
   #refill(): void {
     if (this.#state === 'terminated') return;
+    // Closing with nothing left to do: no new workers (after join() they could not even start: their queues are gone).
+    if (this.#state === 'closing' && this.#queued.length === 0 && this.#calls === 0) return;
     while (this.pids.length < this.#options.processes && this.#workers.includes(undefined)) this.#startWorker();
   }
 
@@ -442,6 +465,7 @@ export class LocalBackend {
   terminate(error: Error): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
+    this.#cancelRefill();
     this.#releaseSpares();
     this.#failBacklog(error);
     for (const w of this.#workers) {
@@ -468,7 +492,16 @@ export class LocalBackend {
   async join(): Promise<void> {
     for (;;) {
       const live = this.#workers.filter((w): w is Worker => w !== undefined && !w.exited);
-      if (live.length === 0) break;
+      if (live.length === 0) {
+        // Work left and its workers due later: they finish it first.
+        const due = this.#refillDue;
+        if (due && (this.#queued.length > 0 || this.#calls > 0)) {
+          await due.done;
+          continue;
+        }
+        this.#cancelRefill();
+        break;
+      }
       await Promise.all(live.map((w) => w.process.join()));
       for (const w of live) this.#onExit(w);
     }
