@@ -20,7 +20,7 @@ import { nextSeq, takeBatch } from './batch';
 import { Deque } from './deque';
 import { deliver, lostError, unsendable } from './outcomes';
 import { MAX_WINDOW, Status, type ResultEntry, type ResultMessage } from './protocol';
-import { fromWire, type WireError } from './remote_error';
+import { fromWire, type WireError } from '../base/remote_error';
 import type { CallSink, Task } from './task';
 import { spawnWorker, type Worker } from './worker_slot';
 import { Words } from './words';

@@ -5,7 +5,7 @@ import { WorkerLostError, codedError } from '../base/errors';
 import type { Process } from '../process/process';
 import { serialize } from '../share/handles';
 import { Status, TaskKind } from './protocol';
-import { fromWire, type WireError } from './remote_error';
+import { fromWire, type WireError } from '../base/remote_error';
 import type { Task } from './task';
 
 /** "work" / "work (input 3)" / "work (inputs 8 to 15)", for messages. */

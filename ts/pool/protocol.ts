@@ -21,7 +21,7 @@
 // and then loads the cancel word; the pool stores the cancel word and then
 // loads `started` (both sequentially consistent): at least one of them sees
 // the other's store, so a cancelled task is either skipped or killed.
-import type { WireError } from './remote_error';
+import type { WireError } from '../base/remote_error';
 
 /** Most tasks out at one worker at once. */
 export const MAX_WINDOW = 64;

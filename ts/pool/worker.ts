@@ -26,7 +26,7 @@ import {
   type TaskMessage,
   type WorkerConfig,
 } from './protocol';
-import { toWire } from './remote_error';
+import { toWire } from '../base/remote_error';
 
 type AnyFn = (...args: unknown[]) => unknown;
 

@@ -1,7 +1,9 @@
-// An error thrown by a task in a worker, carried back to the caller: its
-// class (the built-in ones; others keep their name on an Error), message,
-// code and other plain fields, its own cause and (AggregateError) errors,
-// and the worker's stack as its cause (whose cause is the task's own).
+// An error thrown in another process (a Pool task in a worker, a manager
+// method in the server), carried back to the caller: its class (the
+// built-in ones, AggregateError, DOMException; others keep their name on an
+// Error), message, code and other plain fields, its own cause and
+// (AggregateError) errors, and the remote stack as its cause (whose cause
+// is the error's own).
 
 /** What crosses the process boundary for a thrown error. */
 export interface WireError {
