@@ -2,15 +2,13 @@
 // its own queue in order, notes each one in the shared words before it runs
 // it (protocol.ts), and answers on the pool's result queue. One task at a
 // time; an async task function is awaited. While idle the event loop
-// turns (see take()), and the worker ignores SIGINT: at a
+// turns (messaging/taker.ts), and the worker ignores SIGINT: at a
 // Ctrl-C the terminal signals the whole process group, and the parent, not
 // its workers, decides what happens (they die with it).
-import { turnOfTheLoop } from '../base/timers';
-import { Empty } from '../base/errors';
 import { importExport } from '../base/modules';
 import { jsonText } from '../messaging/encoding';
+import { Taker } from '../messaging/taker';
 import { serialize } from '../share/handles';
-import { eventLoopSpinMs } from '../wait/wait';
 import type { Queue } from '../messaging/queue';
 import type { SharedArray } from '../values/shared_array';
 import {
@@ -76,40 +74,6 @@ function entriesText(index: number, entries: ResultEntry[]): string | undefined 
   return text + ']]';
 }
 
-// Idle, a worker blocks in the addon's wait (a spin, then a futex: a task
-// sent to it begins within microseconds), and lets its event loop turn
-// every IDLE_SLICE_MS meanwhile, so timers and I/O that a task left behind
-// still run.
-const IDLE_SLICE_MS = 50;
-
-// The pool usually answers a result with the next task within microseconds
-// (an apply() loop): then spinning for it spares both sides a futex wake-up
-// (~10 us each on a VM). When the pool is the slow side (a map keeping every
-// worker busy), a spin only takes the CPU the pool needs: after a spin that
-// caught nothing, the next 1, 2, 4 ... 64 waits do not spin.
-let spinSkips = 0;
-let spinMisses = 0;
-
-async function take(tasks: Queue<TaskBatch | string>): Promise<TaskBatch | string> {
-  if (tasks.qsize() === 0) {
-    if (spinSkips > 0) spinSkips--;
-    else {
-      const until = performance.now() + eventLoopSpinMs();
-      while (tasks.qsize() === 0 && performance.now() < until);
-      if (tasks.qsize() === 0) spinSkips = Math.min(2 ** spinMisses++, 64);
-      else spinMisses = 0;
-    }
-  }
-  for (;;) {
-    try {
-      return tasks.getSync(IDLE_SLICE_MS);
-    } catch (e) {
-      if (!(e instanceof Empty)) throw e;
-    }
-    await turnOfTheLoop();
-  }
-}
-
 // The encoder's error for a value alone, its path told from the result itself ("result.cb is a function").
 function pathOf(value: unknown): unknown {
   try {
@@ -144,6 +108,7 @@ export async function poolWorker(
   Atomics.store(view, base + SLOT.ready, 1);
   const defs = new Map<number, [string, string]>();
   const fns = new Map<number, AnyFn>();
+  const taker = new Taker(tasks);
   let done = 0;
   let held: ResultEntry[] = [];
   let lastTaken = 0; // the seq of the last task it took (and did not skip)
@@ -169,7 +134,7 @@ export async function poolWorker(
   };
   for (;;) {
     if (tasks.qsize() === 0) flush();
-    const item = await take(tasks);
+    const item = await taker.take();
     if (item === null) break;
     const batch = typeof item === 'string' ? (JSON.parse(item) as TaskMessage[]) : item;
     for (let i = 0; i < batch.length; i++) {
