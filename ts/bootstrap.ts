@@ -8,16 +8,16 @@
 // returns, 1 when it throws or anything is left uncaught (the stack printed
 // under "Process <name>:"), n for process.exit(n).
 import fs from 'node:fs';
-import { addon, inheritTracker } from '../binding/addon';
-import { deserialize, loadHandleKinds } from '../share/handles';
-import { getLogger, logToStderr } from '../base/logging';
-import { CHILD } from '../base/child';
+import { addon, inheritTracker } from './binding/addon';
+import { deserialize, loadHandleKinds } from './share/handles';
+import { getLogger, logToStderr } from './base/logging';
+import { CHILD } from './base/child';
 import { installKindModules } from './kinds';
-import { decodePayload, type StartPayload } from './payload';
-import type { Process } from './process';
-import { reviveProcess } from './revive';
-import { state } from '../base/identity';
-import { importExport } from '../base/modules';
+import { decodePayload, type StartPayload } from './process/payload';
+import type { Process } from './process/process';
+import { reviveProcess } from './process/revive';
+import { state } from './base/identity';
+import { importExport } from './base/modules';
 
 /** Reads a variable of ours and removes it from the environment. */
 function takeEnv(name: string): string | undefined {
@@ -42,7 +42,7 @@ function readPayload(): StartPayload | undefined {
   return data.length === 0 ? undefined : decodePayload(data);
 }
 
-// A spare (spares.ts) gets ready before it knows what it will run: it
+// A spare (process/spares.ts) gets ready before it knows what it will run: it
 // imports the module most targets live in and dies with its parent until
 // it is claimed. The blocking read of its payload then waits idle.
 async function prepareSpare(): Promise<void> {

@@ -3,12 +3,12 @@
 // handles in its arguments, loading each kind's module on first need (the
 // bootstrap installs this; a main process imported them all through index.ts).
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { addKindModules } from '../share/handles';
+import { addKindModules } from './share/handles';
 
-const sharedMemory = (): void => void require('../shm/shared_memory');
-const lock = (): void => void require('../sync/lock');
-const semaphore = (): void => void require('../sync/semaphore');
-const queue = (): void => void require('../messaging/queue');
+const sharedMemory = (): void => void require('./shm/shared_memory');
+const lock = (): void => void require('./sync/lock');
+const semaphore = (): void => void require('./sync/semaphore');
+const queue = (): void => void require('./messaging/queue');
 
 export function installKindModules(): void {
   addKindModules({
@@ -17,14 +17,14 @@ export function installKindModules(): void {
     RLock: lock,
     Semaphore: semaphore,
     BoundedSemaphore: semaphore,
-    Event: () => void require('../sync/event'),
-    Condition: () => void require('../sync/condition'),
-    Barrier: () => void require('../sync/barrier'),
-    Value: () => void require('../values/value'),
-    SharedArray: () => void require('../values/shared_array'),
+    Event: () => void require('./sync/event'),
+    Condition: () => void require('./sync/condition'),
+    Barrier: () => void require('./sync/barrier'),
+    Value: () => void require('./values/value'),
+    SharedArray: () => void require('./values/shared_array'),
     Queue: queue,
-    JoinableQueue: () => void require('../messaging/joinable_queue'),
-    SimpleQueue: () => void require('../messaging/simple_queue'),
-    Connection: () => void require('../messaging/pipe'),
+    JoinableQueue: () => void require('./messaging/joinable_queue'),
+    SimpleQueue: () => void require('./messaging/simple_queue'),
+    Connection: () => void require('./messaging/pipe'),
   });
 }

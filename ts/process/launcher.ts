@@ -9,7 +9,7 @@ import { addon } from '../binding/addon';
 import { CHILD } from '../base/child';
 import { trackerInheritance } from '../shm/tracker';
 
-const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
+const BOOTSTRAP = path.join(__dirname, '..', 'bootstrap.js'); // the child's entry (ts/bootstrap.ts)
 
 // Flags a child must not inherit: -e/-p would run the parent's inline code
 // instead of the bootstrap; an inspector port can be bound only once.
