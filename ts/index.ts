@@ -29,6 +29,8 @@ export { Pool, type TaskFn } from './pool/pool';
 export { AsyncResult } from './pool/async_result';
 export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
 export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
+export { Manager, type ManagerOptions } from './manager/manager';
+export { DictProxy, ListProxy, type NamespaceProxy } from './manager/proxies';
 export {
   Empty,
   Full,
@@ -37,6 +39,7 @@ export {
   BrokenBarrierError,
   ProcessError,
   WorkerLostError,
+  ManagerGoneError,
   AbortError,
   ERROR_CODES,
   type ErrorCode,

@@ -66,6 +66,21 @@ export class WorkerLostError extends Error {
   }
 }
 
+/**
+ * A manager's server is gone (it was shut down, or its process died): every
+ * call of its proxies fails so, at once, instead of hanging.
+ */
+export class ManagerGoneError extends Error {
+  override name = 'ManagerGoneError';
+  readonly code = 'ERR_MP_MANAGER_GONE';
+  /** The server's pid. */
+  readonly pid: number;
+  constructor(message: string, pid: number) {
+    super(message);
+    this.pid = pid;
+  }
+}
+
 /** What an aborted async wait rejects with, as Node's own APIs do. */
 export class AbortError extends Error {
   override name = 'AbortError';
@@ -99,6 +114,8 @@ export const ERROR_CODES = {
   ERR_MP_RESULT_NOT_CLONEABLE: 'a task result that cannot be cloned',
   /** A Pool was closed or terminated. */
   ERR_MP_POOL_CLOSED: 'the pool is closed',
+  /** A manager's server was shut down or died (the ManagerGoneError class). */
+  ERR_MP_MANAGER_GONE: 'the manager is gone',
   /** A C++ exception inside the addon that is not a system error (a bug: please report it). */
   ERR_MP_INTERNAL: 'internal error in the addon',
 } as const;

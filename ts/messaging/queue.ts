@@ -104,12 +104,12 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /**
-   * @internal Resolves once the queue holds an item or is shut down, taking
-   * nothing: for a reader that takes and handles items in one synchronous
+   * @internal Resolves once the queue holds an item or is shut down (true),
+   * or after timeoutMs (false), taking nothing: for a reader that takes and handles items in one synchronous
    * step (an item taken by an awaited get is handled turns later).
    */
-  async _whenReadable(signal?: AbortSignal): Promise<void> {
-    await this.#open().poll(Infinity, signal);
+  async _whenReadable(signal?: AbortSignal, timeoutMs = Infinity): Promise<boolean> {
+    return this.#open().poll(timeoutMs, signal);
   }
 
   /** Blocks the thread for the oldest item; throws Empty on timeout or with `block: false`. */

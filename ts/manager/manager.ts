@@ -1,0 +1,154 @@
+// A manager (Python's multiprocessing.Manager()): a server process that
+// holds ordinary JS objects -- dicts, lists, namespaces -- which any process
+// given one of their proxies reads and changes. Requests and answers travel
+// on shared-memory queues (protocol.ts); the server runs them one at a time.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { addon } from '../binding/addon';
+import { ManagerGoneError } from '../base/errors';
+import { checkKeys, describe } from '../base/validate';
+import { Queue } from '../messaging/queue';
+import { Process } from '../process/process';
+import { letGoNow } from '../shm/holds';
+import { discardRequests, type Client } from './client';
+import { Op, type Request } from './protocol';
+import { connect, makeProxy, type DictProxy, type ListProxy, type NamespaceProxy } from './proxies';
+import { managerServer } from './server';
+
+const SERVER_MODULE = pathToFileURL(path.join(__dirname, 'server.js')).href;
+// shutdown(): how long the server has to leave after each step (answer, SIGTERM) before the next.
+const SHUTDOWN_STEP_MS = 1000;
+
+let managerNumber = 0;
+
+export interface ManagerOptions {
+  /** The server process's name (default SyncManager-N). */
+  name?: string;
+}
+
+export class Manager {
+  readonly #name: string;
+  #requests: Queue<Request> | undefined;
+  #process: Process | undefined;
+  #client: Client | undefined;
+  #state: 'initial' | 'started' | 'shut down' = 'initial';
+
+  constructor(options: ManagerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+    checkKeys(options, ['name'], 'Manager options');
+    if (options.name !== undefined && typeof options.name !== 'string')
+      throw new TypeError(`options.name must be a string, got ${describe(options.name)}`);
+    this.#name = options.name ?? `SyncManager-${++managerNumber}`;
+  }
+
+  /** Starts the server process; resolves once it answers. */
+  async start(): Promise<void> {
+    if (this.#state !== 'initial') throw new Error(`the manager was ${this.#state === 'started' ? 'started already' : 'shut down'}`);
+    const requests = new Queue<Request>();
+    const key = randomUUID(); // what proxies name the server by
+    const server = new Process({ target: managerServer, args: [requests, { key }], daemon: true, name: this.#name, module: SERVER_MODULE });
+    server.start();
+    this.#requests = requests;
+    this.#process = server;
+    this.#state = 'started';
+    this.#client = connect(key, requests, [server.pid!, addon().threadStampOf(server.pid!)]);
+    await this.#client.call(Op.Ping);
+  }
+
+  #started(what: string): Client {
+    if (this.#state === 'initial') throw new Error(`${what}: the manager was not started: await manager.start() first`);
+    if (this.#state === 'shut down') throw new ManagerGoneError(`${what}: the manager was shut down`, this.#process!.pid!);
+    return this.#client!;
+  }
+
+  #create(typeid: string, init: unknown, what: string): object {
+    const client = this.#started(what);
+    const id = client.callSync(Op.Create, typeid, init) as number;
+    return makeProxy({ client, id, typeid });
+  }
+
+  /** A new dict in the manager (init: a Map, [key, value] pairs or an object). */
+  dict<K = unknown, V = unknown>(init?: Map<K, V> | Iterable<[K, V]> | Record<string, V>): DictProxy<K, V> {
+    const entries = init === undefined || init instanceof Map || Array.isArray(init) ? init : isIterable(init) ? [...init] : init;
+    return this.#create('dict', entries, 'Manager.dict') as DictProxy<K, V>;
+  }
+
+  /** A new list in the manager. */
+  list<T = unknown>(init?: Iterable<T>): ListProxy<T> {
+    const items = init === undefined || Array.isArray(init) ? init : isIterable(init) ? [...init] : init;
+    return this.#create('list', items, 'Manager.list') as ListProxy<T>;
+  }
+
+  /** A new namespace in the manager: an object read and written with plain property access. */
+  Namespace(init?: Record<string, unknown>): NamespaceProxy {
+    return this.#create('Namespace', init, 'Manager.Namespace') as NamespaceProxy;
+  }
+
+  /** Where the server listens: null for a local manager (its proxies use shared memory). */
+  get address(): null {
+    return null;
+  }
+
+  /** The server process's pid (undefined before start()). */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /**
+   * Stops the server: asks it to leave, then (each after a second)
+   * terminates and kills it. Every proxy of it then fails with
+   * ManagerGoneError.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#state !== 'started') {
+      this.#state = 'shut down';
+      return;
+    }
+    this.#state = 'shut down';
+    const server = this.#process!;
+    const client = this.#client!;
+    try {
+      await Promise.race([client.call(Op.Shutdown), new Promise((r) => setTimeout(r, SHUTDOWN_STEP_MS).unref())]);
+    } catch {
+      // gone already
+    }
+    await server.join(SHUTDOWN_STEP_MS);
+    if (server.exitCode === null) {
+      server.terminate();
+      await server.join(SHUTDOWN_STEP_MS);
+    }
+    if (server.exitCode === null) {
+      server.kill();
+      await server.join();
+    }
+    try {
+      client.lost('it was shut down');
+    } catch {
+      // lost() throws the error it records
+    }
+    discardRequests(this.#requests!);
+    letGoNow(this.#requests!);
+  }
+
+  /** @internal How many objects the server holds (for tests). */
+  async _objectCount(): Promise<number> {
+    return (await this.#started('Manager._objectCount').call(Op.Ping)) as number;
+  }
+
+  /** @internal Tells the server now of the proxies this thread dropped (they go in batches). */
+  _flushReleases(): void {
+    this.#client?.flushReleased();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `Manager ${this.#name} (${this.#state})`;
+  }
+}
+
+const isIterable = (v: unknown): v is Iterable<unknown> =>
+  typeof v === 'object' && v !== null && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';

@@ -1,0 +1,336 @@
+// Proxies of a manager's objects: DictProxy reads like a Map, ListProxy
+// like an array, a Namespace is a plain-looking object. Each method has an
+// async form and a Sync form (which blocks this thread for the answer).
+//
+// Values read through a proxy are copies: mutating one does not reach the
+// manager (Python's documented gotcha). Outside production (NODE_ENV is not
+// 'production') they are frozen, so that the mistake throws where it is made
+// instead of losing the update silently.
+import { describe } from '../base/validate';
+import type { Queue } from '../messaging/queue';
+import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { Client } from './client';
+import { Op, type Request } from './protocol';
+import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
+
+const freezeReads = process.env.NODE_ENV !== 'production';
+
+function deepFreeze<T>(value: T, depth = 0): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || depth > 64) return value;
+  if (ArrayBuffer.isView(value) || (value as Partial<Shareable>)[toHandle] !== undefined) return value;
+  Object.freeze(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k, depth + 1);
+      deepFreeze(v, depth + 1);
+    }
+  } else if (value instanceof Set) for (const v of value) deepFreeze(v, depth + 1);
+  else for (const v of Object.values(value)) deepFreeze(v, depth + 1);
+  return value;
+}
+
+const read = <T>(value: T): T => (freezeReads ? deepFreeze(value) : value);
+
+// A proxy dropped (collected): the server may free the object once no process holds one.
+const dropped = new FinalizationRegistry<{ client: Client; id: number }>(({ client, id }) => client.released(id));
+
+const ref = Symbol('multiproc.managerRef');
+
+/** What every proxy is over: its connection, the object's id and type. */
+export interface Ref {
+  client: Client;
+  id: number;
+  typeid: string;
+}
+
+export function refOf(proxy: object): Ref | undefined {
+  return (proxy as { [ref]?: Ref })[ref];
+}
+
+function handleOf(r: Ref, processOf: () => [number, number]): HandleData {
+  // Counted in flight from now until the receiver adopts it, so the server keeps the object meanwhile.
+  r.client.tell(Op.Send, [r.id]);
+  const data: ProxyHandle = {
+    kind: PROXY_KIND,
+    server: r.client.key,
+    requests: r.client.requests[toHandle](),
+    process: processOf(),
+    id: r.id,
+    typeid: r.typeid,
+    inFlight: true,
+  };
+  return data;
+}
+
+const processes = new Map<string, [number, number]>(); // server key -> [pid, stamp]
+
+export class BaseProxy implements Shareable {
+  readonly [ref]: Ref;
+
+  constructor(r: Ref) {
+    this[ref] = r;
+    dropped.register(this, { client: r.client, id: r.id });
+  }
+
+  /** @internal */
+  _call(method: string, args: unknown[]): Promise<unknown> {
+    const r = this[ref];
+    return r.client.call(Op.Call, r.id, method, args);
+  }
+
+  /** @internal */
+  _callSync(method: string, args: unknown[]): unknown {
+    const r = this[ref];
+    return r.client.callSync(Op.Call, r.id, method, args);
+  }
+
+  [toHandle](): HandleData {
+    const r = this[ref];
+    return handleOf(r, () => processes.get(r.client.key)!);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `${this.constructor.name} #${this[ref].id}`;
+  }
+}
+
+// Methods whose results are the object's contents: frozen copies outside production.
+const READS = new Set([
+  'get',
+  'keys',
+  'values',
+  'entries',
+  'toMap',
+  'toObject',
+  'slice',
+  'toArray',
+  'pop',
+  'shift',
+  'splice',
+  'setDefault',
+]);
+
+function install(cls: { prototype: object }, methods: readonly string[]): void {
+  for (const name of methods) {
+    const reads = READS.has(name);
+    Object.defineProperty(cls.prototype, name, {
+      value: async function (this: BaseProxy, ...args: unknown[]) {
+        const v = await this._call(name, args);
+        return reads ? read(v) : v;
+      },
+      writable: true,
+      configurable: true,
+    });
+    Object.defineProperty(cls.prototype, `${name}Sync`, {
+      value: function (this: BaseProxy, ...args: unknown[]) {
+        const v = this._callSync(name, args);
+        return reads ? read(v) : v;
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
+type Async<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+
+interface DictMethods<K, V> {
+  /** The value of `key` (a copy), or `dflt`. */
+  get(key: K, dflt?: V): V | undefined;
+  set(key: K, value: V): void;
+  has(key: K): boolean;
+  delete(key: K): boolean;
+  keys(): K[];
+  values(): V[];
+  entries(): [K, V][];
+  size(): number;
+  clear(): void;
+  /** Removes `key` and returns its value (or `dflt`). */
+  pop(key: K, dflt?: V): V | undefined;
+  /** The value of `key`, set to `value` first if absent (atomic). */
+  setDefault(key: K, value: V): V;
+  /** Adds `by` (default 1) to the number at `key` (absent: 0) and returns the sum (atomic). */
+  increment(key: K, by?: number | bigint): V;
+  /** Sets several keys at once (Python's update). */
+  assign(entries: Iterable<[K, V]> | Record<string, V>): void;
+  /** A copy of the whole dict. */
+  toMap(): Map<K, V>;
+  toObject(): Record<string, V>;
+}
+
+type WithSync<M> = { [P in keyof M]: Async<M[P]> } & { [P in keyof M as `${P & string}Sync`]: M[P] };
+
+// Its methods are installed on the prototype (install()): the interface declares them.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DictProxy<K = unknown, V = unknown> extends WithSync<DictMethods<K, V>> {}
+
+/** A dict held by a manager: a Map whose methods are async (and Sync). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class DictProxy<K = unknown, V = unknown> extends BaseProxy implements AsyncIterable<[K, V]> {
+  /** The entries at one instant. */
+  async *[Symbol.asyncIterator](): AsyncIterator<[K, V]> {
+    yield* await this.entries();
+  }
+}
+install(DictProxy, [
+  'get',
+  'set',
+  'has',
+  'delete',
+  'keys',
+  'values',
+  'entries',
+  'size',
+  'clear',
+  'pop',
+  'setDefault',
+  'increment',
+  'toMap',
+  'toObject',
+]);
+const assignArgs = (entries: unknown): [unknown, unknown][] => {
+  if (entries instanceof Map || Array.isArray(entries)) return [...(entries as Iterable<[unknown, unknown]>)];
+  if (typeof entries === 'object' && entries !== null && Symbol.iterator in entries) return [...(entries as Iterable<[unknown, unknown]>)];
+  if (typeof entries === 'object' && entries !== null) return Object.entries(entries);
+  throw new TypeError(`DictProxy.assign: entries must be a Map, pairs or an object, got ${describe(entries)}`);
+};
+Object.assign(DictProxy.prototype, {
+  assign(this: BaseProxy, entries: unknown) {
+    return this._call('assign', [assignArgs(entries)]);
+  },
+  assignSync(this: BaseProxy, entries: unknown) {
+    return this._callSync('assign', [assignArgs(entries)]);
+  },
+});
+
+interface ListMethods<T> {
+  /** The item at `index` (negative: from the end), a copy. */
+  get(index: number): T;
+  set(index: number, value: T): void;
+  /** Appends; the new length. */
+  push(...items: T[]): number;
+  pop(): T | undefined;
+  shift(): T | undefined;
+  unshift(...items: T[]): number;
+  length(): number;
+  slice(start?: number, end?: number): T[];
+  splice(start: number, deleteCount?: number, ...items: T[]): T[];
+  indexOf(value: T): number;
+  includes(value: T): boolean;
+  clear(): void;
+  /** Adds `by` (default 1) to the number at `index` and returns the sum (atomic). */
+  increment(index: number, by?: number | bigint): T;
+  /** A copy of the whole list. */
+  toArray(): T[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ListProxy<T = unknown> extends WithSync<ListMethods<T>> {}
+
+/** A list held by a manager: an array whose methods are async (and Sync). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class ListProxy<T = unknown> extends BaseProxy implements AsyncIterable<T> {
+  /** The items at one instant. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    yield* await this.toArray();
+  }
+}
+install(ListProxy, [
+  'get',
+  'set',
+  'push',
+  'pop',
+  'shift',
+  'unshift',
+  'length',
+  'slice',
+  'splice',
+  'indexOf',
+  'includes',
+  'clear',
+  'increment',
+  'toArray',
+]);
+
+/** A namespace held by a manager, read and written with plain property access (blocking calls). */
+export type NamespaceProxy = Record<string, unknown>;
+
+// Keys a namespace answers itself: what JS asks of any object (await, inspection, JSON).
+const LOCAL_KEYS = new Set<PropertyKey>(['then', 'toJSON', 'constructor', 'inspect']);
+
+function makeNamespace(r: Ref): NamespaceProxy {
+  const target = Object.create(null) as Record<PropertyKey, unknown>;
+  const call = (method: string, args: unknown[]): unknown => r.client.callSync(Op.Call, r.id, method, args);
+  const ns = new Proxy(target, {
+    get(_t, key) {
+      if (key === ref) return r;
+      if (key === toHandle) return () => handleOf(r, () => processes.get(r.client.key)!);
+      if (key === Symbol.toStringTag) return 'Namespace';
+      if (typeof key === 'symbol' || LOCAL_KEYS.has(key)) return undefined;
+      return read(call('get', [key]));
+    },
+    set(_t, key, value) {
+      if (typeof key === 'symbol') throw new TypeError('a Namespace takes string keys only');
+      call('set', [key, value]);
+      return true;
+    },
+    has(_t, key) {
+      if (key === ref || key === toHandle) return true;
+      return typeof key === 'string' && (call('has', [key]) as boolean);
+    },
+    deleteProperty(_t, key) {
+      if (typeof key === 'symbol') return true;
+      call('delete', [key]);
+      return true;
+    },
+    ownKeys() {
+      return call('keys', []) as string[];
+    },
+    getOwnPropertyDescriptor(_t, key) {
+      if (typeof key === 'symbol' || !(call('has', [key]) as boolean)) return undefined;
+      return { value: read(call('get', [key])), writable: true, enumerable: true, configurable: true };
+    },
+    defineProperty() {
+      throw new TypeError('define a Namespace attribute by assigning it (ns.x = 1)');
+    },
+    setPrototypeOf() {
+      return false;
+    },
+  });
+  dropped.register(ns, { client: r.client, id: r.id });
+  return ns;
+}
+
+/** The proxy for an object of type `typeid` (one of the built-in types). */
+export function makeProxy(r: Ref): object {
+  switch (r.typeid) {
+    case 'dict':
+      return new DictProxy(r);
+    case 'list':
+      return new ListProxy(r);
+    case 'Namespace':
+      return makeNamespace(r);
+    default:
+      return new BaseProxy(r);
+  }
+}
+
+/** This thread's connection to a manager, made by the manager itself or from a proxy's handle. */
+export function connect(key: string, requests: Queue<Request>, server: [number, number]): Client {
+  processes.set(key, server);
+  return Client.for(key, requests, server);
+}
+
+registerHandleKind(PROXY_KIND, (data) => {
+  const h = data as unknown as ProxyHandle;
+  const client = connect(h.server, reopenHandle(h.requests) as Queue<Request>, h.process);
+  if (h.inFlight) client.tell(Op.Adopt, [h.id]);
+  return makeProxy({ client, id: h.id, typeid: h.typeid });
+});
+
+registerHandleKind(REF_KIND, (data) => {
+  const h = data as unknown as RefHandle;
+  const client = Client.known(h.server);
+  if (!client) throw new Error('internal error: a manager answered a thread that has no connection to it');
+  return makeProxy({ client, id: h.id, typeid: h.typeid });
+});

@@ -1,0 +1,263 @@
+// A manager's server: the target of the manager's process. It holds ordinary
+// JS objects (types.ts) and runs their methods for the proxies of every
+// client, one request at a time, in the order the requests were put.
+//
+// Lifetimes. An object lives while some client holds a proxy of it: the
+// server counts, per client, the proxies it made or sent to that client;
+// a client says when it dropped some (Release), and a client that died
+// (its thread is gone: checked every SWEEP_MS) or left (Bye) drops all of
+// its own. A proxy sent from one process to another is counted "in flight"
+// (client 0) from when its sender wrote it until its receiver adopts it; an
+// object stored inside another object (a nested proxy) is kept until the
+// manager shuts down.
+import { toWire } from '../base/remote_error';
+import { describe } from '../base/validate';
+import { Taker } from '../messaging/taker';
+import type { Queue } from '../messaging/queue';
+import { reopenHandle, registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { letGoNow } from '../shm/holds';
+import { identityAlive } from '../shm/thread';
+import { Op, Status, type Answer, type Request } from './protocol';
+import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
+import { TYPES, type TypeSpec } from './types';
+
+const SWEEP_MS = 1000;
+
+interface Held {
+  value: unknown;
+  typeid: string;
+  refs: number;
+  /** Stored inside another object: kept until shutdown. */
+  pinned: boolean;
+}
+
+interface ClientRecord {
+  reply: Queue<Answer>;
+  identity: bigint;
+  refs: Map<number, number>;
+}
+
+export interface ServerConfig {
+  /** The server's key, which proxies carry (a random id). */
+  key: string;
+}
+
+/** An object of this server inside a request or an answer: what a proxy of it becomes here. */
+class StoredRef implements Shareable {
+  constructor(
+    readonly id: number,
+    readonly typeid: string,
+    readonly server: Server,
+  ) {}
+
+  [toHandle](): HandleData {
+    this.server.sending(this.id);
+    const data: RefHandle = { kind: REF_KIND, server: this.server.key, id: this.id, typeid: this.typeid };
+    return data;
+  }
+}
+
+class Server {
+  readonly key: string;
+  readonly #objects = new Map<number, Held>();
+  readonly #clients = new Map<number, ClientRecord>();
+  readonly #types: Record<string, TypeSpec> = { ...TYPES };
+  #nextId = 1;
+  #to: ClientRecord | undefined; // the client an answer is being written for
+
+  constructor(
+    readonly requests: Queue<Request>,
+    config: ServerConfig,
+  ) {
+    this.key = config.key;
+    // A proxy of this server's objects that arrives (nested in a request) is the object itself, kept.
+    registerHandleKind(PROXY_KIND, (data) => this.#arrived(data as unknown as ProxyHandle));
+    registerHandleKind(REF_KIND, (data) => this.#ref((data as unknown as RefHandle).id));
+    this.#clients.set(0, { reply: undefined as unknown as Queue<Answer>, identity: 0n, refs: new Map() });
+  }
+
+  #arrived(data: ProxyHandle): StoredRef {
+    reopenHandle(data.requests); // gives back what the handle reserved for this process
+    if (data.server !== this.key) throw new TypeError('a proxy of another manager cannot be stored in this one');
+    const held = this.#objects.get(data.id);
+    if (!held) throw new ReferenceError(`the manager holds no object ${data.id} any more`);
+    held.pinned = true;
+    if (data.inFlight) this.#drop(0, data.id);
+    return new StoredRef(data.id, held.typeid, this);
+  }
+
+  #ref(id: number): StoredRef {
+    const held = this.#objects.get(id);
+    if (!held) throw new ReferenceError(`the manager holds no object ${id} any more`);
+    held.pinned = true;
+    return new StoredRef(id, held.typeid, this);
+  }
+
+  /** An answer being written holds a ref of object `id`: the client it goes to holds one more. */
+  sending(id: number): void {
+    const held = this.#objects.get(id);
+    if (!held || !this.#to) return;
+    held.refs++;
+    this.#to.refs.set(id, (this.#to.refs.get(id) ?? 0) + 1);
+  }
+
+  #add(client: number, id: number, n = 1): void {
+    const record = this.#clients.get(client);
+    const held = this.#objects.get(id);
+    if (!record || !held) return;
+    held.refs += n;
+    record.refs.set(id, (record.refs.get(id) ?? 0) + n);
+  }
+
+  #drop(client: number, id: number, n = 1): void {
+    const record = this.#clients.get(client);
+    const mine = record?.refs.get(id) ?? 0;
+    const k = Math.min(n, mine);
+    if (k === 0) return;
+    if (mine === k) record!.refs.delete(id);
+    else record!.refs.set(id, mine - k);
+    const held = this.#objects.get(id);
+    if (!held) return;
+    held.refs -= k;
+    if (held.refs <= 0 && !held.pinned) this.#objects.delete(id);
+  }
+
+  #forget(client: number): void {
+    const record = this.#clients.get(client);
+    if (!record) return;
+    for (const [id, n] of [...record.refs]) this.#drop(client, id, n);
+    this.#clients.delete(client);
+    try {
+      record.reply.close();
+      letGoNow(record.reply);
+    } catch {
+      // its queue is gone already
+    }
+  }
+
+  /** Clients whose thread died drop what they held. */
+  sweep(): void {
+    for (const [id, record] of this.#clients) if (id !== 0 && !identityAlive(record.identity)) this.#forget(id);
+  }
+
+  get objects(): number {
+    return this.#objects.size;
+  }
+
+  /** Handles one request; false once told to shut down. */
+  handle(request: Request): boolean {
+    const [op, client, call] = request;
+    switch (op) {
+      case Op.Hello: {
+        const [, , , reply, identity] = request;
+        const old = this.#clients.get(client);
+        if (old && old.reply !== reply) this.#forget(client); // a dead thread's id, reused
+        if (!this.#clients.has(client)) this.#clients.set(client, { reply, identity: BigInt(identity), refs: new Map() });
+        this.#answer(client, call, Status.Ok, process.pid);
+        return true;
+      }
+      case Op.Create: {
+        const [, , , typeid, init] = request;
+        this.#run(client, call, () => {
+          const spec = this.#types[typeid];
+          if (!spec) throw new TypeError(`the manager has no type ${JSON.stringify(typeid)}`);
+          const id = this.#nextId++;
+          this.#objects.set(id, { value: spec.make(init), typeid, refs: 0, pinned: false });
+          this.#add(client, id);
+          return id;
+        });
+        return true;
+      }
+      case Op.Call: {
+        const [, , , id, method, args] = request;
+        this.#run(client, call, () => {
+          const held = this.#objects.get(id);
+          if (!held) throw new ReferenceError(`the manager holds no object ${id} (its last proxy was dropped?)`);
+          const fn = Object.prototype.hasOwnProperty.call(this.#types[held.typeid].methods, method)
+            ? this.#types[held.typeid].methods[method]
+            : undefined;
+          if (!fn) throw new TypeError(`${held.typeid} has no method ${JSON.stringify(method)}`);
+          if (!Array.isArray(args)) throw new TypeError(`the arguments must be an array, got ${describe(args)}`);
+          return (fn as (target: unknown, ...rest: unknown[]) => unknown)(held.value, ...args);
+        });
+        return true;
+      }
+      case Op.Release:
+        for (const id of request[3]) this.#drop(client, id);
+        return true;
+      case Op.Send:
+        for (const id of request[3]) this.#add(0, id);
+        return true;
+      case Op.Adopt:
+        for (const id of request[3]) {
+          if ((this.#clients.get(0)!.refs.get(id) ?? 0) === 0) continue;
+          this.#add(client, id);
+          this.#drop(0, id);
+        }
+        return true;
+      case Op.Bye:
+        this.#forget(client);
+        return true;
+      case Op.Shutdown:
+        this.#answer(client, call, Status.Ok, undefined);
+        return false;
+      case Op.Ping:
+        this.#answer(client, call, Status.Ok, this.#objects.size);
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  #run(client: number, call: number, fn: () => unknown): void {
+    let status: Status = Status.Ok;
+    let value: unknown;
+    try {
+      value = fn();
+    } catch (e) {
+      status = Status.Threw;
+      value = toWire(e);
+    }
+    this.#answer(client, call, status, value);
+  }
+
+  #answer(client: number, call: number, status: Status, value: unknown): void {
+    const record = this.#clients.get(client);
+    if (!record || call === 0) return;
+    this.#to = record;
+    try {
+      record.reply.putSync([call, status, value]);
+    } catch (e) {
+      // Not cloneable (a method returned a function ...): the caller gets the error instead.
+      if (status === Status.Ok) record.reply.putSync([call, Status.Threw, toWire(e)]);
+    } finally {
+      this.#to = undefined;
+    }
+  }
+
+  close(): void {
+    for (const id of [...this.#clients.keys()]) if (id !== 0) this.#forget(id);
+    this.#objects.clear();
+  }
+}
+
+/** The manager process's target. */
+export async function managerServer(requests: Queue<Request>, config: ServerConfig): Promise<void> {
+  // At a Ctrl-C the terminal signals the whole process group: the program decides (it dies with its parent).
+  process.on('SIGINT', () => {});
+  const server = new Server(requests, config);
+  const taker = new Taker(requests);
+  let swept = performance.now();
+  const sweep = (): void => {
+    const now = performance.now();
+    if (now - swept < SWEEP_MS) return;
+    swept = now;
+    server.sweep();
+  };
+  for (;;) {
+    const request = await taker.take(sweep);
+    if (!server.handle(request)) break;
+    sweep();
+  }
+  server.close();
+}

@@ -1,0 +1,122 @@
+// The objects a manager's server holds, by type: how each is made from its
+// init value and which methods its proxies may call. Every method runs in
+// the server, one request at a time, so each is atomic with respect to the
+// others (a read-modify-write helper such as increment() is one request).
+import { describe } from '../base/validate';
+
+// Each is typed by its own target; the server calls it with the object it holds.
+export type Method = (target: never, ...args: never[]) => unknown;
+
+export interface TypeSpec {
+  make(init: unknown): unknown;
+  methods: Readonly<Record<string, Method>>;
+}
+
+const index = (list: unknown[], i: unknown, what: string): number => {
+  if (typeof i !== 'number' || !Number.isInteger(i)) throw new TypeError(`${what}: the index must be an integer, got ${describe(i)}`);
+  const at = i < 0 ? list.length + i : i;
+  if (at < 0 || at >= list.length) throw new RangeError(`${what}: index ${i} is out of range for a list of ${list.length}`);
+  return at;
+};
+
+const addTo = (current: unknown, by: unknown, what: string): number | bigint => {
+  if (typeof by !== 'number' && typeof by !== 'bigint') throw new TypeError(`${what}: the amount must be a number, got ${describe(by)}`);
+  if (current === undefined) return by;
+  if (typeof current !== typeof by) throw new TypeError(`${what}: the value is ${describe(current)}, not a ${typeof by}`);
+  return (current as number) + (by as number);
+};
+
+const dict: TypeSpec = {
+  make(init) {
+    if (init === undefined) return new Map();
+    if (init instanceof Map) return new Map(init);
+    if (Array.isArray(init)) return new Map(init as [unknown, unknown][]);
+    if (typeof init === 'object' && init !== null) return new Map(Object.entries(init));
+    throw new TypeError(`dict(): init must be a Map, an array of [key, value] pairs or an object, got ${describe(init)}`);
+  },
+  methods: {
+    get: (m: Map<unknown, unknown>, k: unknown, dflt?: unknown) => (m.has(k) ? m.get(k) : dflt),
+    set: (m: Map<unknown, unknown>, k: unknown, v: unknown) => void m.set(k, v),
+    has: (m: Map<unknown, unknown>, k: unknown) => m.has(k),
+    delete: (m: Map<unknown, unknown>, k: unknown) => m.delete(k),
+    keys: (m: Map<unknown, unknown>) => [...m.keys()],
+    values: (m: Map<unknown, unknown>) => [...m.values()],
+    entries: (m: Map<unknown, unknown>) => [...m.entries()],
+    size: (m: Map<unknown, unknown>) => m.size,
+    clear: (m: Map<unknown, unknown>) => void m.clear(),
+    /** Python's pop(k, default): removes k and returns its value. */
+    pop: (m: Map<unknown, unknown>, k: unknown, dflt?: unknown) => {
+      if (!m.has(k)) return dflt;
+      const v = m.get(k);
+      m.delete(k);
+      return v;
+    },
+    /** Python's setdefault: the value of k, set to `v` first if k is absent. */
+    setDefault: (m: Map<unknown, unknown>, k: unknown, v: unknown) => {
+      if (!m.has(k)) m.set(k, v);
+      return m.get(k);
+    },
+    /** Adds `by` to the number at k (absent: `by`); the new value. Atomic. */
+    increment: (m: Map<unknown, unknown>, k: unknown, by: unknown = 1) => {
+      const v = addTo(m.get(k), by, 'DictProxy.increment');
+      m.set(k, v);
+      return v;
+    },
+    /** Sets several keys at once (Python's update(other)). */
+    assign: (m: Map<unknown, unknown>, entries: [unknown, unknown][]) => {
+      for (const [k, v] of entries) m.set(k, v);
+    },
+    toMap: (m: Map<unknown, unknown>) => m,
+    toObject: (m: Map<unknown, unknown>): Record<string, unknown> => Object.fromEntries(m) as Record<string, unknown>,
+  },
+};
+
+const list: TypeSpec = {
+  make(init) {
+    if (init === undefined) return [];
+    if (Array.isArray(init)) return [...(init as unknown[])];
+    throw new TypeError(`list(): init must be an array, got ${describe(init)}`);
+  },
+  methods: {
+    get: (l: unknown[], i: unknown) => l[index(l, i, 'ListProxy.get')],
+    set: (l: unknown[], i: unknown, v: unknown) => void (l[index(l, i, 'ListProxy.set')] = v),
+    push: (l: unknown[], ...items: unknown[]) => l.push(...items),
+    pop: (l: unknown[]) => l.pop(),
+    shift: (l: unknown[]) => l.shift(),
+    unshift: (l: unknown[], ...items: unknown[]) => l.unshift(...items),
+    length: (l: unknown[]) => l.length,
+    slice: (l: unknown[], start?: number, end?: number) => l.slice(start, end),
+    splice: (l: unknown[], start: number, deleteCount?: number, ...items: unknown[]) =>
+      deleteCount === undefined ? l.splice(start) : l.splice(start, deleteCount, ...items),
+    indexOf: (l: unknown[], v: unknown) => l.indexOf(v),
+    includes: (l: unknown[], v: unknown) => l.includes(v),
+    clear: (l: unknown[]) => void l.splice(0),
+    /** Adds `by` to the number at index i; the new value. Atomic. */
+    increment: (l: unknown[], i: unknown, by: unknown = 1) => {
+      const at = index(l, i, 'ListProxy.increment');
+      return (l[at] = addTo(l[at], by, 'ListProxy.increment'));
+    },
+    toArray: (l: unknown[]) => l,
+  },
+};
+
+const namespace: TypeSpec = {
+  make(init) {
+    const bare = Object.create(null) as Record<string, unknown>;
+    if (init === undefined) return bare;
+    if (typeof init === 'object' && init !== null && !Array.isArray(init)) return Object.assign(bare, init);
+    throw new TypeError(`Namespace(): init must be an object, got ${describe(init)}`);
+  },
+  methods: {
+    get: (o: Record<string, unknown>, k: string) => o[k],
+    set: (o: Record<string, unknown>, k: string, v: unknown) => void (o[k] = v),
+    delete: (o: Record<string, unknown>, k: string) => delete o[k],
+    has: (o: Record<string, unknown>, k: string) => Object.prototype.hasOwnProperty.call(o, k),
+    keys: (o: Record<string, unknown>) => Object.keys(o),
+    increment: (o: Record<string, unknown>, k: string, by: unknown = 1) => (o[k] = addTo(o[k], by, 'Namespace increment')),
+    toObject: (o: Record<string, unknown>) => ({ ...o }),
+  },
+};
+
+/** The built-in types, by typeid. */
+export const TYPES: Readonly<Record<string, TypeSpec>> = { dict, list, Namespace: namespace };
