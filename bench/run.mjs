@@ -38,13 +38,14 @@ import {
   writeResults,
 } from './lib/index.mjs';
 import * as napiOverhead from './suites/napi-overhead.mjs';
+import * as manager from './suites/manager.mjs';
 import * as pool from './suites/pool.mjs';
 import * as processStart from './suites/process-start.mjs';
 import * as queues from './suites/queues.mjs';
 import * as syncPingPong from './suites/sync-pingpong.mjs';
 
 // Order of execution: cheap in-process loops first, then the process pairs.
-const MODULES = [napiOverhead, cFloor, syncPingPong, asyncWake, locks, queues, processStart, pool];
+const MODULES = [napiOverhead, cFloor, syncPingPong, asyncWake, locks, queues, processStart, pool, manager];
 const ALL = MODULES.flatMap((m) => m.benchmarks);
 const COMPARISONS = MODULES.flatMap((m) => m.comparisons);
 

@@ -39,6 +39,28 @@ describe('examples (PyMOTW multiprocessing)', () => {
     poolOutput(r, 2);
   });
 
+  it('manager_dict: ten processes set one key each through a dict proxy', async () => {
+    const r = await run('manager_dict.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['Results: {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 10, 6: 12, 7: 14, 8: 16, 9: 18}']);
+  });
+
+  it('namespaces: the consumer reads the value only after the producer set it', async () => {
+    const r = await run('namespaces.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['Before event: undefined', 'After event: This is the value']);
+  });
+
+  it('namespaces_mutable: changing a value read from a namespace throws, and the manager keeps its value', async () => {
+    const r = await run('namespaces_mutable.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      'Before event: []',
+      'Producer: TypeError - Cannot add property 0, object is not extensible',
+      'After event : []',
+    ]);
+  });
+
   it('wordcount (SimpleMapReduce)', async () => {
     const r = await run('wordcount.mjs');
     expect(r.code).toBe(0);

@@ -66,6 +66,10 @@ describe('dict', () => {
       cfg.retries = 2;
     }).toThrow(TypeError);
     expect(() => cfg.hosts.push('b')).toThrow(TypeError);
+    // Snapshots (keys, entries, toArray ...) are the caller's to sort; what they hold is frozen.
+    const entries = await d.entries();
+    entries.sort();
+    expect(() => (entries[0][1] as { hosts: string[] }).hosts.push('c')).toThrow(TypeError);
     // The fix: write a new value back (or keep a nested proxy).
     await d.set('cfg', { ...cfg, retries: 2 });
     expect(((await d.get('cfg')) as { retries: number }).retries).toBe(2);

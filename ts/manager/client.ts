@@ -157,6 +157,7 @@ export class Client {
 
   #outcome([, status, value]: Answer): unknown {
     if (status === Status.Ok) return value;
+    if (status === Status.Void) return undefined;
     throw fromWire(value as WireError, `the manager, pid ${this.serverPid}`);
   }
 

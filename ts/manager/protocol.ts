@@ -39,7 +39,8 @@ export type Request =
   | [typeof Op.Bye, number, 0]
   | [typeof Op.Shutdown | typeof Op.Ping, number, number];
 
-export const Status = { Ok: 0, Threw: 1 } as const;
+// Void: the method returned undefined (which JSON has not: the answer stays JSON text).
+export const Status = { Ok: 0, Threw: 1, Void: 2 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
 export type Answer = [number, Status, unknown];

@@ -94,29 +94,26 @@ export class BaseProxy implements Shareable {
   }
 }
 
-// Methods whose results are the object's contents: frozen copies outside production.
-const READS = new Set([
-  'get',
-  'keys',
-  'values',
-  'entries',
-  'toMap',
-  'toObject',
-  'slice',
-  'toArray',
-  'pop',
-  'shift',
-  'splice',
-  'setDefault',
-]);
+// Methods whose results are values the object holds (frozen copies outside
+// production), or snapshots of its contents (the caller's own to sort or
+// change; what they hold is frozen).
+const READS = new Set(['get', 'pop', 'shift', 'setDefault']);
+const SNAPSHOTS = new Set(['keys', 'values', 'entries', 'toMap', 'toObject', 'slice', 'toArray', 'splice']);
+
+function snapshot<T>(value: T): T {
+  if (!freezeReads || typeof value !== 'object' || value === null) return value;
+  if (value instanceof Map) for (const v of value.values()) deepFreeze(v);
+  else for (const v of Object.values(value)) deepFreeze(v);
+  return value;
+}
 
 function install(cls: { prototype: object }, methods: readonly string[]): void {
   for (const name of methods) {
-    const reads = READS.has(name);
+    const reads = READS.has(name) ? read : SNAPSHOTS.has(name) ? snapshot : undefined;
     Object.defineProperty(cls.prototype, name, {
       value: async function (this: BaseProxy, ...args: unknown[]) {
         const v = await this._call(name, args);
-        return reads ? read(v) : v;
+        return reads ? reads(v) : v;
       },
       writable: true,
       configurable: true,
@@ -124,7 +121,7 @@ function install(cls: { prototype: object }, methods: readonly string[]): void {
     Object.defineProperty(cls.prototype, `${name}Sync`, {
       value: function (this: BaseProxy, ...args: unknown[]) {
         const v = this._callSync(name, args);
-        return reads ? read(v) : v;
+        return reads ? reads(v) : v;
       },
       writable: true,
       configurable: true,

@@ -226,7 +226,7 @@ class Server {
     if (!record || call === 0) return;
     this.#to = record;
     try {
-      record.reply.putSync([call, status, value]);
+      record.reply.putSync(status === Status.Ok && value === undefined ? [call, Status.Void, null] : [call, status, value]);
     } catch (e) {
       // Not cloneable (a method returned a function ...): the caller gets the error instead.
       if (status === Status.Ok) record.reply.putSync([call, Status.Threw, toWire(e)]);
