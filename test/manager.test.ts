@@ -3,7 +3,8 @@
 // travel to children as handles; values read are frozen copies outside
 // production; the server's death fails every call at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DictProxy, Event, ListProxy, Manager, ManagerGoneError, Queue } from '../dist/index.js';
+import { inspect } from 'node:util';
+import { DictProxy, Event, Full, ListProxy, Manager, ManagerGoneError, Queue } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { alive, processRunner } from './helpers/processes';
 
@@ -244,5 +245,84 @@ describe('lifetime', () => {
     await expect(m.start()).rejects.toThrow(/started already/);
     await m.shutdown();
     await m.shutdown(); // twice is fine
+  });
+});
+
+describe('review findings', () => {
+  const internal = (): { _objectCount(): Promise<number>; _flushReleases(): void } =>
+    mgr as unknown as { _objectCount(): Promise<number>; _flushReleases(): void };
+  const collect = async (done: () => Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 50 && !(await done()); i++) {
+      globalThis.gc?.();
+      await new Promise((r) => setTimeout(r, 10));
+      internal()._flushReleases();
+    }
+  };
+
+  it('40 000 async calls fired without awaiting all complete (was: a deadlock, both queues full)', async () => {
+    const d = mgr.dict<number, number>();
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 40_000; i++) calls.push(d.set(i, i));
+    await Promise.all(calls);
+    expect(await d.size()).toBe(40_000);
+    expect(await d.get(39_999)).toBe(39_999);
+  });
+
+  it('a proxy of another manager sent to this one fails that call; the server goes on (was: it exited)', async () => {
+    const other = new Manager();
+    await other.start();
+    const foreign = other.dict();
+    const d = mgr.dict();
+    expect(() => d.setSync('x', foreign)).toThrow(/another manager/);
+    await expect(d.set('x', foreign)).rejects.toThrow(/another manager/);
+    d.setSync('y', 1);
+    expect(d.getSync('y')).toBe(1);
+    await other.shutdown();
+  });
+
+  it('the same proxy twice in one message is one proxy, counted once (was: freed while one was alive)', async () => {
+    const q = new Queue<ListProxy[]>();
+    let l: ListProxy | undefined = mgr.list<unknown>([1]);
+    q.putSync([l, l] as ListProxy[]);
+    l = undefined;
+    const got = q.getSync();
+    expect(got[0]).toBe(got[1]);
+    const keep = got[1];
+    got.length = 0;
+    const before = await internal()._objectCount();
+    await collect(async () => (await internal()._objectCount()) < before);
+    expect(await keep.toArray()).toEqual([1]);
+  });
+
+  it('a proxy that was not sent after all (a full queue) is not kept in flight (was: never freed)', async () => {
+    const q = new Queue(1);
+    q.putSync('filler');
+    const before = await internal()._objectCount();
+    (() => {
+      const p = mgr.dict();
+      expect(() => q.putNowait(p)).toThrow(Full);
+    })();
+    await collect(async () => (await internal()._objectCount()) <= before);
+    expect(await internal()._objectCount()).toBeLessThanOrEqual(before);
+    q.getSync();
+  });
+
+  it('splice() with no arguments removes nothing; object keys are refused (a copy could never be found again)', () => {
+    const l = mgr.list([1, 2, 3]);
+    expect(l.spliceSync()).toEqual([]);
+    expect(l.lengthSync()).toBe(3);
+    const d = mgr.dict();
+    expect(() => d.setSync([1, 2] as never, 'x')).toThrow(/a key must be a string/);
+    expect(() => d.hasSync({ a: 1 })).toThrow(TypeError);
+    expect(() => mgr.dict([[{}, 1]] as never)).toThrow(TypeError);
+  });
+
+  it("a Namespace's reserved names are refused; inspection shows its contents", () => {
+    const ns = mgr.Namespace({ a: 1 });
+    expect(() => (ns.then = 1)).toThrow(/itself/);
+    const constructorKey: string = 'constructor';
+    expect(() => (ns[constructorKey] = 1)).toThrow(/itself/);
+    expect('constructor' in ns).toBe(false);
+    expect(inspect(ns)).toBe('Namespace { a: 1 }');
   });
 });

@@ -5,7 +5,7 @@
 // reader that runs only while some are waiting, so an idle connection does
 // not keep the program alive.
 import { ManagerGoneError } from '../base/errors';
-import { Empty } from '../base/errors';
+import { Empty, Full } from '../base/errors';
 import { fromWire, type WireError } from '../base/remote_error';
 import { Queue } from '../messaging/queue';
 import { letGoNow } from '../shm/holds';
@@ -89,18 +89,23 @@ export class Client {
     }
   }
 
+  // Puts a request, waiting for room in slices (the server answers into a
+  // backlog, so it keeps reading): between them, whether it is still there.
   #put(request: Request): void {
-    try {
-      this.requests.putSync(request);
-    } catch (e) {
-      if (this.#gone) throw this.#gone;
-      if (!identityAlive(this.#server)) this.lost('its process exited');
-      throw e;
+    for (;;) {
+      try {
+        this.requests.putSync(request, SLICE_MS);
+        return;
+      } catch (e) {
+        if (this.#gone) throw this.#gone;
+        if (!identityAlive(this.#server)) this.lost('its process exited');
+        if (!(e instanceof Full)) throw e;
+      }
     }
   }
 
   /** Sends a request without waiting (Release, Send, Adopt, Bye). */
-  tell(op: typeof Op.Release | typeof Op.Send | typeof Op.Adopt, ids: number[]): void {
+  tell(op: typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend, ids: number[]): void {
     if (this.#gone || ids.length === 0) return;
     this.#put([op, this.#id, 0, ids]);
   }

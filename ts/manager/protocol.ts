@@ -28,6 +28,8 @@ export const Op = {
   Shutdown: 7,
   /** [Ping, client, call]: answered at once (the server is up). */
   Ping: 8,
+  /** [Unsend, client, 0, ids]: proxies written to be sent were not sent after all: one each no longer in flight. */
+  Unsend: 9,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -35,7 +37,7 @@ export type Request =
   | [typeof Op.Hello, number, number, Queue<Answer>, string]
   | [typeof Op.Create, number, number, string, unknown]
   | [typeof Op.Call, number, number, number, string, unknown[]]
-  | [typeof Op.Release | typeof Op.Send | typeof Op.Adopt, number, 0, number[]]
+  | [typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend, number, 0, number[]]
   | [typeof Op.Bye, number, 0]
   | [typeof Op.Shutdown | typeof Op.Ping, number, number];
 

@@ -6,9 +6,10 @@
 // manager (Python's documented gotcha). Outside production (NODE_ENV is not
 // 'production') they are frozen, so that the mistake throws where it is made
 // instead of losing the update silently.
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describe } from '../base/validate';
 import type { Queue } from '../messaging/queue';
-import { registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { Client } from './client';
 import { Op, type Request } from './protocol';
 import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
@@ -48,8 +49,11 @@ export function refOf(proxy: object): Ref | undefined {
 }
 
 function handleOf(r: Ref, processOf: () => [number, number]): HandleData {
-  // Counted in flight from now until the receiver adopts it, so the server keeps the object meanwhile.
+  // Counted in flight from now until the receiver adopts it, so the server
+  // keeps the object meanwhile; if the bytes are not sent after all (a full
+  // queue, a clone error), no longer.
   r.client.tell(Op.Send, [r.id]);
+  noteTicket({ drop: () => r.client.tell(Op.Unsend, [r.id]), assign: () => {} });
   const data: ProxyHandle = {
     kind: PROXY_KIND,
     server: r.client.key,
@@ -211,7 +215,7 @@ interface ListMethods<T> {
   unshift(...items: T[]): number;
   length(): number;
   slice(start?: number, end?: number): T[];
-  splice(start: number, deleteCount?: number, ...items: T[]): T[];
+  splice(start?: number, deleteCount?: number, ...items: T[]): T[];
   indexOf(value: T): number;
   includes(value: T): boolean;
   clear(): void;
@@ -258,9 +262,14 @@ const LOCAL_KEYS = new Set<PropertyKey>(['then', 'toJSON', 'constructor', 'inspe
 function makeNamespace(r: Ref): NamespaceProxy {
   const target = Object.create(null) as Record<PropertyKey, unknown>;
   const call = (method: string, args: unknown[]): unknown => r.client.callSync(Op.Call, r.id, method, args);
+  const reserved = (key: string): TypeError =>
+    new TypeError(`a Namespace answers ${JSON.stringify(key)} itself (await, JSON, inspection): use another attribute name`);
+  const show = (_depth: number, options: InspectOptionsStylized): string => `Namespace ${inspect(call('toObject', []), options)}`;
+  target[inspect.custom] = show;
   const ns = new Proxy(target, {
     get(_t, key) {
       if (key === ref) return r;
+      if (key === inspect.custom) return show;
       if (key === toHandle) return () => handleOf(r, () => processes.get(r.client.key)!);
       if (key === Symbol.toStringTag) return 'Namespace';
       if (typeof key === 'symbol' || LOCAL_KEYS.has(key)) return undefined;
@@ -268,15 +277,17 @@ function makeNamespace(r: Ref): NamespaceProxy {
     },
     set(_t, key, value) {
       if (typeof key === 'symbol') throw new TypeError('a Namespace takes string keys only');
+      if (LOCAL_KEYS.has(key)) throw reserved(key);
       call('set', [key, value]);
       return true;
     },
     has(_t, key) {
       if (key === ref || key === toHandle) return true;
-      return typeof key === 'string' && (call('has', [key]) as boolean);
+      return typeof key === 'string' && !LOCAL_KEYS.has(key) && (call('has', [key]) as boolean);
     },
     deleteProperty(_t, key) {
       if (typeof key === 'symbol') return true;
+      if (LOCAL_KEYS.has(key)) throw reserved(key);
       call('delete', [key]);
       return true;
     },
@@ -284,7 +295,7 @@ function makeNamespace(r: Ref): NamespaceProxy {
       return call('keys', []) as string[];
     },
     getOwnPropertyDescriptor(_t, key) {
-      if (typeof key === 'symbol' || !(call('has', [key]) as boolean)) return undefined;
+      if (typeof key === 'symbol' || LOCAL_KEYS.has(key) || !(call('has', [key]) as boolean)) return undefined;
       return { value: read(call('get', [key])), writable: true, enumerable: true, configurable: true };
     },
     defineProperty() {

@@ -10,6 +10,8 @@
 // (client 0) from when its sender wrote it until its receiver adopts it; an
 // object stored inside another object (a nested proxy) is kept until the
 // manager shuts down.
+import { Full } from '../base/errors';
+import { getLogger } from '../base/logging';
 import { toWire } from '../base/remote_error';
 import { describe } from '../base/validate';
 import { Taker } from '../messaging/taker';
@@ -22,6 +24,8 @@ import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
 import { TYPES, type TypeSpec } from './types';
 
 const SWEEP_MS = 1000;
+// What a proxy that cannot be revived becomes while its request is read (the request then fails).
+const UNUSABLE = Object.freeze({});
 
 interface Held {
   value: unknown;
@@ -35,6 +39,8 @@ interface ClientRecord {
   reply: Queue<Answer>;
   identity: bigint;
   refs: Map<number, number>;
+  /** Answers its reply queue had no room for: the server never blocks on one client. */
+  backlog: Answer[];
 }
 
 export interface ServerConfig {
@@ -71,14 +77,27 @@ class Server {
   ) {
     this.key = config.key;
     // A proxy of this server's objects that arrives (nested in a request) is the object itself, kept.
-    registerHandleKind(PROXY_KIND, (data) => this.#arrived(data as unknown as ProxyHandle));
-    registerHandleKind(REF_KIND, (data) => this.#ref((data as unknown as RefHandle).id));
-    this.#clients.set(0, { reply: undefined as unknown as Queue<Answer>, identity: 0n, refs: new Map() });
+    registerHandleKind(PROXY_KIND, (data) => this.#revived(() => this.#arrived(data as unknown as ProxyHandle)));
+    registerHandleKind(REF_KIND, (data) => this.#revived(() => this.#ref((data as unknown as RefHandle).id)));
+    this.#clients.set(0, { reply: undefined as unknown as Queue<Answer>, identity: 0n, refs: new Map(), backlog: [] });
+  }
+
+  // A proxy in a request that cannot be what it says (of another manager, of
+  // an object freed): the request is answered with the error, the server goes on.
+  #decodeError: Error | undefined;
+
+  #revived(make: () => StoredRef): object {
+    try {
+      return make();
+    } catch (e) {
+      this.#decodeError ??= e instanceof Error ? e : new Error(String(e));
+      return UNUSABLE;
+    }
   }
 
   #arrived(data: ProxyHandle): StoredRef {
     reopenHandle(data.requests); // gives back what the handle reserved for this process
-    if (data.server !== this.key) throw new TypeError('a proxy of another manager cannot be stored in this one');
+    if (data.server !== this.key) throw new TypeError('a proxy of another manager cannot be sent to this one (store its contents instead)');
     const held = this.#objects.get(data.id);
     if (!held) throw new ReferenceError(`the manager holds no object ${data.id} any more`);
     held.pinned = true;
@@ -147,12 +166,18 @@ class Server {
   /** Handles one request; false once told to shut down. */
   handle(request: Request): boolean {
     const [op, client, call] = request;
+    const bad = this.#decodeError;
+    if (bad) {
+      this.#decodeError = undefined;
+      this.#answer(client, call, Status.Threw, toWire(bad));
+      return true;
+    }
     switch (op) {
       case Op.Hello: {
         const [, , , reply, identity] = request;
         const old = this.#clients.get(client);
         if (old && old.reply !== reply) this.#forget(client); // a dead thread's id, reused
-        if (!this.#clients.has(client)) this.#clients.set(client, { reply, identity: BigInt(identity), refs: new Map() });
+        if (!this.#clients.has(client)) this.#clients.set(client, { reply, identity: BigInt(identity), refs: new Map(), backlog: [] });
         this.#answer(client, call, Status.Ok, process.pid);
         return true;
       }
@@ -187,6 +212,9 @@ class Server {
         return true;
       case Op.Send:
         for (const id of request[3]) this.#add(0, id);
+        return true;
+      case Op.Unsend:
+        for (const id of request[3]) this.#drop(0, id);
         return true;
       case Op.Adopt:
         for (const id of request[3]) {
@@ -224,14 +252,52 @@ class Server {
   #answer(client: number, call: number, status: Status, value: unknown): void {
     const record = this.#clients.get(client);
     if (!record || call === 0) return;
+    const answer: Answer = status === Status.Ok && value === undefined ? [call, Status.Void, null] : [call, status, value];
+    if (record.backlog.length > 0) {
+      record.backlog.push(answer);
+      return;
+    }
     this.#to = record;
     try {
-      record.reply.putSync(status === Status.Ok && value === undefined ? [call, Status.Void, null] : [call, status, value]);
+      record.reply.putNowait(answer);
     } catch (e) {
+      if (e instanceof Full) {
+        record.backlog.push(answer);
+        this.#backlogged++;
+      }
       // Not cloneable (a method returned a function ...): the caller gets the error instead.
-      if (status === Status.Ok) record.reply.putSync([call, Status.Threw, toWire(e)]);
+      else if (status === Status.Ok) this.#answer(client, call, Status.Threw, toWire(e));
     } finally {
       this.#to = undefined;
+    }
+  }
+
+  /** Whether some client's answers wait for room in its reply queue. */
+  get backlogged(): boolean {
+    return this.#backlogged > 0;
+  }
+
+  #backlogged = 0;
+
+  /** Puts what the backlogs hold, as far as their queues have room. */
+  flush(): void {
+    this.#backlogged = 0;
+    for (const record of this.#clients.values()) {
+      while (record.backlog.length > 0) {
+        this.#to = record;
+        try {
+          record.reply.putNowait(record.backlog[0]);
+        } catch (e) {
+          if (e instanceof Full) break;
+          const [call] = record.backlog[0];
+          record.backlog[0] = [call, Status.Threw, toWire(e)];
+          continue;
+        } finally {
+          this.#to = undefined;
+        }
+        record.backlog.shift();
+      }
+      if (record.backlog.length > 0) this.#backlogged++;
     }
   }
 
@@ -254,9 +320,22 @@ export async function managerServer(requests: Queue<Request>, config: ServerConf
     swept = now;
     server.sweep();
   };
+  const idle = (): void => {
+    if (server.backlogged) server.flush();
+    sweep();
+  };
   for (;;) {
-    const request = await taker.take(sweep);
+    let request: Request;
+    try {
+      // While answers wait for room, look again soon: the client reads them within moments.
+      request = await taker.take(idle, server.backlogged ? 1 : undefined);
+    } catch (e) {
+      // An item that cannot be decoded: its sender's call fails by its own checks; the server goes on.
+      getLogger().error(`manager: a request could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
     if (!server.handle(request)) break;
+    if (server.backlogged) server.flush();
     sweep();
   }
   server.close();

@@ -26,19 +26,31 @@ const addTo = (current: unknown, by: unknown, what: string): number | bigint => 
   return (current as number) + (by as number);
 };
 
+// A Map compares object keys by identity, and every request brings a new copy: such a key could never be found again.
+const key = (k: unknown, what: string): unknown => {
+  if ((typeof k === 'object' && k !== null) || typeof k === 'function')
+    throw new TypeError(
+      `${what}: a key must be a string, number, bigint, boolean, null or undefined, got ${describe(k)} (join a tuple into a string)`,
+    );
+  return k;
+};
+
 const dict: TypeSpec = {
   make(init) {
     if (init === undefined) return new Map();
-    if (init instanceof Map) return new Map(init);
-    if (Array.isArray(init)) return new Map(init as [unknown, unknown][]);
+    if (init instanceof Map || Array.isArray(init)) {
+      const m = new Map<unknown, unknown>();
+      for (const [k, v] of init as Iterable<[unknown, unknown]>) m.set(key(k, 'dict()'), v);
+      return m;
+    }
     if (typeof init === 'object' && init !== null) return new Map(Object.entries(init));
     throw new TypeError(`dict(): init must be a Map, an array of [key, value] pairs or an object, got ${describe(init)}`);
   },
   methods: {
-    get: (m: Map<unknown, unknown>, k: unknown, dflt?: unknown) => (m.has(k) ? m.get(k) : dflt),
-    set: (m: Map<unknown, unknown>, k: unknown, v: unknown) => void m.set(k, v),
-    has: (m: Map<unknown, unknown>, k: unknown) => m.has(k),
-    delete: (m: Map<unknown, unknown>, k: unknown) => m.delete(k),
+    get: (m: Map<unknown, unknown>, k: unknown, dflt?: unknown) => (m.has(key(k, 'DictProxy.get')) ? m.get(k) : dflt),
+    set: (m: Map<unknown, unknown>, k: unknown, v: unknown) => void m.set(key(k, 'DictProxy.set'), v),
+    has: (m: Map<unknown, unknown>, k: unknown) => m.has(key(k, 'DictProxy.has')),
+    delete: (m: Map<unknown, unknown>, k: unknown) => m.delete(key(k, 'DictProxy.delete')),
     keys: (m: Map<unknown, unknown>) => [...m.keys()],
     values: (m: Map<unknown, unknown>) => [...m.values()],
     entries: (m: Map<unknown, unknown>) => [...m.entries()],
@@ -46,25 +58,25 @@ const dict: TypeSpec = {
     clear: (m: Map<unknown, unknown>) => void m.clear(),
     /** Python's pop(k, default): removes k and returns its value. */
     pop: (m: Map<unknown, unknown>, k: unknown, dflt?: unknown) => {
-      if (!m.has(k)) return dflt;
+      if (!m.has(key(k, 'DictProxy.pop'))) return dflt;
       const v = m.get(k);
       m.delete(k);
       return v;
     },
     /** Python's setdefault: the value of k, set to `v` first if k is absent. */
     setDefault: (m: Map<unknown, unknown>, k: unknown, v: unknown) => {
-      if (!m.has(k)) m.set(k, v);
+      if (!m.has(key(k, 'DictProxy.setDefault'))) m.set(k, v);
       return m.get(k);
     },
     /** Adds `by` to the number at k (absent: `by`); the new value. Atomic. */
     increment: (m: Map<unknown, unknown>, k: unknown, by: unknown = 1) => {
-      const v = addTo(m.get(k), by, 'DictProxy.increment');
+      const v = addTo(m.get(key(k, 'DictProxy.increment')), by, 'DictProxy.increment');
       m.set(k, v);
       return v;
     },
     /** Sets several keys at once (Python's update(other)). */
     assign: (m: Map<unknown, unknown>, entries: [unknown, unknown][]) => {
-      for (const [k, v] of entries) m.set(k, v);
+      for (const [k, v] of entries) m.set(key(k, 'DictProxy.assign'), v);
     },
     toMap: (m: Map<unknown, unknown>) => m,
     toObject: (m: Map<unknown, unknown>): Record<string, unknown> => Object.fromEntries(m) as Record<string, unknown>,
@@ -86,8 +98,7 @@ const list: TypeSpec = {
     unshift: (l: unknown[], ...items: unknown[]) => l.unshift(...items),
     length: (l: unknown[]) => l.length,
     slice: (l: unknown[], start?: number, end?: number) => l.slice(start, end),
-    splice: (l: unknown[], start: number, deleteCount?: number, ...items: unknown[]) =>
-      deleteCount === undefined ? l.splice(start) : l.splice(start, deleteCount, ...items),
+    splice: (l: unknown[], ...args: [number, number, ...unknown[]]) => l.splice(...args),
     indexOf: (l: unknown[], v: unknown) => l.indexOf(v),
     includes: (l: unknown[], v: unknown) => l.includes(v),
     clear: (l: unknown[]) => void l.splice(0),

@@ -25,8 +25,8 @@ export class Taker<T> {
     this.#sliceMs = sliceMs;
   }
 
-  /** The next item; `onIdle` runs after each slice that brought none. */
-  async take(onIdle?: () => void): Promise<T> {
+  /** The next item; `onIdle` runs after each slice (of `sliceMs`, default the taker's) that brought none. */
+  async take(onIdle?: () => void, sliceMs = this.#sliceMs): Promise<T> {
     const queue = this.#queue;
     if (queue.qsize() === 0) {
       if (this.#spinSkips > 0) this.#spinSkips--;
@@ -39,7 +39,7 @@ export class Taker<T> {
     }
     for (;;) {
       try {
-        return queue.getSync(this.#sliceMs);
+        return queue.getSync(sliceMs);
       } catch (e) {
         if (!(e instanceof Empty)) throw e;
       }

@@ -242,11 +242,17 @@ export function reopenHandle(data: HandleData): object {
 }
 
 /** Replaces handle records inside freshly deserialized data, in place. */
-function revive(value: unknown, seen: Set<object>): unknown {
+function revive(value: unknown, seen: Map<object, unknown>): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (isRecord(value)) return reopenHandle(value[HANDLE_KEY]);
-  if (seen.has(value) || isLeaf(value)) return value;
-  seen.add(value);
+  if (seen.has(value)) return seen.get(value);
+  // One record per shareable, however often the value held it: reopened once (one object, one ticket taken over).
+  if (isRecord(value)) {
+    const opened = reopenHandle(value[HANDLE_KEY]);
+    seen.set(value, opened);
+    return opened;
+  }
+  seen.set(value, value);
+  if (isLeaf(value)) return value;
   if (value instanceof Map) {
     const entries = [...value].map(([k, v]) => [revive(k, seen), revive(v, seen)] as const);
     value.clear();
@@ -285,5 +291,5 @@ export function deserialize(data: Uint8Array): unknown {
     throw new TypeError('not data written by multiproc serialize()');
   }
   const value: unknown = v8.deserialize(data.subarray(1));
-  return data[0] === FLAG_HANDLES ? revive(value, new Set()) : value;
+  return data[0] === FLAG_HANDLES ? revive(value, new Map()) : value;
 }
