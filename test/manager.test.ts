@@ -324,5 +324,18 @@ describe('review findings', () => {
     expect(() => (ns[constructorKey] = 1)).toThrow(/itself/);
     expect('constructor' in ns).toBe(false);
     expect(inspect(ns)).toBe('Namespace { a: 1 }');
+    expect(() => mgr.Namespace({ then: 1 })).toThrow(/answers itself/);
+  });
+
+  it('new-user trial: clear errors for bad dict() entries, a Manager sent to a child, start() after shutdown', async () => {
+    expect(() => mgr.dict([1, 2] as never)).toThrow(/each entry must be a \[key, value\] pair, got number 1/);
+    const q = new Queue();
+    expect(() => q.putSync(mgr)).toThrow(/a Manager cannot be sent/);
+    expect(inspect(mgr.dict())).toMatch(/^DictProxy #\d+ \(manager pid \d+\)$/);
+    expect(() => new Manager({ bogus: 1 } as never)).toThrow('unknown Manager option "bogus" (expected name)');
+    const m = new Manager();
+    await m.start();
+    await m.shutdown();
+    await expect(m.start()).rejects.toThrow(ManagerGoneError);
   });
 });

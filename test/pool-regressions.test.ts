@@ -153,6 +153,8 @@ describe('calls', () => {
   it("Python's keyword style: new Pool({ processes, ... })", async () => {
     const pool = new Pool({ processes: 1, module: M });
     expect(pool.processes).toBe(1);
+    // A misspelt key: the options listed include processes.
+    expect(() => new Pool({ processes: 1, bogus: 1 } as never)).toThrow(/expected processes, initializer/);
     expect(await pool.apply(t.add, [1, 1])).toBe(2);
     pool.close();
     await pool.join();

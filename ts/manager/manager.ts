@@ -10,6 +10,7 @@ import { ManagerGoneError } from '../base/errors';
 import { checkKeys, describe } from '../base/validate';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
+import { toHandle } from '../share/handles';
 import { letGoNow } from '../shm/holds';
 import { discardRequests, type Client } from './client';
 import { Op, type Request } from './protocol';
@@ -36,7 +37,7 @@ export class Manager {
 
   constructor(options: ManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-    checkKeys(options, ['name'], 'Manager options');
+    checkKeys(options, ['name'], 'Manager');
     if (options.name !== undefined && typeof options.name !== 'string')
       throw new TypeError(`options.name must be a string, got ${describe(options.name)}`);
     this.#name = options.name ?? `SyncManager-${++managerNumber}`;
@@ -44,7 +45,9 @@ export class Manager {
 
   /** Starts the server process; resolves once it answers. */
   async start(): Promise<void> {
-    if (this.#state !== 'initial') throw new Error(`the manager was ${this.#state === 'started' ? 'started already' : 'shut down'}`);
+    if (this.#state === 'started') throw new Error('the manager was started already');
+    if (this.#state === 'shut down')
+      throw new ManagerGoneError('the manager was shut down: a new Manager() starts another', this.#process?.pid ?? 0);
     const requests = new Queue<Request>();
     const key = randomUUID(); // what proxies name the server by
     const server = new Process({ target: managerServer, args: [requests, { key }], daemon: true, name: this.#name, module: SERVER_MODULE });
@@ -147,6 +150,11 @@ export class Manager {
 
   get [Symbol.toStringTag](): string {
     return `Manager ${this.#name} (${this.#state})`;
+  }
+
+  /** A manager does not travel to other processes: its proxies do. */
+  [toHandle](): never {
+    throw new TypeError('a Manager cannot be sent to another process: send the proxies it made (mgr.dict(), mgr.Namespace() ...)');
   }
 }
 

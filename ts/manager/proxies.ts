@@ -13,6 +13,7 @@ import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData
 import { Client } from './client';
 import { Op, type Request } from './protocol';
 import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
+import { RESERVED } from './types';
 
 const freezeReads = process.env.NODE_ENV !== 'production';
 
@@ -95,6 +96,10 @@ export class BaseProxy implements Shareable {
 
   get [Symbol.toStringTag](): string {
     return `${this.constructor.name} #${this[ref].id}`;
+  }
+
+  [inspect.custom](): string {
+    return `${this.constructor.name} #${this[ref].id} (manager pid ${this[ref].client.serverPid})`;
   }
 }
 
@@ -257,7 +262,7 @@ install(ListProxy, [
 export type NamespaceProxy = Record<string, unknown>;
 
 // Keys a namespace answers itself: what JS asks of any object (await, inspection, JSON).
-const LOCAL_KEYS = new Set<PropertyKey>(['then', 'toJSON', 'constructor', 'inspect']);
+const LOCAL_KEYS: ReadonlySet<PropertyKey> = RESERVED;
 
 function makeNamespace(r: Ref): NamespaceProxy {
   const target = Object.create(null) as Record<PropertyKey, unknown>;

@@ -40,7 +40,11 @@ const dict: TypeSpec = {
     if (init === undefined) return new Map();
     if (init instanceof Map || Array.isArray(init)) {
       const m = new Map<unknown, unknown>();
-      for (const [k, v] of init as Iterable<[unknown, unknown]>) m.set(key(k, 'dict()'), v);
+      for (const pair of init as Iterable<unknown>) {
+        if (!Array.isArray(pair) || pair.length !== 2)
+          throw new TypeError(`dict(): each entry must be a [key, value] pair, got ${describe(pair)}`);
+        m.set(key(pair[0], 'dict()'), pair[1]);
+      }
       return m;
     }
     if (typeof init === 'object' && init !== null) return new Map(Object.entries(init));
@@ -111,16 +115,28 @@ const list: TypeSpec = {
   },
 };
 
+/** Attributes a Namespace proxy answers itself (await, JSON, inspection): not stored. */
+export const RESERVED = new Set(['then', 'toJSON', 'constructor', 'inspect']);
+
 const namespace: TypeSpec = {
   make(init) {
     const bare = Object.create(null) as Record<string, unknown>;
     if (init === undefined) return bare;
-    if (typeof init === 'object' && init !== null && !Array.isArray(init)) return Object.assign(bare, init);
+    if (typeof init === 'object' && init !== null && !Array.isArray(init)) {
+      for (const k of Object.keys(init)) {
+        if (RESERVED.has(k))
+          throw new TypeError(`Namespace(): ${JSON.stringify(k)} is a name a Namespace answers itself: use another attribute name`);
+      }
+      return Object.assign(bare, init);
+    }
     throw new TypeError(`Namespace(): init must be an object, got ${describe(init)}`);
   },
   methods: {
     get: (o: Record<string, unknown>, k: string) => o[k],
-    set: (o: Record<string, unknown>, k: string, v: unknown) => void (o[k] = v),
+    set: (o: Record<string, unknown>, k: string, v: unknown) => {
+      if (RESERVED.has(k)) throw new TypeError(`${JSON.stringify(k)} is a name a Namespace answers itself: use another attribute name`);
+      o[k] = v;
+    },
     delete: (o: Record<string, unknown>, k: string) => delete o[k],
     has: (o: Record<string, unknown>, k: string) => Object.prototype.hasOwnProperty.call(o, k),
     keys: (o: Record<string, unknown>) => Object.keys(o),

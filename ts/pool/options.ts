@@ -55,11 +55,14 @@ export function checkProcesses(processes: unknown, fallback: number): number {
   return count(processes, 'processes', 1);
 }
 
+/** `keywordStyle`: the options came in one object with `processes` (taken out already), which the error lists too. */
 export function checkPoolOptions(
   value: unknown,
+  keywordStyle = false,
 ): Required<Pick<PoolOptions, 'initargs'>> & PoolOptions & { maxQueue: number; maxTasksPerChild: number } {
   const options = object(value, 'Pool options');
-  checkKeys(options, ['initializer', 'initargs', 'maxTasksPerChild', 'module', 'maxQueue'], 'Pool');
+  const keys = ['initializer', 'initargs', 'maxTasksPerChild', 'module', 'maxQueue'];
+  checkKeys(options, keywordStyle ? ['processes', ...keys] : keys, 'Pool');
   const { initializer, initargs = [], module } = options;
   if (initializer !== undefined && typeof initializer !== 'function')
     throw new TypeError(`options.initializer must be a function, got ${describe(initializer)}`);

@@ -56,11 +56,10 @@ export class Pool {
 
   constructor(processes?: number | (PoolOptions & { processes?: number }), options?: PoolOptions) {
     // Python's keyword style, Pool(processes=4, initializer=...): one options object.
-    if (typeof processes === 'object' && processes !== null && options === undefined) {
-      ({ processes, ...options } = processes);
-    }
+    const keywordStyle = typeof processes === 'object' && processes !== null && options === undefined;
+    if (keywordStyle) ({ processes, ...options } = processes as PoolOptions & { processes?: number });
     this.#processes = checkProcesses(processes, cpuCount());
-    const checked = checkPoolOptions(options);
+    const checked = checkPoolOptions(options, keywordStyle);
     this.#module = checked.module;
     this.#moduleKey = checked.module === undefined ? '' : moduleUrl(checked.module, 'the task function');
     this.#maxQueue = checked.maxQueue;
