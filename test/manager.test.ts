@@ -4,13 +4,16 @@
 // production; the server's death fails every call at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { DictProxy, Event, Full, ListProxy, Manager, ManagerGoneError, Queue } from '../dist/index.js';
+import { DictProxy, Event, Full, ListProxy, Manager, ManagerGoneError, Queue, RegisteredProxy } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { alive, processRunner } from './helpers/processes';
 
 const M = fixture('manager-tasks.mjs');
 const t: Record<string, any> = await import(M);
 const { run } = processRunner(M);
+
+// Registered before the shared manager starts (as in CPython, registration comes first).
+Manager.register('Counter', t.Counter, { module: M, methodToTypeid: { fork: 'Counter' } });
 
 let mgr: Manager;
 beforeAll(async () => {
@@ -337,5 +340,41 @@ describe('review findings', () => {
     await m.start();
     await m.shutdown();
     await expect(m.start()).rejects.toThrow(ManagerGoneError);
+  });
+});
+
+describe('Manager.register', () => {
+  it('a registered class: its public methods, async and Sync, from the parent and from children', async () => {
+    const c = mgr.create<RegisteredProxy & Record<string, (...a: unknown[]) => any>>('Counter', 10);
+    expect(c).toBeInstanceOf(RegisteredProxy);
+    expect(await c.add(5)).toBe(15);
+    expect(c.addSync()).toBe(16);
+    expect(await c.later(21)).toBe(42); // an async method is awaited in the server
+    expect(await c.call('value')).toBe(16);
+    expect((c as unknown as { _secret?: unknown })._secret).toBeUndefined();
+    await expect(c.call('_secret')).rejects.toThrow(/no method "_secret"/);
+    const ps = [run(t.addInChild, c, 50), run(t.addInChild, c, 50)];
+    for (const p of ps) await p.join();
+    expect(ps.map((p) => p.exitCode)).toEqual([0, 0]);
+    expect(c.valueSync()).toBe(116);
+    expect(inspect(c)).toMatch(/^Counter proxy #\d+/);
+  });
+
+  it('methodToTypeid: the result stays in the manager and comes back as a proxy', async () => {
+    const c = mgr.create<Record<string, (...a: unknown[]) => any>>('Counter', 3);
+    const f = (await c.fork()) as Record<string, (...a: unknown[]) => any>;
+    expect(f).toBeInstanceOf(RegisteredProxy);
+    expect(await f.add(1)).toBe(4);
+    expect(await c.value()).toBe(3);
+  });
+
+  it('misuse: unknown type, built-in names, non-exported classes, bad options', () => {
+    expect(() => mgr.create('Nope')).toThrow(/no type "Nope" was registered/);
+    expect(() => Manager.register('dict', t.Counter, { module: M })).toThrow(/built-in/);
+    expect(() => Manager.register('1x', t.Counter, { module: M })).toThrow(/identifier-like/);
+    class Local {}
+    expect(() => Manager.register('Local', Local)).toThrow(TypeError);
+    expect(() => Manager.register('C2', t.Counter, { module: M, methodToTypeid: { nope: 'Counter' } })).toThrow(/not exposed/);
+    expect(() => Manager.register('C3', t.Counter, { module: M, bogus: 1 } as never)).toThrow(/bogus/);
   });
 });

@@ -29,8 +29,8 @@ export { Pool, type TaskFn } from './pool/pool';
 export { AsyncResult } from './pool/async_result';
 export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
 export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
-export { Manager, type ManagerOptions } from './manager/manager';
-export { DictProxy, ListProxy, type NamespaceProxy } from './manager/proxies';
+export { Manager, type ManagerOptions, type RegisterOptions } from './manager/manager';
+export { DictProxy, ListProxy, RegisteredProxy, type NamespaceProxy } from './manager/proxies';
 export {
   Empty,
   Full,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addon } from '../binding/addon';
 import { ManagerGoneError } from '../base/errors';
+import { resolveExport } from '../base/modules';
 import { checkKeys, describe } from '../base/validate';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
@@ -14,7 +15,8 @@ import { toHandle } from '../share/handles';
 import { letGoNow } from '../shm/holds';
 import { discardRequests, type Client } from './client';
 import { Op, type Request } from './protocol';
-import { connect, makeProxy, type DictProxy, type ListProxy, type NamespaceProxy } from './proxies';
+import { connect, makeProxy, type DictProxy, type ListProxy, type NamespaceProxy, type RegisteredProxy } from './proxies';
+import type { Registered } from './types';
 import { managerServer } from './server';
 
 const SERVER_MODULE = pathToFileURL(path.join(__dirname, 'server.js')).href;
@@ -28,8 +30,62 @@ export interface ManagerOptions {
   name?: string;
 }
 
+export interface RegisterOptions {
+  /** The methods proxies may call (default: the public methods of the class's prototype chain). */
+  exposed?: readonly string[];
+  /** The module that exports the class, if not the main script. */
+  module?: string | URL;
+  /** Methods whose result the manager keeps as an object of another registered type, answering with its proxy (CPython's method_to_typeid). */
+  methodToTypeid?: Readonly<Record<string, string>>;
+}
+
+const BUILT_IN = new Set(['dict', 'list', 'Namespace']);
+
+// The public methods a class's instances have (its prototype chain up to Object).
+function methodsOf(cls: { prototype: object }): string[] {
+  const names = new Set<string>();
+  for (let p: object | null = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, name);
+      if (name !== 'constructor' && !name.startsWith('_') && typeof d?.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
+}
+
 export class Manager {
+  static readonly #types = new Map<string, Registered>();
+
+  /**
+   * Registers a class for managers started afterwards (CPython's
+   * BaseManager.register): `mgr.create(typeid, ...args)` makes an instance in
+   * the server and returns a proxy whose exposed methods are async and Sync.
+   * The class must be exported by its module (the server imports it).
+   */
+  static register(typeid: string, cls: new (...args: never[]) => object, options: RegisterOptions = {}): void {
+    if (typeof typeid !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(typeid))
+      throw new TypeError(`Manager.register: typeid must be an identifier-like string, got ${describe(typeid)}`);
+    if (BUILT_IN.has(typeid)) throw new TypeError(`Manager.register: ${typeid} is a built-in type`);
+    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+    checkKeys(options, ['exposed', 'module', 'methodToTypeid'], 'Manager.register');
+    const { module, exportName } = resolveExport(
+      cls,
+      options.module,
+      'the registered class',
+      'module',
+    );
+    const exposed = options.exposed === undefined ? methodsOf(cls) : [...options.exposed];
+    if (!exposed.every((m) => typeof m === 'string')) throw new TypeError('Manager.register: exposed must be an array of method names');
+    const returns = { ...(options.methodToTypeid ?? {}) };
+    for (const [m, t] of Object.entries(returns)) {
+      if (!exposed.includes(m)) throw new TypeError(`Manager.register: methodToTypeid names ${JSON.stringify(m)}, which is not exposed`);
+      if (typeof t !== 'string') throw new TypeError(`Manager.register: methodToTypeid.${m} must be a typeid`);
+    }
+    Manager.#types.set(typeid, { typeid, module, exportName, exposed, returns });
+  }
+
   readonly #name: string;
+  #registered: Registered[] = [];
   #requests: Queue<Request> | undefined;
   #process: Process | undefined;
   #client: Client | undefined;
@@ -50,7 +106,14 @@ export class Manager {
       throw new ManagerGoneError('the manager was shut down: a new Manager() starts another', this.#process?.pid ?? 0);
     const requests = new Queue<Request>();
     const key = randomUUID(); // what proxies name the server by
-    const server = new Process({ target: managerServer, args: [requests, { key }], daemon: true, name: this.#name, module: SERVER_MODULE });
+    this.#registered = [...Manager.#types.values()];
+    const server = new Process({
+      target: managerServer,
+      args: [requests, { key, registered: this.#registered }],
+      daemon: true,
+      name: this.#name,
+      module: SERVER_MODULE,
+    });
     server.start();
     this.#requests = requests;
     this.#process = server;
@@ -86,6 +149,19 @@ export class Manager {
   /** A new namespace in the manager: an object read and written with plain property access. */
   Namespace(init?: Record<string, unknown>): NamespaceProxy {
     return this.#create('Namespace', init, 'Manager.Namespace') as NamespaceProxy;
+  }
+
+  /** A new instance of a registered class in the manager (`new cls(...args)` in the server); its proxy. */
+  create<P = RegisteredProxy>(typeid: string, ...args: unknown[]): P {
+    const r = this.#registered.find((t) => t.typeid === typeid);
+    const client = this.#started('Manager.create');
+    if (!r) {
+      throw new TypeError(
+        `Manager.create: no type ${JSON.stringify(typeid)} was registered before this manager started (Manager.register(typeid, cls))`,
+      );
+    }
+    const id = client.callSync(Op.Create, typeid, args) as number;
+    return makeProxy({ client, id, typeid, methods: r.exposed }) as P;
   }
 
   /** Where the server listens: null for a local manager (its proxies use shared memory). */

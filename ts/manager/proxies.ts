@@ -43,6 +43,8 @@ export interface Ref {
   client: Client;
   id: number;
   typeid: string;
+  /** A registered type's exposed methods. */
+  methods?: readonly string[];
 }
 
 export function refOf(proxy: object): Ref | undefined {
@@ -63,6 +65,7 @@ function handleOf(r: Ref, processOf: () => [number, number]): HandleData {
     id: r.id,
     typeid: r.typeid,
     inFlight: true,
+    ...(r.methods ? { methods: [...r.methods] } : {}),
   };
   return data;
 }
@@ -314,8 +317,46 @@ function makeNamespace(r: Ref): NamespaceProxy {
   return ns;
 }
 
-/** The proxy for an object of type `typeid` (one of the built-in types). */
+/**
+ * A proxy of an object of a registered class: its exposed methods, each
+ * async and Sync (`counter.add(1)`, `counter.addSync(1)`), and `call(method,
+ * ...args)` / `callSync` for any of them by name.
+ */
+export class RegisteredProxy extends BaseProxy {
+  /** Calls an exposed method by name. */
+  call(method: string, ...args: unknown[]): Promise<unknown> {
+    return this._call(method, args);
+  }
+
+  callSync(method: string, ...args: unknown[]): unknown {
+    return this._callSync(method, args);
+  }
+
+  override [inspect.custom](): string {
+    return `${this[ref].typeid} proxy #${this[ref].id} (manager pid ${this[ref].client.serverPid})`;
+  }
+}
+
+const registeredClasses = new Map<string, typeof RegisteredProxy>();
+
+function registeredClass(methods: readonly string[]): typeof RegisteredProxy {
+  const key = methods.join('\0');
+  let cls = registeredClasses.get(key);
+  if (!cls) {
+    cls = class extends RegisteredProxy {};
+    // Its own methods first: names the proxy answers itself (call, callSync) are reached through call().
+    install(
+      cls,
+      methods.filter((m) => !(m in RegisteredProxy.prototype) && !m.endsWith('Sync')),
+    );
+    registeredClasses.set(key, cls);
+  }
+  return cls;
+}
+
+/** The proxy for an object of type `typeid`. */
 export function makeProxy(r: Ref): object {
+  if (r.methods) return new (registeredClass(r.methods))(r);
   switch (r.typeid) {
     case 'dict':
       return new DictProxy(r);
@@ -338,12 +379,12 @@ registerHandleKind(PROXY_KIND, (data) => {
   const h = data as unknown as ProxyHandle;
   const client = connect(h.server, reopenHandle(h.requests) as Queue<Request>, h.process);
   if (h.inFlight) client.tell(Op.Adopt, [h.id]);
-  return makeProxy({ client, id: h.id, typeid: h.typeid });
+  return makeProxy({ client, id: h.id, typeid: h.typeid, methods: h.methods });
 });
 
 registerHandleKind(REF_KIND, (data) => {
   const h = data as unknown as RefHandle;
   const client = Client.known(h.server);
   if (!client) throw new Error('internal error: a manager answered a thread that has no connection to it');
-  return makeProxy({ client, id: h.id, typeid: h.typeid });
+  return makeProxy({ client, id: h.id, typeid: h.typeid, methods: h.methods });
 });

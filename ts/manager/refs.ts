@@ -21,6 +21,8 @@ export interface ProxyHandle extends HandleData {
   typeid: string;
   /** Counted in flight by its sender: the receiver adopts that count. */
   inFlight: boolean;
+  /** A registered type's exposed methods. */
+  methods?: string[];
 }
 
 export interface RefHandle extends HandleData {
@@ -28,4 +30,6 @@ export interface RefHandle extends HandleData {
   server: string;
   id: number;
   typeid: string;
+  /** A registered type's exposed methods. */
+  methods?: string[];
 }

@@ -21,9 +21,12 @@ import { letGoNow } from '../shm/holds';
 import { identityAlive } from '../shm/thread';
 import { Op, Status, type Answer, type Request } from './protocol';
 import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
-import { TYPES, type TypeSpec } from './types';
+import { TYPES, registeredSpec, type Registered, type TypeSpec } from './types';
+import { importExport } from '../base/modules';
 
 const SWEEP_MS = 1000;
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 // What a proxy that cannot be revived becomes while its request is read (the request then fails).
 const UNUSABLE = Object.freeze({});
 
@@ -46,6 +49,8 @@ interface ClientRecord {
 export interface ServerConfig {
   /** The server's key, which proxies carry (a random id). */
   key: string;
+  /** Classes registered with Manager.register before start(). */
+  registered: Registered[];
 }
 
 /** An object of this server inside a request or an answer: what a proxy of it becomes here. */
@@ -59,6 +64,8 @@ class StoredRef implements Shareable {
   [toHandle](): HandleData {
     this.server.sending(this.id);
     const data: RefHandle = { kind: REF_KIND, server: this.server.key, id: this.id, typeid: this.typeid };
+    const exposed = this.server.exposedOf(this.typeid);
+    if (exposed) data.methods = [...exposed];
     return data;
   }
 }
@@ -68,6 +75,15 @@ class Server {
   readonly #objects = new Map<number, Held>();
   readonly #clients = new Map<number, ClientRecord>();
   readonly #types: Record<string, TypeSpec> = { ...TYPES };
+
+  /** Adds a registered class. */
+  addType(typeid: string, spec: TypeSpec): void {
+    this.#types[typeid] = spec;
+  }
+
+  exposedOf(typeid: string): readonly string[] | undefined {
+    return this.#types[typeid]?.exposed;
+  }
   #nextId = 1;
   #to: ClientRecord | undefined; // the client an answer is being written for
 
@@ -203,7 +219,9 @@ class Server {
             : undefined;
           if (!fn) throw new TypeError(`${held.typeid} has no method ${JSON.stringify(method)}`);
           if (!Array.isArray(args)) throw new TypeError(`the arguments must be an array, got ${describe(args)}`);
-          return (fn as (target: unknown, ...rest: unknown[]) => unknown)(held.value, ...args);
+          const result = (fn as (target: unknown, ...rest: unknown[]) => unknown)(held.value, ...args);
+          const typeid = this.#types[held.typeid].returns?.[method];
+          return typeid === undefined ? result : this.#keep(result, typeid);
         });
         return true;
       }
@@ -237,6 +255,15 @@ class Server {
     }
   }
 
+  // A method's result kept as an object of `typeid` (method_to_typeid): answered as a proxy of it.
+  #keep(result: unknown, typeid: string): unknown {
+    if (isThenable(result)) return Promise.resolve(result).then((v) => this.#keep(v, typeid));
+    if (!this.#types[typeid]) throw new TypeError(`the manager has no type ${JSON.stringify(typeid)}`);
+    const id = this.#nextId++;
+    this.#objects.set(id, { value: result, typeid, refs: 0, pinned: false });
+    return new StoredRef(id, typeid, this);
+  }
+
   #run(client: number, call: number, fn: () => unknown): void {
     let status: Status = Status.Ok;
     let value: unknown;
@@ -245,6 +272,14 @@ class Server {
     } catch (e) {
       status = Status.Threw;
       value = toWire(e);
+    }
+    // An async method (of a registered class): answered when it settles; other requests go on meanwhile.
+    if (isThenable(value)) {
+      Promise.resolve(value).then(
+        (v) => this.#answer(client, call, Status.Ok, v),
+        (e: unknown) => this.#answer(client, call, Status.Threw, toWire(e)),
+      );
+      return;
     }
     this.#answer(client, call, status, value);
   }
@@ -312,6 +347,16 @@ export async function managerServer(requests: Queue<Request>, config: ServerConf
   // At a Ctrl-C the terminal signals the whole process group: the program decides (it dies with its parent).
   process.on('SIGINT', () => {});
   const server = new Server(requests, config);
+  for (const r of config.registered) {
+    const cls = await importExport(
+      { module: r.module, exportName: r.exportName },
+      () =>
+        new TypeError(
+          `the manager cannot find the class registered as ${JSON.stringify(r.typeid)}: ${r.module} exports no "${r.exportName}"`,
+        ),
+    );
+    server.addType(r.typeid, registeredSpec(cls as new (...args: unknown[]) => object, r));
+  }
   const taker = new Taker(requests);
   let swept = performance.now();
   const sweep = (): void => {

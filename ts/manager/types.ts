@@ -10,6 +10,37 @@ export type Method = (target: never, ...args: never[]) => unknown;
 export interface TypeSpec {
   make(init: unknown): unknown;
   methods: Readonly<Record<string, Method>>;
+  /** A registered type's exposed method names (proxies install them); built-in types have their own proxies. */
+  exposed?: readonly string[];
+  /** Methods whose result the server keeps as an object of this type, answering with a proxy of it. */
+  returns?: Readonly<Record<string, string>>;
+}
+
+/** A class registered with Manager.register, as the server is told of it. */
+export interface Registered {
+  typeid: string;
+  module: string;
+  exportName: string;
+  exposed: string[];
+  returns: Record<string, string>;
+}
+
+/** The TypeSpec of a registered class: `new cls(...args)`, its exposed methods called on the instance. */
+export function registeredSpec(cls: new (...args: unknown[]) => object, r: Registered): TypeSpec {
+  const methods: Record<string, Method> = {};
+  for (const name of r.exposed) {
+    methods[name] = ((target: Record<string, unknown>, ...args: unknown[]) => {
+      const fn = target[name];
+      if (typeof fn !== 'function') throw new TypeError(`${r.typeid}.${name} is not a method of the object`);
+      return (fn as (...a: unknown[]) => unknown).apply(target, args);
+    });
+  }
+  return {
+    make: (init) => new cls(...(Array.isArray(init) ? (init as unknown[]) : [])),
+    methods,
+    exposed: r.exposed,
+    returns: r.returns,
+  };
 }
 
 const index = (list: unknown[], i: unknown, what: string): number => {
