@@ -68,12 +68,7 @@ export class Manager {
     if (BUILT_IN.has(typeid)) throw new TypeError(`Manager.register: ${typeid} is a built-in type`);
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
     checkKeys(options, ['exposed', 'module', 'methodToTypeid'], 'Manager.register');
-    const { module, exportName } = resolveExport(
-      cls,
-      options.module,
-      'the registered class',
-      'module',
-    );
+    const { module, exportName } = resolveExport(cls, options.module, 'the registered class', 'module');
     const exposed = options.exposed === undefined ? methodsOf(cls) : [...options.exposed];
     if (!exposed.every((m) => typeof m === 'string')) throw new TypeError('Manager.register: exposed must be an array of method names');
     const returns = { ...(options.methodToTypeid ?? {}) };

@@ -29,11 +29,11 @@ export interface Registered {
 export function registeredSpec(cls: new (...args: unknown[]) => object, r: Registered): TypeSpec {
   const methods: Record<string, Method> = {};
   for (const name of r.exposed) {
-    methods[name] = ((target: Record<string, unknown>, ...args: unknown[]) => {
+    methods[name] = (target: Record<string, unknown>, ...args: unknown[]) => {
       const fn = target[name];
       if (typeof fn !== 'function') throw new TypeError(`${r.typeid}.${name} is not a method of the object`);
       return (fn as (...a: unknown[]) => unknown).apply(target, args);
-    });
+    };
   }
   return {
     make: (init) => new cls(...(Array.isArray(init) ? (init as unknown[]) : [])),
