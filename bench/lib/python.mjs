@@ -17,3 +17,9 @@ export function runPython(code, args = [], timeoutMs = 300_000) {
   if (r.status !== 0) throw new Error(`python3 failed (${r.status ?? r.signal}): ${r.stderr.trim().split('\n').pop()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
+
+/** A benchmark's result from a Python program's samples: { samples }, or { skipped } without python3. */
+export function pythonSamples(code, args = [], timeoutMs) {
+  const samples = runPython(code, args, timeoutMs);
+  return samples ? { samples } : { skipped: 'python3 with multiprocessing is not installed' };
+}

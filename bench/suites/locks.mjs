@@ -5,7 +5,7 @@
 // an awaited acquire() against worker_threads.
 import path from 'node:path';
 import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
-import { runPython } from '../lib/python.mjs';
+import { pythonSamples } from '../lib/python.mjs';
 
 const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);
 const TARGETS = path.join(BENCH_DIR, 'bench-targets.mjs');
@@ -91,10 +91,7 @@ export const benchmarks = [
     group: 'lock acquire+release',
     unit: 'ns/pair',
     description: 'CPython multiprocessing.Lock acquire() + release() (skipped without python3)',
-    run: async (ctx) => {
-      const samples = runPython(PY_LOCK, [ctx.samples, ctx.sampleMs]);
-      return samples ? { samples } : { skipped: 'python3 with multiprocessing is not available' };
-    },
+    run: (ctx) => pythonSamples(PY_LOCK, [ctx.samples, ctx.sampleMs]),
   },
   {
     name: 'handoff.semaphore',

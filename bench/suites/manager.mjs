@@ -4,7 +4,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
-import { runPython } from '../lib/python.mjs';
+import { pythonSamples } from '../lib/python.mjs';
 
 const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);
 
@@ -108,10 +108,7 @@ if __name__ == '__main__':
     print(json.dumps(out))
 `;
 
-const python = (op) => (ctx) => {
-  const samples = runPython(PY_MANAGER, [op, ctx.samples]);
-  return samples ? { samples } : { skipped: 'python3 with multiprocessing is not installed' };
-};
+const python = (op) => (ctx) => pythonSamples(PY_MANAGER, [op, ctx.samples]);
 
 const RT = 'manager round trip';
 const NS = 'manager namespace';

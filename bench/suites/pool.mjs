@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
-import { runPython } from '../lib/python.mjs';
+import { pythonSamples } from '../lib/python.mjs';
 
 const require = createRequire(import.meta.url);
 const TASKS = path.join(BENCH_DIR, 'pool-tasks.cjs');
@@ -184,10 +184,7 @@ if __name__ == '__main__':
     print(json.dumps(out))
 `;
 
-const python = (kind) => (ctx) => {
-  const samples = runPython(PY_POOL, [kind, ctx.samples]);
-  return samples ? { samples } : { skipped: 'python3 with multiprocessing is not installed' };
-};
+const python = (kind) => (ctx) => pythonSamples(PY_POOL, [kind, ctx.samples]);
 
 const PT = 'pool per task';
 const RT = 'pool round trip';

@@ -125,3 +125,15 @@ export function remaining(deadline: number): number | undefined {
 }
 
 export const deadlineAfter = (ms: number): number => (ms === Infinity ? Infinity : performance.now() + ms);
+
+/** A promise, or anything `await` treats as one. */
+export const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+
+export function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
+}
+
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+}

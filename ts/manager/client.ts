@@ -65,7 +65,11 @@ export class Client {
     this.#put([Op.Hello, this.#id, 0, this.#reply, threadIdentity().toString()]);
   }
 
-  /** The server's process is gone (or was told to leave): why calls fail. */
+  /**
+   * The server's process is gone (or was told to leave): why calls fail.
+   * Reading its life costs a /proc read: done between slices of a wait,
+   * not per call (a call to a server just gone fails at its first slice).
+   */
   #check(): void {
     if (this.#gone) throw this.#gone;
     if (!identityAlive(this.#server)) this.lost('its process exited');
@@ -129,7 +133,7 @@ export class Client {
 
   /** Makes a request that wants an answer and blocks this thread until it comes. */
   callSync(op: typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping, ...operands: unknown[]): unknown {
-    this.#check();
+    if (this.#gone) throw this.#gone;
     const call = this.#nextCall++;
     this.#put([op, this.#id, call, ...operands] as unknown as Request);
     for (;;) {
@@ -149,7 +153,7 @@ export class Client {
   /** Makes a request that wants an answer; resolves with it. */
   call(op: typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping, ...operands: unknown[]): Promise<unknown> {
     try {
-      this.#check();
+      if (this.#gone) throw this.#gone;
       const call = this.#nextCall++;
       this.#put([op, this.#id, call, ...operands] as unknown as Request);
       const answered = new Promise<unknown>((resolve, reject) => this.#waiting.set(call, { resolve, reject }));

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { addon } from '../binding/addon';
 import { ManagerGoneError } from '../base/errors';
 import { resolveExport } from '../base/modules';
-import { checkKeys, describe } from '../base/validate';
+import { checkKeys, describe, isIterable } from '../base/validate';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
 import { toHandle } from '../share/handles';
@@ -40,6 +40,9 @@ export interface RegisterOptions {
 }
 
 const BUILT_IN = new Set(['dict', 'list', 'Namespace']);
+
+// An iterable init (a Set, a generator) read into an array; a string stays itself (and is refused as an init).
+const spread = (init: unknown): unknown => (isIterable(init) && typeof init !== 'string' ? [...init] : init);
 
 // The public methods a class's instances have (its prototype chain up to Object).
 function methodsOf(cls: { prototype: object }): string[] {
@@ -131,13 +134,13 @@ export class Manager {
 
   /** A new dict in the manager (init: a Map, [key, value] pairs or an object). */
   dict<K = unknown, V = unknown>(init?: Map<K, V> | Iterable<[K, V]> | Record<string, V>): DictProxy<K, V> {
-    const entries = init === undefined || init instanceof Map || Array.isArray(init) ? init : isIterable(init) ? [...init] : init;
+    const entries = init === undefined || init instanceof Map || Array.isArray(init) ? init : spread(init);
     return this.#create('dict', entries, 'Manager.dict') as DictProxy<K, V>;
   }
 
   /** A new list in the manager. */
   list<T = unknown>(init?: Iterable<T>): ListProxy<T> {
-    const items = init === undefined || Array.isArray(init) ? init : isIterable(init) ? [...init] : init;
+    const items = init === undefined || Array.isArray(init) ? init : spread(init);
     return this.#create('list', items, 'Manager.list') as ListProxy<T>;
   }
 
@@ -228,6 +231,3 @@ export class Manager {
     throw new TypeError('a Manager cannot be sent to another process: send the proxies it made (mgr.dict(), mgr.Namespace() ...)');
   }
 }
-
-const isIterable = (v: unknown): v is Iterable<unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';

@@ -7,7 +7,7 @@
 // 'production') they are frozen, so that the mistake throws where it is made
 // instead of losing the update silently.
 import { inspect, type InspectOptionsStylized } from 'node:util';
-import { describe } from '../base/validate';
+import { describe, isIterable } from '../base/validate';
 import type { Queue } from '../messaging/queue';
 import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
 import { Client } from './client';
@@ -199,7 +199,7 @@ install(DictProxy, [
 ]);
 const assignArgs = (entries: unknown): [unknown, unknown][] => {
   if (entries instanceof Map || Array.isArray(entries)) return [...(entries as Iterable<[unknown, unknown]>)];
-  if (typeof entries === 'object' && entries !== null && Symbol.iterator in entries) return [...(entries as Iterable<[unknown, unknown]>)];
+  if (isIterable(entries)) return [...(entries as Iterable<[unknown, unknown]>)];
   if (typeof entries === 'object' && entries !== null) return Object.entries(entries);
   throw new TypeError(`DictProxy.assign: entries must be a Map, pairs or an object, got ${describe(entries)}`);
 };

@@ -13,7 +13,7 @@
 import { Full } from '../base/errors';
 import { getLogger } from '../base/logging';
 import { toWire } from '../base/remote_error';
-import { describe } from '../base/validate';
+import { describe, isThenable } from '../base/validate';
 import { Taker } from '../messaging/taker';
 import type { Queue } from '../messaging/queue';
 import { reopenHandle, registerHandleKind, toHandle, type HandleData, type Shareable } from '../share/handles';
@@ -25,8 +25,6 @@ import { TYPES, registeredSpec, type Registered, type TypeSpec } from './types';
 import { importExport } from '../base/modules';
 
 const SWEEP_MS = 1000;
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 // What a proxy that cannot be revived becomes while its request is read (the request then fails).
 const UNUSABLE = Object.freeze({});
 

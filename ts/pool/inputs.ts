@@ -1,18 +1,12 @@
 // The inputs of a map: arrays, sets, sync or async iterables, read lazily;
 // for a map over a sync iterable of unknown length, its first items read
 // ahead to choose the chunksize (Python lists the whole input for that).
+import { isIterable } from '../base/validate';
+
 export type Input<T> = Iterable<T> | AsyncIterable<T>;
 
 /** An input's iterator, and whether it is a sync one. */
 export type Source = { sync: true; it: Iterator<unknown> } | { sync: false; it: AsyncIterator<unknown> };
-
-export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
-}
-
-export function isIterable(value: unknown): value is Iterable<unknown> {
-  return typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] === 'function';
-}
 
 /** The number of items, when the input says so without being read. */
 export function knownLength(input: unknown): number | undefined {

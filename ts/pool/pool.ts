@@ -4,7 +4,7 @@
 import { AbortError, codedError } from '../base/errors';
 import { cpuCount } from '../base/identity';
 import { moduleUrl, resolveExport, type AnyFunction } from '../base/modules';
-import { describe } from '../base/validate';
+import { describe, isAsyncIterable, isIterable } from '../base/validate';
 import { AsyncResult } from './async_result';
 import { ApplyCall, type Call } from './calls';
 import { LocalBackend } from './local';
@@ -20,7 +20,7 @@ import {
   type TaskOptions,
 } from './options';
 import { TaskKind } from './protocol';
-import { isAsyncIterable, isIterable, knownLength, readAhead, sourceOf, type Input, type Source } from './inputs';
+import { knownLength, readAhead, sourceOf, type Input, type Source } from './inputs';
 import type { FnRef } from './task';
 
 // A map of an input of unknown length reads this many items to choose its chunksize.

@@ -25,11 +25,9 @@ import {
   type WorkerConfig,
 } from './protocol';
 import { toWire } from '../base/remote_error';
+import { isThenable } from '../base/validate';
 
 type AnyFn = (...args: unknown[]) => unknown;
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 
 function missing(what: string) {
   return (ref: { module: string; exportName: string }): Error =>
