@@ -335,7 +335,7 @@ describe('review findings', () => {
     const q = new Queue();
     expect(() => q.putSync(mgr)).toThrow(/a Manager cannot be sent/);
     expect(inspect(mgr.dict())).toMatch(/^DictProxy #\d+ \(manager pid \d+\)$/);
-    expect(() => new Manager({ bogus: 1 } as never)).toThrow('unknown Manager option "bogus" (expected name)');
+    expect(() => new Manager({ bogus: 1 } as never)).toThrow(/unknown Manager option "bogus"/);
     const m = new Manager();
     await m.start();
     await m.shutdown();

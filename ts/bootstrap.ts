@@ -133,6 +133,7 @@ async function main(): Promise<void> {
     parent: p.parent,
     mainModule: p.mainModule,
     childCounter: 0,
+    authkey: Buffer.from(p.authkey),
   });
   process.title = `node (multiproc ${p.name})`;
   if (p.daemon) becomeDaemon(p.parent.pid);

@@ -6,7 +6,15 @@
 // they pull in @types/node themselves and compile in a consumer whose
 // tsconfig lists `types` without "node".
 export { Process, activeChildren, type ProcessOptions, type Target } from './process/process';
-export { currentProcess, parentProcess, isMainProcess, cpuCount, type ProcessIdentity } from './base/identity';
+export {
+  currentProcess,
+  parentProcess,
+  isMainProcess,
+  cpuCount,
+  processAuthkey,
+  setProcessAuthkey,
+  type ProcessIdentity,
+} from './base/identity';
 export { setSpareProcesses, type SpareOptions } from './process/spares';
 export { getLogger, logToStderr, Logger, type LogLevel, type LogHandler } from './base/logging';
 export { Lock, RLock, type LockOptions } from './sync/lock';
@@ -30,7 +38,22 @@ export { AsyncResult } from './pool/async_result';
 export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
 export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
 export { Manager, type ManagerOptions, type RegisterOptions } from './manager/manager';
-export { DictProxy, ListProxy, RegisteredProxy, type NamespaceProxy } from './manager/proxies';
+export { RemoteManager, type ConnectOptions } from './manager/remote_manager';
+export type { Address } from './manager/listener';
+export { DictProxy, ListProxy, RegisteredProxy, AsyncNamespaceProxy, type NamespaceProxy } from './manager/proxies';
+export {
+  QueueProxy,
+  JoinableQueueProxy,
+  LockProxy,
+  RLockProxy,
+  SemaphoreProxy,
+  EventProxy,
+  ConditionProxy,
+  BarrierProxy,
+  ValueProxy,
+  ArrayProxy,
+  type WaitArg,
+} from './manager/held_proxies';
 export {
   Empty,
   Full,
@@ -40,6 +63,7 @@ export {
   ProcessError,
   WorkerLostError,
   ManagerGoneError,
+  AuthenticationError,
   AbortError,
   ERROR_CODES,
   type ErrorCode,

@@ -26,6 +26,6 @@ export function installKindModules(): void {
     JoinableQueue: () => void require('./messaging/joinable_queue'),
     SimpleQueue: () => void require('./messaging/simple_queue'),
     Connection: () => void require('./messaging/pipe'),
-    ManagerProxy: () => void require('./manager/proxies'),
+    ManagerProxy: () => void require('./manager/make_proxy'),
   });
 }

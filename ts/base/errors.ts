@@ -81,6 +81,15 @@ export class ManagerGoneError extends Error {
   }
 }
 
+/**
+ * A remote manager and its client did not prove to each other that they
+ * hold the same authkey (Python's multiprocessing.AuthenticationError).
+ */
+export class AuthenticationError extends Error {
+  override name = 'AuthenticationError';
+  readonly code = 'ERR_MP_AUTHENTICATION';
+}
+
 /** What an aborted async wait rejects with, as Node's own APIs do. */
 export class AbortError extends Error {
   override name = 'AbortError';
@@ -116,6 +125,10 @@ export const ERROR_CODES = {
   ERR_MP_POOL_CLOSED: 'the pool is closed',
   /** A manager's server was shut down or died (the ManagerGoneError class). */
   ERR_MP_MANAGER_GONE: 'the manager is gone',
+  /** A remote manager or its client refused the other's authkey (the AuthenticationError class). */
+  ERR_MP_AUTHENTICATION: 'the authkeys differ',
+  /** A message over a manager's socket was larger than maxMessageBytes. */
+  ERR_MP_MESSAGE_TOO_LARGE: 'a message over the size limit',
   /** A C++ exception inside the addon that is not a system error (a bug: please report it). */
   ERR_MP_INTERNAL: 'internal error in the addon',
 } as const;

@@ -1,5 +1,6 @@
 // Who this process is: the main process, or a child started by multiproc
 // (then the bootstrap fills this in before the user's module is imported).
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -22,6 +23,8 @@ interface State {
   bootstrapping: boolean;
   /** Namespaces of the modules the bootstrap imported, by URL (to find exported functions in handles). */
   loadedModules: Map<string, Record<string, unknown>>;
+  /** Python's authkey: random in the main process (made on first use), inherited by children. */
+  authkey: Buffer | undefined;
 }
 
 function mainScript(): string | undefined {
@@ -38,7 +41,25 @@ export const state: State = {
   mainModule: mainScript(),
   bootstrapping: false,
   loadedModules: new Map(),
+  authkey: undefined,
 };
+
+/**
+ * This process's authentication key (Python's current_process().authkey):
+ * what a Manager that is given none authenticates its remote clients with.
+ * Random (32 bytes) in the main process, the parent's in a child.
+ */
+export function processAuthkey(): Buffer {
+  state.authkey ??= randomBytes(32);
+  return Buffer.from(state.authkey);
+}
+
+/** Sets this process's authkey (Python's current_process().authkey = ...): children started afterwards inherit it. */
+export function setProcessAuthkey(key: string | Uint8Array): void {
+  if (typeof key === 'string') key = Buffer.from(key, 'utf8');
+  if (!(key instanceof Uint8Array) || key.length === 0) throw new TypeError('the authkey must be a non-empty string or Uint8Array');
+  state.authkey = Buffer.from(key);
+}
 
 export const currentName = (): string => state.name;
 

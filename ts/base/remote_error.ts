@@ -4,6 +4,7 @@
 // Error), message, code and other plain fields, its own cause and
 // (AggregateError) errors, and the remote stack as its cause (whose cause
 // is the error's own).
+import { BrokenBarrierError, Empty, Full, ShutDown, TimeoutError } from './errors';
 
 /** What crosses the process boundary for a thrown error. */
 export interface WireError {
@@ -28,7 +29,23 @@ const BUILT_IN: Record<string, new (message?: string, options?: { cause?: unknow
   ReferenceError,
   EvalError,
   URIError,
+  // Ours that a manager's queue, lock or barrier throws: `instanceof Empty` holds in the caller.
+  Empty: withCause(Empty),
+  Full: withCause(Full),
+  ShutDown: withCause(ShutDown),
+  TimeoutError: withCause(TimeoutError),
+  BrokenBarrierError: withCause(BrokenBarrierError),
 };
+
+// One of our classes (whose constructor takes only a message), taking a cause as Error does.
+function withCause(Type: new (message?: string) => Error): new (message?: string, options?: { cause?: unknown }) => Error {
+  return class extends Type {
+    constructor(message?: string, options?: { cause?: unknown }) {
+      super(message);
+      if (options) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
+    }
+  };
+}
 
 // Data structured clone carries as it is (what JSON-like fields and Dates are made of).
 function plain(value: unknown, depth = 0): boolean {

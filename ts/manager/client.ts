@@ -10,7 +10,7 @@ import { fromWire, type WireError } from '../base/remote_error';
 import { Queue } from '../messaging/queue';
 import { letGoNow } from '../shm/holds';
 import { identityAlive, pack, threadId, threadIdentity } from '../shm/thread';
-import { Op, Status, type Answer, type Request } from './protocol';
+import { Op, Status, type Answer, type CallOp, type Connection, type Request, type TellOp } from './protocol';
 
 // A waiting call looks at the server's life between slices.
 const SLICE_MS = 20;
@@ -24,10 +24,12 @@ interface Waiter {
 
 const clients = new Map<string, Client>();
 
-export class Client {
+export class Client implements Connection {
   readonly key: string;
   readonly requests: Queue<Request>;
   readonly serverPid: number;
+  readonly remote = undefined;
+  readonly #process: [number, number];
   readonly #server: bigint;
   readonly #id = threadId();
   readonly #reply = new Queue<Answer>();
@@ -56,6 +58,7 @@ export class Client {
     this.key = key;
     this.requests = requests;
     this.serverPid = pid;
+    this.#process = [pid, stamp];
     this.#server = pack(pid, stamp);
     // A proxy of a manager that is gone still arrives: its calls fail.
     if (!identityAlive(this.#server)) {
@@ -108,8 +111,12 @@ export class Client {
     }
   }
 
-  /** Sends a request without waiting (Release, Send, Adopt, Bye). */
-  tell(op: typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend, ids: number[]): void {
+  local(): { requests: Queue<Request>; process: [number, number] } {
+    return { requests: this.requests, process: this.#process };
+  }
+
+  /** Sends a request without waiting (Release, Send, Adopt, Unsend). */
+  tell(op: TellOp, ids: number[]): void {
     if (this.#gone || ids.length === 0) return;
     this.#put([op, this.#id, 0, ids]);
   }
@@ -132,7 +139,7 @@ export class Client {
   }
 
   /** Makes a request that wants an answer and blocks this thread until it comes. */
-  callSync(op: typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping, ...operands: unknown[]): unknown {
+  callSync(op: CallOp, ...operands: unknown[]): unknown {
     if (this.#gone) throw this.#gone;
     const call = this.#nextCall++;
     this.#put([op, this.#id, call, ...operands] as unknown as Request);
@@ -151,7 +158,7 @@ export class Client {
   }
 
   /** Makes a request that wants an answer; resolves with it. */
-  call(op: typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping, ...operands: unknown[]): Promise<unknown> {
+  call(op: CallOp, ...operands: unknown[]): Promise<unknown> {
     try {
       if (this.#gone) throw this.#gone;
       const call = this.#nextCall++;

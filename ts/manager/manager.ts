@@ -7,17 +7,36 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addon } from '../binding/addon';
 import { ManagerGoneError } from '../base/errors';
+import { processAuthkey } from '../base/identity';
 import { resolveExport } from '../base/modules';
-import { checkKeys, describe, isIterable } from '../base/validate';
+import { checkKeys, describe } from '../base/validate';
 import { Queue } from '../messaging/queue';
 import { Process } from '../process/process';
 import { toHandle } from '../share/handles';
 import { letGoNow } from '../shm/holds';
+import { authkeyBytes } from './auth';
 import { discardRequests, type Client } from './client';
+import { connectLocal, makeProxy } from './make_proxy';
+import { INIT, checkAddress, checkLimits, type Factories, type Limits } from './inits';
 import { Op, type Request } from './protocol';
-import { connect, makeProxy, type DictProxy, type ListProxy, type NamespaceProxy, type RegisteredProxy } from './proxies';
+import type { DictProxy, ListProxy, NamespaceProxy, RegisteredProxy } from './proxies';
+import type {
+  ArrayProxy,
+  BarrierProxy,
+  ConditionProxy,
+  EventProxy,
+  JoinableQueueProxy,
+  LockProxy,
+  QueueProxy,
+  RLockProxy,
+  SemaphoreProxy,
+  ValueProxy,
+} from './held_proxies';
+import type { Address } from './listener';
+import { RemoteManager, type ConnectOptions } from './remote_manager';
 import type { Registered } from './types';
-import { managerServer } from './server';
+import { managerServer, type ServerStatus } from './server';
+import type { Typecode, ValueOf } from '../values/typecodes';
 
 const SERVER_MODULE = pathToFileURL(path.join(__dirname, 'server.js')).href;
 // shutdown(): how long the server has to leave after each step (answer, SIGTERM) before the next.
@@ -25,9 +44,18 @@ const SHUTDOWN_STEP_MS = 1000;
 
 let managerNumber = 0;
 
-export interface ManagerOptions {
+export interface ManagerOptions extends Limits {
   /** The server process's name (default SyncManager-N). */
   name?: string;
+  /**
+   * Where the server also listens for remote clients (Manager.connect): TCP
+   * ({ host, port }; port 0 picks a free one, see `address` after start) or
+   * a Unix socket ({ path }, made with mode 0600). Without it the manager
+   * serves only processes of this machine that receive its proxies.
+   */
+  address?: Address;
+  /** What remote clients must prove they know (default: this process's authkey, which children inherit). */
+  authkey?: string | Uint8Array;
 }
 
 export interface RegisterOptions {
@@ -39,10 +67,7 @@ export interface RegisterOptions {
   methodToTypeid?: Readonly<Record<string, string>>;
 }
 
-const BUILT_IN = new Set(['dict', 'list', 'Namespace']);
-
-// An iterable init (a Set, a generator) read into an array; a string stays itself (and is refused as an init).
-const spread = (init: unknown): unknown => (isIterable(init) && typeof init !== 'string' ? [...init] : init);
+const BUILT_IN = new Set(['dict', 'list', 'Namespace', ...Object.keys(INIT)]);
 
 // The public methods a class's instances have (its prototype chain up to Object).
 function methodsOf(cls: { prototype: object }): string[] {
@@ -82,22 +107,40 @@ export class Manager {
     Manager.#types.set(typeid, { typeid, module, exportName, exposed, returns });
   }
 
+  /**
+   * A remote manager's proxies, over a socket (Python's BaseManager(address,
+   * authkey).connect()): `authkey` defaults to this process's, which a child
+   * inherits from the process that started the manager.
+   */
+  static async connect(address: Address, authkey?: string | Uint8Array, options: ConnectOptions = {}): Promise<RemoteManager> {
+    return RemoteManager.connect(address, authkey, options);
+  }
+
   readonly #name: string;
+  readonly #listen: { address: Address; authkey: Buffer; maxMessageBytes: number; authTimeoutMs: number } | undefined;
   #registered: Registered[] = [];
   #requests: Queue<Request> | undefined;
   #process: Process | undefined;
   #client: Client | undefined;
+  #address: Address | null = null;
   #state: 'initial' | 'started' | 'shut down' = 'initial';
 
   constructor(options: ManagerOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
-    checkKeys(options, ['name'], 'Manager');
+    checkKeys(options, ['name', 'address', 'authkey', 'maxMessageBytes', 'authTimeout'], 'Manager');
     if (options.name !== undefined && typeof options.name !== 'string')
       throw new TypeError(`options.name must be a string, got ${describe(options.name)}`);
     this.#name = options.name ?? `SyncManager-${++managerNumber}`;
+    const limits = checkLimits(options, 'Manager');
+    if (options.address !== undefined) {
+      const authkey = options.authkey === undefined ? processAuthkey() : authkeyBytes(options.authkey, 'Manager');
+      this.#listen = { address: checkAddress(options.address, 'Manager'), authkey, ...limits };
+    } else if (options.authkey !== undefined || options.maxMessageBytes !== undefined || options.authTimeout !== undefined) {
+      throw new TypeError('Manager: authkey, maxMessageBytes and authTimeout are for a manager that listens: give an address too');
+    }
   }
 
-  /** Starts the server process; resolves once it answers. */
+  /** Starts the server process; resolves once it answers (and listens, if given an address). */
   async start(): Promise<void> {
     if (this.#state === 'started') throw new Error('the manager was started already');
     if (this.#state === 'shut down')
@@ -107,7 +150,7 @@ export class Manager {
     this.#registered = [...Manager.#types.values()];
     const server = new Process({
       target: managerServer,
-      args: [requests, { key, registered: this.#registered }],
+      args: [requests, { key, registered: this.#registered, listen: this.#listen }],
       daemon: true,
       name: this.#name,
       module: SERVER_MODULE,
@@ -116,8 +159,9 @@ export class Manager {
     this.#requests = requests;
     this.#process = server;
     this.#state = 'started';
-    this.#client = connect(key, requests, [server.pid!, addon().threadStampOf(server.pid!)]);
-    await this.#client.call(Op.Ping);
+    this.#client = connectLocal(key, requests, [server.pid!, addon().threadStampOf(server.pid!)]);
+    const status = (await this.#client.call(Op.Ping)) as ServerStatus;
+    this.#address = status.address;
   }
 
   #started(what: string): Client {
@@ -126,27 +170,69 @@ export class Manager {
     return this.#client!;
   }
 
-  #create(typeid: string, init: unknown, what: string): object {
-    const client = this.#started(what);
-    const id = client.callSync(Op.Create, typeid, init) as number;
-    return makeProxy({ client, id, typeid });
+  #make<P>(typeid: Factories, args: unknown[]): P {
+    const client = this.#started(`Manager.${typeid}`);
+    const [id] = client.callSync(Op.Create, typeid, INIT[typeid](...args)) as [number];
+    return makeProxy({ client, id, typeid }) as P;
   }
 
   /** A new dict in the manager (init: a Map, [key, value] pairs or an object). */
   dict<K = unknown, V = unknown>(init?: Map<K, V> | Iterable<[K, V]> | Record<string, V>): DictProxy<K, V> {
-    const entries = init === undefined || init instanceof Map || Array.isArray(init) ? init : spread(init);
-    return this.#create('dict', entries, 'Manager.dict') as DictProxy<K, V>;
+    return this.#make('dict', [init]);
   }
 
   /** A new list in the manager. */
   list<T = unknown>(init?: Iterable<T>): ListProxy<T> {
-    const items = init === undefined || Array.isArray(init) ? init : spread(init);
-    return this.#create('list', items, 'Manager.list') as ListProxy<T>;
+    return this.#make('list', [init]);
   }
 
   /** A new namespace in the manager: an object read and written with plain property access. */
   Namespace(init?: Record<string, unknown>): NamespaceProxy {
-    return this.#create('Namespace', init, 'Manager.Namespace') as NamespaceProxy;
+    return this.#make('Namespace', [init]);
+  }
+
+  /** A queue held by the manager (maxsize 0: no bound), for processes that share no memory. */
+  Queue<T = unknown>(maxsize?: number): QueueProxy<T> {
+    return this.#make('Queue', [maxsize]);
+  }
+
+  JoinableQueue<T = unknown>(maxsize?: number): JoinableQueueProxy<T> {
+    return this.#make('JoinableQueue', [maxsize]);
+  }
+
+  Lock(): LockProxy {
+    return this.#make('Lock', []);
+  }
+
+  RLock(): RLockProxy {
+    return this.#make('RLock', []);
+  }
+
+  Semaphore(value?: number): SemaphoreProxy {
+    return this.#make('Semaphore', [value]);
+  }
+
+  Event(): EventProxy {
+    return this.#make('Event', []);
+  }
+
+  /** A condition over `lock` (a Lock or RLock of this manager; default a new RLock). */
+  Condition(lock?: LockProxy): ConditionProxy {
+    return this.#make('Condition', [lock]);
+  }
+
+  Barrier(parties: number): BarrierProxy {
+    return this.#make('Barrier', [parties]);
+  }
+
+  /** A typed value held by the manager (typecodes as Value's: 'i', 'd', 'int64' ...). */
+  Value<C extends Typecode>(typecode: C, value?: ValueOf<C>): ValueProxy<ValueOf<C>> {
+    return this.#make('Value', [typecode, value]);
+  }
+
+  /** A typed array held by the manager: of `init` values, or of that many zeros. */
+  Array<C extends Typecode>(typecode: C, init: number | Iterable<ValueOf<C>>): ArrayProxy<ValueOf<C>> {
+    return this.#make('Array', [typecode, init]);
   }
 
   /** A new instance of a registered class in the manager (`new cls(...args)` in the server); its proxy. */
@@ -158,13 +244,32 @@ export class Manager {
         `Manager.create: no type ${JSON.stringify(typeid)} was registered before this manager started (Manager.register(typeid, cls))`,
       );
     }
-    const id = client.callSync(Op.Create, typeid, args) as number;
+    const [id] = client.callSync(Op.Create, typeid, args) as [number];
     return makeProxy({ client, id, typeid, methods: r.exposed }) as P;
   }
 
-  /** Where the server listens: null for a local manager (its proxies use shared memory). */
-  get address(): null {
-    return null;
+  /**
+   * Names an object of this manager (kept until it shuts down), so that a
+   * client that has no proxy of it yet -- a remote one -- finds it with
+   * lookup(name). A name published again names the new object.
+   */
+  publish(name: string, proxy: object): Promise<void> {
+    return this.#started('Manager.publish').call(Op.Publish, name, proxy) as Promise<void>;
+  }
+
+  /** The object published as `name` (a ReferenceError if none is). */
+  async lookup<P = unknown>(name: string): Promise<P> {
+    return (await this.#started('Manager.lookup').call(Op.Lookup, name)) as P;
+  }
+
+  /** Where the server listens for remote clients (the real port after port 0), or null: it has no address. */
+  get address(): Address | null {
+    return this.#address ?? this.#listen?.address ?? null;
+  }
+
+  /** The key remote clients authenticate with (a copy), or null for a manager without an address. */
+  get authkey(): Buffer | null {
+    return this.#listen ? Buffer.from(this.#listen.authkey) : null;
   }
 
   /** The server process's pid (undefined before start()). */
@@ -208,9 +313,14 @@ export class Manager {
     letGoNow(this.#requests!);
   }
 
+  /** @internal The server's status (for tests): its objects, refused connections ... */
+  async _status(): Promise<ServerStatus> {
+    return (await this.#started('Manager._status').call(Op.Ping)) as ServerStatus;
+  }
+
   /** @internal How many objects the server holds (for tests). */
   async _objectCount(): Promise<number> {
-    return (await this.#started('Manager._objectCount').call(Op.Ping)) as number;
+    return (await this._status()).objects;
   }
 
   /** @internal Tells the server now of the proxies this thread dropped (they go in batches). */

@@ -10,9 +10,9 @@ import type { WireError } from '../base/remote_error';
 import type { Queue } from '../messaging/queue';
 
 export const Op = {
-  /** [Hello, client, call, replyQueue, identity]: a new client; answered with the server's name. */
+  /** [Hello, client, call, replyQueue, identity]: a new local client; answered with [pid, key]. */
   Hello: 0,
-  /** [Create, client, call, typeid, init]: a new object; answered with its ref. */
+  /** [Create, client, call, typeid, init]: a new object; answered with [id, exposed methods or null]. */
   Create: 1,
   /** [Call, client, call, id, method, args]: runs a method of object `id`. */
   Call: 2,
@@ -30,6 +30,10 @@ export const Op = {
   Ping: 8,
   /** [Unsend, client, 0, ids]: proxies written to be sent were not sent after all: one each no longer in flight. */
   Unsend: 9,
+  /** [Publish, client, call, name, proxy]: names an object (kept until shutdown), for Lookup. */
+  Publish: 10,
+  /** [Lookup, client, call, name]: answered with a ref of the object published as `name`. */
+  Lookup: 11,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -39,7 +43,9 @@ export type Request =
   | [typeof Op.Call, number, number, number, string, unknown[]]
   | [typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend, number, 0, number[]]
   | [typeof Op.Bye, number, 0]
-  | [typeof Op.Shutdown | typeof Op.Ping, number, number];
+  | [typeof Op.Shutdown | typeof Op.Ping, number, number]
+  | [typeof Op.Publish, number, number, string, unknown]
+  | [typeof Op.Lookup, number, number, string];
 
 // Void: the method returned undefined (which JSON has not: the answer stays JSON text).
 export const Status = { Ok: 0, Threw: 1, Void: 2 } as const;
@@ -54,3 +60,37 @@ export interface ObjectRef {
 }
 
 export type { WireError };
+
+/** Requests that want an answer. */
+export type CallOp = typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping | typeof Op.Publish | typeof Op.Lookup;
+/** Requests that want none. */
+export type TellOp = typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend;
+
+/** How a process reaches a remote manager (what a proxy's handle carries for it). */
+export interface RemoteWhere {
+  address: { host: string; port: number } | { path: string };
+  /** The authkey, hex. */
+  authkey: string;
+  /** The largest message the server takes (known once connected). */
+  maxMessageBytes?: number;
+}
+
+/**
+ * A thread's connection to a manager's server, as proxies use it: over
+ * shared-memory queues (client.ts) or a socket (remote_client.ts).
+ */
+export interface Connection {
+  /** The server's key (a random id). */
+  readonly key: string;
+  readonly serverPid: number;
+  /** Reached over a socket: calls are async only. */
+  readonly remote: RemoteWhere | undefined;
+  call(op: CallOp, ...operands: unknown[]): Promise<unknown>;
+  callSync(op: CallOp, ...operands: unknown[]): unknown;
+  tell(op: TellOp, ids: number[]): void;
+  /** A proxy of `id` was dropped (told in a batch). */
+  released(id: number): void;
+  flushReleased(): void;
+  /** A local server's request queue and process, for a proxy's handle. */
+  local(): { requests: Queue<Request>; process: [number, number] } | undefined;
+}

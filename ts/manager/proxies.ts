@@ -8,11 +8,9 @@
 // instead of losing the update silently.
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describe, isIterable } from '../base/validate';
-import type { Queue } from '../messaging/queue';
-import { noteTicket, registerHandleKind, reopenHandle, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { Client } from './client';
-import { Op, type Request } from './protocol';
-import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
+import { noteTicket, toHandle, type HandleData, type Shareable } from '../share/handles';
+import { Op, type Connection } from './protocol';
+import { PROXY_KIND, type ProxyHandle } from './refs';
 import { RESERVED } from './types';
 
 const freezeReads = process.env.NODE_ENV !== 'production';
@@ -31,16 +29,16 @@ function deepFreeze<T>(value: T, depth = 0): T {
   return value;
 }
 
-const read = <T>(value: T): T => (freezeReads ? deepFreeze(value) : value);
+export const read = <T>(value: T): T => (freezeReads ? deepFreeze(value) : value);
 
 // A proxy dropped (collected): the server may free the object once no process holds one.
-const dropped = new FinalizationRegistry<{ client: Client; id: number }>(({ client, id }) => client.released(id));
+const dropped = new FinalizationRegistry<{ client: Connection; id: number }>(({ client, id }) => client.released(id));
 
 const ref = Symbol('multiproc.managerRef');
 
 /** What every proxy is over: its connection, the object's id and type. */
 export interface Ref {
-  client: Client;
+  client: Connection;
   id: number;
   typeid: string;
   /** A registered type's exposed methods. */
@@ -51,17 +49,17 @@ export function refOf(proxy: object): Ref | undefined {
   return (proxy as { [ref]?: Ref })[ref];
 }
 
-function handleOf(r: Ref, processOf: () => [number, number]): HandleData {
+function handleOf(r: Ref): HandleData {
   // Counted in flight from now until the receiver adopts it, so the server
   // keeps the object meanwhile; if the bytes are not sent after all (a full
   // queue, a clone error), no longer.
   r.client.tell(Op.Send, [r.id]);
   noteTicket({ drop: () => r.client.tell(Op.Unsend, [r.id]), assign: () => {} });
+  const local = r.client.local();
   const data: ProxyHandle = {
     kind: PROXY_KIND,
     server: r.client.key,
-    requests: r.client.requests[toHandle](),
-    process: processOf(),
+    ...(local ? { requests: local.requests[toHandle](), process: local.process } : { remote: r.client.remote }),
     id: r.id,
     typeid: r.typeid,
     inFlight: true,
@@ -69,8 +67,6 @@ function handleOf(r: Ref, processOf: () => [number, number]): HandleData {
   };
   return data;
 }
-
-const processes = new Map<string, [number, number]>(); // server key -> [pid, stamp]
 
 export class BaseProxy implements Shareable {
   readonly [ref]: Ref;
@@ -94,7 +90,7 @@ export class BaseProxy implements Shareable {
 
   [toHandle](): HandleData {
     const r = this[ref];
-    return handleOf(r, () => processes.get(r.client.key)!);
+    return handleOf(r);
   }
 
   get [Symbol.toStringTag](): string {
@@ -119,7 +115,7 @@ function snapshot<T>(value: T): T {
   return value;
 }
 
-function install(cls: { prototype: object }, methods: readonly string[]): void {
+export function install(cls: { prototype: object }, methods: readonly string[]): void {
   for (const name of methods) {
     const reads = READS.has(name) ? read : SNAPSHOTS.has(name) ? snapshot : undefined;
     Object.defineProperty(cls.prototype, name, {
@@ -167,7 +163,7 @@ interface DictMethods<K, V> {
   toObject(): Record<string, V>;
 }
 
-type WithSync<M> = { [P in keyof M]: Async<M[P]> } & { [P in keyof M as `${P & string}Sync`]: M[P] };
+export type WithSync<M> = { [P in keyof M]: Async<M[P]> } & { [P in keyof M as `${P & string}Sync`]: M[P] };
 
 // Its methods are installed on the prototype (install()): the interface declares them.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -267,7 +263,7 @@ export type NamespaceProxy = Record<string, unknown>;
 // Keys a namespace answers itself: what JS asks of any object (await, inspection, JSON).
 const LOCAL_KEYS: ReadonlySet<PropertyKey> = RESERVED;
 
-function makeNamespace(r: Ref): NamespaceProxy {
+export function makeNamespace(r: Ref): NamespaceProxy {
   const target = Object.create(null) as Record<PropertyKey, unknown>;
   const call = (method: string, args: unknown[]): unknown => r.client.callSync(Op.Call, r.id, method, args);
   const reserved = (key: string): TypeError =>
@@ -278,7 +274,7 @@ function makeNamespace(r: Ref): NamespaceProxy {
     get(_t, key) {
       if (key === ref) return r;
       if (key === inspect.custom) return show;
-      if (key === toHandle) return () => handleOf(r, () => processes.get(r.client.key)!);
+      if (key === toHandle) return () => handleOf(r);
       if (key === Symbol.toStringTag) return 'Namespace';
       if (typeof key === 'symbol' || LOCAL_KEYS.has(key)) return undefined;
       return read(call('get', [key]));
@@ -339,7 +335,7 @@ export class RegisteredProxy extends BaseProxy {
 
 const registeredClasses = new Map<string, typeof RegisteredProxy>();
 
-function registeredClass(methods: readonly string[]): typeof RegisteredProxy {
+export function registeredClass(methods: readonly string[]): typeof RegisteredProxy {
   const key = methods.join('\0');
   let cls = registeredClasses.get(key);
   if (!cls) {
@@ -354,37 +350,23 @@ function registeredClass(methods: readonly string[]): typeof RegisteredProxy {
   return cls;
 }
 
-/** The proxy for an object of type `typeid`. */
-export function makeProxy(r: Ref): object {
-  if (r.methods) return new (registeredClass(r.methods))(r);
-  switch (r.typeid) {
-    case 'dict':
-      return new DictProxy(r);
-    case 'list':
-      return new ListProxy(r);
-    case 'Namespace':
-      return makeNamespace(r);
-    default:
-      return new BaseProxy(r);
-  }
+/**
+ * A namespace of a remote manager: its calls travel over a socket, so it has
+ * no plain property access (which would have to block); read and write it
+ * with `await ns.get('x')`, `await ns.set('x', 1)`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class AsyncNamespaceProxy extends BaseProxy {}
+interface NamespaceMethods {
+  get(name: string): unknown;
+  set(name: string, value: unknown): void;
+  has(name: string): boolean;
+  delete(name: string): boolean;
+  keys(): string[];
+  /** Adds `by` (default 1) to the number `name` holds (absent: 0); the sum (atomic). */
+  increment(name: string, by?: number | bigint): number | bigint;
+  toObject(): Record<string, unknown>;
 }
-
-/** This thread's connection to a manager, made by the manager itself or from a proxy's handle. */
-export function connect(key: string, requests: Queue<Request>, server: [number, number]): Client {
-  processes.set(key, server);
-  return Client.for(key, requests, server);
-}
-
-registerHandleKind(PROXY_KIND, (data) => {
-  const h = data as unknown as ProxyHandle;
-  const client = connect(h.server, reopenHandle(h.requests) as Queue<Request>, h.process);
-  if (h.inFlight) client.tell(Op.Adopt, [h.id]);
-  return makeProxy({ client, id: h.id, typeid: h.typeid, methods: h.methods });
-});
-
-registerHandleKind(REF_KIND, (data) => {
-  const h = data as unknown as RefHandle;
-  const client = Client.known(h.server);
-  if (!client) throw new Error('internal error: a manager answered a thread that has no connection to it');
-  return makeProxy({ client, id: h.id, typeid: h.typeid, methods: h.methods });
-});
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface AsyncNamespaceProxy extends WithSync<NamespaceMethods> {}
+install(AsyncNamespaceProxy, ['get', 'set', 'has', 'delete', 'keys', 'increment', 'toObject']);

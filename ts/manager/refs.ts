@@ -5,6 +5,7 @@
 // REF_KIND handle: the client that reads the answer made the request, so it
 // knows the server by its key.
 import type { HandleData } from '../share/handles';
+import type { RemoteWhere } from './protocol';
 
 export const PROXY_KIND = 'ManagerProxy';
 export const REF_KIND = 'ManagerRef';
@@ -13,10 +14,12 @@ export interface ProxyHandle extends HandleData {
   kind: typeof PROXY_KIND;
   /** The server's key (a random id). */
   server: string;
-  /** The request queue's own handle. */
-  requests: HandleData;
-  /** The server process: [pid, stamp], to tell that it died. */
-  process: [number, number];
+  /** A local server: its request queue's own handle. */
+  requests?: HandleData;
+  /** A local server's process: [pid, stamp], to tell that it died. */
+  process?: [number, number];
+  /** A remote server: where it listens and its authkey. */
+  remote?: RemoteWhere;
   id: number;
   typeid: string;
   /** Counted in flight by its sender: the receiver adopts that count. */

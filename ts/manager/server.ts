@@ -10,7 +10,7 @@
 // (client 0) from when its sender wrote it until its receiver adopts it; an
 // object stored inside another object (a nested proxy) is kept until the
 // manager shuts down.
-import { Full } from '../base/errors';
+import { Empty, Full } from '../base/errors';
 import { getLogger } from '../base/logging';
 import { toWire } from '../base/remote_error';
 import { describe, isThenable } from '../base/validate';
@@ -21,8 +21,10 @@ import { letGoNow } from '../shm/holds';
 import { identityAlive } from '../shm/thread';
 import { Op, Status, type Answer, type Request } from './protocol';
 import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
-import { TYPES, registeredSpec, type Registered, type TypeSpec } from './types';
+import { TYPES, registeredSpec, type CallContext, type Registered, type TypeSpec } from './types';
+import { HELD_SYNC } from './held_sync';
 import { importExport } from '../base/modules';
+import { listen, type Address, type ListenOptions, type Listening } from './listener';
 
 const SWEEP_MS = 1000;
 // What a proxy that cannot be revived becomes while its request is read (the request then fails).
@@ -37,11 +39,15 @@ interface Held {
 }
 
 interface ClientRecord {
-  reply: Queue<Answer>;
-  identity: bigint;
+  /** A local client's reply queue (a remote one's answers go to `write`). */
+  reply: Queue<Answer> | undefined;
+  /** A local client's thread (whether it lives); a remote one's connection says when it is gone. */
+  identity: bigint | undefined;
   refs: Map<number, number>;
   /** Answers its reply queue had no room for: the server never blocks on one client. */
   backlog: Answer[];
+  /** A remote client's connection: writes an answer (a frame). */
+  write?: (answer: Answer) => void;
 }
 
 export interface ServerConfig {
@@ -49,6 +55,19 @@ export interface ServerConfig {
   key: string;
   /** Classes registered with Manager.register before start(). */
   registered: Registered[];
+  /** Where it listens for remote clients, if anywhere. */
+  listen?: ListenOptions;
+}
+
+/** What a Ping answers. */
+export interface ServerStatus {
+  pid: number;
+  key: string;
+  objects: number;
+  address: Address | null;
+  refused: number;
+  /** The largest message it takes from a remote client. */
+  maxMessageBytes: number | null;
 }
 
 /** An object of this server inside a request or an answer: what a proxy of it becomes here. */
@@ -72,7 +91,13 @@ class Server {
   readonly key: string;
   readonly #objects = new Map<number, Held>();
   readonly #clients = new Map<number, ClientRecord>();
-  readonly #types: Record<string, TypeSpec> = { ...TYPES };
+  readonly #types: Record<string, TypeSpec> = { ...TYPES, ...HELD_SYNC };
+  /** Objects published by name (Manager.publish), for clients that have no proxy yet (a remote one). */
+  readonly #names = new Map<string, number>();
+  #nextRemote = -1;
+  /** Its socket, if it has one (a manager given an address). */
+  listening: Listening | undefined;
+  maxMessageBytes: number | null = null;
 
   /** Adds a registered class. */
   addType(typeid: string, spec: TypeSpec): void {
@@ -93,8 +118,32 @@ class Server {
     // A proxy of this server's objects that arrives (nested in a request) is the object itself, kept.
     registerHandleKind(PROXY_KIND, (data) => this.#revived(() => this.#arrived(data as unknown as ProxyHandle)));
     registerHandleKind(REF_KIND, (data) => this.#revived(() => this.#ref((data as unknown as RefHandle).id)));
-    this.#clients.set(0, { reply: undefined as unknown as Queue<Answer>, identity: 0n, refs: new Map(), backlog: [] });
+    this.#clients.set(0, { reply: undefined, identity: undefined, refs: new Map(), backlog: [] });
   }
+
+  /** A remote client connected (and authenticated): its id; `write` sends it an answer. */
+  connected(write: (answer: Answer) => void): number {
+    const id = this.#nextRemote--;
+    this.#clients.set(id, { reply: undefined, identity: undefined, refs: new Map(), backlog: [], write });
+    return id;
+  }
+
+  /** A remote client's connection closed: it drops what it held. */
+  disconnected(id: number): void {
+    this.#forget(id);
+  }
+
+  /** Whether `client` can still take an answer (its thread lives, or its connection is open). */
+  alive(client: number): boolean {
+    const record = this.#clients.get(client);
+    if (!record) return false;
+    return record.identity === undefined || identityAlive(record.identity);
+  }
+
+  readonly #alive = (client: number): boolean => this.alive(client);
+
+  // The object of this manager a value names (a proxy that arrived in a request), or the value.
+  readonly #deref = (value: unknown): unknown => (value instanceof StoredRef ? this.#objects.get(value.id)?.value : value);
 
   // A proxy in a request that cannot be what it says (of another manager, of
   // an object freed): the request is answered with the error, the server goes on.
@@ -110,7 +159,7 @@ class Server {
   }
 
   #arrived(data: ProxyHandle): StoredRef {
-    reopenHandle(data.requests); // gives back what the handle reserved for this process
+    if (data.requests) reopenHandle(data.requests); // gives back what the handle reserved for this process
     if (data.server !== this.key) throw new TypeError('a proxy of another manager cannot be sent to this one (store its contents instead)');
     const held = this.#objects.get(data.id);
     if (!held) throw new ReferenceError(`the manager holds no object ${data.id} any more`);
@@ -144,11 +193,15 @@ class Server {
 
   #drop(client: number, id: number, n = 1): void {
     const record = this.#clients.get(client);
-    const mine = record?.refs.get(id) ?? 0;
+    if (record) this.#dropOf(record, id, n);
+  }
+
+  #dropOf(record: ClientRecord, id: number, n: number): void {
+    const mine = record.refs.get(id) ?? 0;
     const k = Math.min(n, mine);
     if (k === 0) return;
-    if (mine === k) record!.refs.delete(id);
-    else record!.refs.set(id, mine - k);
+    if (mine === k) record.refs.delete(id);
+    else record.refs.set(id, mine - k);
     const held = this.#objects.get(id);
     if (!held) return;
     held.refs -= k;
@@ -158,19 +211,27 @@ class Server {
   #forget(client: number): void {
     const record = this.#clients.get(client);
     if (!record) return;
-    for (const [id, n] of [...record.refs]) this.#drop(client, id, n);
     this.#clients.delete(client);
-    try {
-      record.reply.close();
-      letGoNow(record.reply);
-    } catch {
-      // its queue is gone already
+    // Its waits are dropped and the locks it held handed on (held_sync.ts), before its proxies go.
+    const ctx: CallContext = { client, alive: this.#alive };
+    for (const held of this.#objects.values()) {
+      const forget = this.#types[held.typeid].forget;
+      if (forget) forget.call(ctx, held.value as never, client);
+    }
+    for (const [id, n] of [...record.refs]) this.#dropOf(record, id, n);
+    if (record.reply) {
+      try {
+        record.reply.close();
+        letGoNow(record.reply);
+      } catch {
+        // its queue is gone already
+      }
     }
   }
 
   /** Clients whose thread died drop what they held. */
   sweep(): void {
-    for (const [id, record] of this.#clients) if (id !== 0 && !identityAlive(record.identity)) this.#forget(id);
+    for (const [id, record] of this.#clients) if (record.identity !== undefined && !identityAlive(record.identity)) this.#forget(id);
   }
 
   get objects(): number {
@@ -179,6 +240,11 @@ class Server {
 
   /** Handles one request; false once told to shut down. */
   handle(request: Request): boolean {
+    if (request[1] < 0) return this.#remote(request);
+    return this.#local(request);
+  }
+
+  #local(request: Request): boolean {
     const [op, client, call] = request;
     const bad = this.#decodeError;
     if (bad) {
@@ -192,7 +258,7 @@ class Server {
         const old = this.#clients.get(client);
         if (old && old.reply !== reply) this.#forget(client); // a dead thread's id, reused
         if (!this.#clients.has(client)) this.#clients.set(client, { reply, identity: BigInt(identity), refs: new Map(), backlog: [] });
-        this.#answer(client, call, Status.Ok, process.pid);
+        this.#answer(client, call, Status.Ok, [process.pid, this.key]);
         return true;
       }
       case Op.Create: {
@@ -201,9 +267,9 @@ class Server {
           const spec = this.#types[typeid];
           if (!spec) throw new TypeError(`the manager has no type ${JSON.stringify(typeid)}`);
           const id = this.#nextId++;
-          this.#objects.set(id, { value: spec.make(init), typeid, refs: 0, pinned: false });
+          this.#objects.set(id, { value: spec.make(init, this.#deref), typeid, refs: 0, pinned: false });
           this.#add(client, id);
-          return id;
+          return [id, spec.exposed ?? null];
         });
         return true;
       }
@@ -217,7 +283,8 @@ class Server {
             : undefined;
           if (!fn) throw new TypeError(`${held.typeid} has no method ${JSON.stringify(method)}`);
           if (!Array.isArray(args)) throw new TypeError(`the arguments must be an array, got ${describe(args)}`);
-          const result = (fn as (target: unknown, ...rest: unknown[]) => unknown)(held.value, ...args);
+          const ctx: CallContext = { client, alive: this.#alive };
+          const result = (fn as (this: CallContext, target: unknown, ...rest: unknown[]) => unknown).call(ctx, held.value, ...args);
           const typeid = this.#types[held.typeid].returns?.[method];
           return typeid === undefined ? result : this.#keep(result, typeid);
         });
@@ -245,12 +312,56 @@ class Server {
       case Op.Shutdown:
         this.#answer(client, call, Status.Ok, undefined);
         return false;
-      case Op.Ping:
-        this.#answer(client, call, Status.Ok, this.#objects.size);
+      case Op.Ping: {
+        const status: ServerStatus = {
+          pid: process.pid,
+          key: this.key,
+          objects: this.#objects.size,
+          address: this.listening?.address ?? null,
+          refused: this.listening?.refused ?? 0,
+          maxMessageBytes: this.maxMessageBytes,
+        };
+        this.#answer(client, call, Status.Ok, status);
         return true;
+      }
+      case Op.Publish: {
+        const [, , , name, proxy] = request;
+        this.#run(client, call, () => {
+          if (typeof name !== 'string' || name === '')
+            throw new TypeError(`Manager.publish: the name must be a non-empty string, got ${describe(name)}`);
+          if (!(proxy instanceof StoredRef)) throw new TypeError(`Manager.publish: give a proxy of this manager, got ${describe(proxy)}`);
+          this.#names.set(name, proxy.id); // pinned by arriving
+        });
+        return true;
+      }
+      case Op.Lookup: {
+        const [, , , name] = request;
+        this.#run(client, call, () => {
+          const id = typeof name === 'string' ? this.#names.get(name) : undefined;
+          if (id === undefined) throw new ReferenceError(`the manager has no object published as ${JSON.stringify(name)}`);
+          return new StoredRef(id, this.#objects.get(id)!.typeid, this);
+        });
+        return true;
+      }
       default:
         return true;
     }
+  }
+
+  // What a remote client may ask: no Hello (its connection is its reply), no Shutdown (only the manager's owner stops it).
+  #remote(request: Request): boolean {
+    const [op, client, call] = request;
+    if (op === Op.Hello) return true;
+    if (op === Op.Shutdown) {
+      this.#answer(
+        client,
+        call,
+        Status.Threw,
+        toWire(new Error('a manager reached by Manager.connect() is shut down by the process that started it')),
+      );
+      return true;
+    }
+    return this.#local(request);
   }
 
   // A method's result kept as an object of `typeid` (method_to_typeid): answered as a proxy of it.
@@ -286,13 +397,24 @@ class Server {
     const record = this.#clients.get(client);
     if (!record || call === 0) return;
     const answer: Answer = status === Status.Ok && value === undefined ? [call, Status.Void, null] : [call, status, value];
+    if (record.write) {
+      this.#to = record;
+      try {
+        record.write(answer);
+      } catch (e) {
+        if (status === Status.Ok) this.#answer(client, call, Status.Threw, toWire(e));
+      } finally {
+        this.#to = undefined;
+      }
+      return;
+    }
     if (record.backlog.length > 0) {
       record.backlog.push(answer);
       return;
     }
     this.#to = record;
     try {
-      record.reply.putNowait(answer);
+      record.reply!.putNowait(answer);
     } catch (e) {
       if (e instanceof Full) {
         record.backlog.push(answer);
@@ -319,7 +441,7 @@ class Server {
       while (record.backlog.length > 0) {
         this.#to = record;
         try {
-          record.reply.putNowait(record.backlog[0]);
+          record.reply!.putNowait(record.backlog[0]);
         } catch (e) {
           if (e instanceof Full) break;
           const [call] = record.backlog[0];
@@ -355,6 +477,10 @@ export async function managerServer(requests: Queue<Request>, config: ServerConf
     );
     server.addType(r.typeid, registeredSpec(cls as new (...args: unknown[]) => object, r));
   }
+  if (config.listen) {
+    server.listening = await listen(server, config.listen);
+    server.maxMessageBytes = config.listen.maxMessageBytes;
+  }
   const taker = new Taker(requests);
   let swept = performance.now();
   const sweep = (): void => {
@@ -370,8 +496,18 @@ export async function managerServer(requests: Queue<Request>, config: ServerConf
   for (;;) {
     let request: Request;
     try {
+      if (server.listening) {
+        // Its sockets are served by the event loop: wait without blocking it.
+        try {
+          request = await requests.get(server.backlogged ? 1 : SWEEP_MS);
+        } catch (e) {
+          if (!(e instanceof Empty)) throw e;
+          idle();
+          continue;
+        }
+      }
       // While answers wait for room, look again soon: the client reads them within moments.
-      request = await taker.take(idle, server.backlogged ? 1 : undefined);
+      else request = await taker.take(idle, server.backlogged ? 1 : undefined);
     } catch (e) {
       // An item that cannot be decoded: its sender's call fails by its own checks; the server goes on.
       getLogger().error(`manager: a request could not be read: ${e instanceof Error ? e.message : String(e)}`);
@@ -381,5 +517,6 @@ export async function managerServer(requests: Queue<Request>, config: ServerConf
     if (server.backlogged) server.flush();
     sweep();
   }
+  server.listening?.close();
   server.close();
 }

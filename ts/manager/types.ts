@@ -4,12 +4,21 @@
 // others (a read-modify-write helper such as increment() is one request).
 import { describe } from '../base/validate';
 
+/** Who is calling a method (its `this`): the client, and whether a client can still take an answer. */
+export interface CallContext {
+  readonly client: number;
+  alive(client: number): boolean;
+}
+
 // Each is typed by its own target; the server calls it with the object it holds.
-export type Method = (target: never, ...args: never[]) => unknown;
+export type Method = (this: CallContext, target: never, ...args: never[]) => unknown;
 
 export interface TypeSpec {
-  make(init: unknown): unknown;
+  /** The object for an init value; `deref` turns a proxy of this manager inside it into the object. */
+  make(init: unknown, deref: (value: unknown) => unknown): unknown;
   methods: Readonly<Record<string, Method>>;
+  /** A client is gone: the object drops what it held for it (waits, a lock). */
+  forget?: (this: CallContext, target: never, client: number) => void;
   /** A registered type's exposed method names (proxies install them); built-in types have their own proxies. */
   exposed?: readonly string[];
   /** Methods whose result the server keeps as an object of this type, answering with a proxy of it. */

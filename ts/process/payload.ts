@@ -20,6 +20,8 @@ export interface StartPayload {
   args: Buffer;
   fields: Buffer;
   log: { level: LogLevel; stderr: boolean };
+  /** The parent's authkey (Python's), inherited. */
+  authkey: Buffer;
 }
 
 export function encodePayload(p: Omit<StartPayload, 'version'>): Buffer {

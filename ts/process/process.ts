@@ -11,7 +11,7 @@ import { AbortError, isSystemError } from '../base/errors';
 import { describe, waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
 import { encodePayload, type StartPayload } from './payload';
 import { collectTickets, serialize } from '../share/handles';
-import { state } from '../base/identity';
+import { processAuthkey, state } from '../base/identity';
 import { resolveExport } from '../base/modules';
 import { delay } from '../base/timers';
 import { checkProcessOptions, exitCodeName, type ProcessOptions, type Target } from './options';
@@ -126,6 +126,7 @@ export class Process<F extends Target = Target> {
       args: serialize(this.#args, 'args'),
       fields: serialize(fields, 'this'),
       log: { level: logger.level, stderr: logger.toStderr },
+      authkey: processAuthkey(),
     };
   }
 

@@ -1,0 +1,361 @@
+// Remote managers over real sockets (TCP on loopback, a Unix socket): the
+// mutual HMAC handshake (checked here with node:crypto, independently of
+// the code under test), what a wrong key, garbage, a 1 GB frame or a
+// slow-loris client does before authentication (refused, nothing executed,
+// the server goes on), size bounds after it, clients that disconnect or are
+// SIGKILLed mid-call, and a manager killed under its remote clients.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHmac, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  AsyncNamespaceProxy,
+  AuthenticationError,
+  DictProxy,
+  Event,
+  Manager,
+  ManagerGoneError,
+  QueueProxy,
+  RemoteManager,
+  processAuthkey,
+} from '../dist/index.js';
+import { fixture } from './helpers/child';
+import { processRunner } from './helpers/processes';
+
+const M = fixture('manager-tasks.mjs');
+const R = fixture('remote-tasks.mjs');
+const t: Record<string, any> = await import(M);
+const remote: Record<string, any> = await import(R);
+const { run } = processRunner(R);
+
+const AUTHKEY = 'test-authkey';
+let mgr: Manager;
+// The server's status (an internal call): its objects and the connections it refused.
+const status = (): Promise<{ objects: number; refused: number }> => (mgr as any)._status();
+let address: { host: string; port: number };
+beforeAll(async () => {
+  Manager.register('Counter', t.Counter, { module: M });
+  mgr = new Manager({ address: { host: '127.0.0.1', port: 0 }, authkey: AUTHKEY, authTimeout: 500, maxMessageBytes: 64 * 1024 });
+  await mgr.start();
+  address = mgr.address as { host: string; port: number };
+});
+afterAll(async () => {
+  await mgr.shutdown();
+});
+
+async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// ---- a raw client, speaking the wire by hand
+function header(payload: Buffer): Buffer {
+  const out = Buffer.alloc(4 + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+}
+class Raw {
+  readonly socket: net.Socket;
+  #buf = Buffer.alloc(0);
+  #waiters: (() => void)[] = [];
+  closed = false;
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.on('data', (c) => {
+      this.#buf = Buffer.concat([this.#buf, c]);
+      this.#waiters.splice(0).forEach((w) => w());
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.#waiters.splice(0).forEach((w) => w());
+    });
+  }
+  async frame(): Promise<Buffer> {
+    for (;;) {
+      if (this.#buf.length >= 4) {
+        const n = this.#buf.readUInt32BE(0);
+        if (this.#buf.length >= 4 + n) {
+          const f = this.#buf.subarray(4, 4 + n);
+          this.#buf = this.#buf.subarray(4 + n);
+          return f;
+        }
+      }
+      if (this.closed) throw new Error('closed');
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+  send(payload: Buffer): void {
+    this.socket.write(header(payload));
+  }
+  async whenClosed(): Promise<void> {
+    while (!this.closed) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+}
+const mac = (key: string, message: Buffer): Buffer =>
+  Buffer.concat([Buffer.from('{sha256}'), createHmac('sha256', key).update(message).digest()]);
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]);
+}
+
+describe('with the right key', () => {
+  it('a job queue over TCP: publish/lookup, and a child that connects with the authkey it inherited', async () => {
+    const m = new Manager({ address: { host: '127.0.0.1', port: 0 } }); // no authkey: this process's
+    await m.start();
+    try {
+      expect(m.authkey!.equals(processAuthkey())).toBe(true);
+      const jobs = m.Queue<number | null>();
+      const results = m.Queue<number>();
+      await m.publish('jobs', jobs);
+      await m.publish('results', results);
+      const workers = [run(remote.connectInherited, m.address), run(remote.connectInherited, m.address)];
+      for (let i = 1; i <= 20; i++) jobs.putSync(i);
+      jobs.putSync(null);
+      jobs.putSync(null);
+      const got: number[] = [];
+      for (let i = 0; i < 20; i++) got.push(await results.get({ timeout: 30_000 }));
+      for (const w of workers) await w.join();
+      expect(workers.map((w) => w.exitCode)).toEqual([0, 0]);
+      expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) ** 2));
+    } finally {
+      await m.shutdown();
+    }
+  });
+
+  it('every factory works over the socket; proxies are async only; a remote Namespace is read with get/set', async () => {
+    const r = await Manager.connect(address, AUTHKEY);
+    expect(r).toBeInstanceOf(RemoteManager);
+    expect(r.pid).toBe(mgr.pid);
+    const d = await r.dict<string, number>({ a: 1 });
+    expect(d).toBeInstanceOf(DictProxy);
+    expect(await d.increment('a')).toBe(2);
+    expect(() => d.getSync('a')).toThrow(/no Sync methods/);
+    const l = await r.list([1]);
+    expect(await l.push(2)).toBe(2);
+    const ns = await r.Namespace({ x: 1 });
+    expect(ns).toBeInstanceOf(AsyncNamespaceProxy);
+    await ns.set('y', 2);
+    expect(await ns.toObject()).toEqual({ x: 1, y: 2 });
+    const q = await r.Queue();
+    expect(q).toBeInstanceOf(QueueProxy);
+    await q.put('x');
+    expect(await q.get()).toBe('x');
+    const lock = await r.Lock();
+    expect(await lock.acquire()).toBe(true);
+    await lock.release();
+    for (const make of [
+      () => r.RLock(),
+      () => r.Semaphore(1),
+      () => r.Event(),
+      () => r.Condition(),
+      () => r.Barrier(1),
+      () => r.JoinableQueue(),
+    ])
+      expect(await make()).toBeTruthy();
+    expect(await (await r.Value('i', 3)).increment()).toBe(4);
+    expect(await (await r.Array('d', [1.5])).toArray()).toEqual([1.5]);
+    const c = await r.create<any>('Counter', 5);
+    expect(await c.add(2)).toBe(7);
+    await expect(r.create('dict')).rejects.toThrow(/built-in type/);
+    // The local owner sees what the remote client made, through a published name.
+    await r.publish('from-remote', d);
+    expect((await mgr.lookup<DictProxy<string, number>>('from-remote')).getSync('a')).toBe(2);
+    await expect(r.lookup('nothing')).rejects.toThrow(/no object published as "nothing"/);
+    // Shared-memory objects cannot go to a remote manager (another host could not open them).
+    await expect(d.set('e', new Event() as never)).rejects.toThrow(/lives in this machine's shared memory/);
+    await r.close();
+    await expect(d.get('a')).rejects.toBeInstanceOf(ManagerGoneError);
+  });
+
+  it('a proxy of a remote manager sent to a child: the child connects by itself', async () => {
+    const r = await Manager.connect(address, AUTHKEY);
+    const d = await r.dict<string, number>();
+    const p = new (await import('../dist/index.js')).Process({ target: remote.useRemoteProxy, args: [d], module: R });
+    p.start();
+    await p.join();
+    expect(p.exitCode).toBe(0);
+    expect(await d.get('child')).toBe(p.pid);
+    expect(await d.get('n')).toBe(1);
+    await r.close();
+  });
+
+  it('a Unix socket: mode 0600, served, removed at shutdown', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-mgr-'));
+    const sock = path.join(dir, 'manager.sock');
+    const m = new Manager({ address: { path: sock }, authkey: AUTHKEY });
+    await m.start();
+    try {
+      expect(fs.statSync(sock).mode & 0o777).toBe(0o600);
+      const r = await Manager.connect({ path: sock }, AUTHKEY);
+      const d = await r.dict({ k: 'v' });
+      expect(await d.get('k')).toBe('v');
+      await r.close();
+    } finally {
+      await m.shutdown();
+    }
+    expect(fs.existsSync(sock)).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('before authentication', () => {
+  it('a wrong key: AuthenticationError for the client, a refusal on the server, nothing executed', async () => {
+    const before = await status();
+    await expect(Manager.connect(address, 'not-the-key')).rejects.toBeInstanceOf(AuthenticationError);
+    // By hand: a wrong answer, then a request anyway.
+    const raw = new Raw(address.port);
+    const challenge = await raw.frame();
+    expect(challenge.subarray(0, 11).toString()).toBe('#CHALLENGE#');
+    raw.send(mac('not-the-key', challenge.subarray(11)));
+    expect((await raw.frame()).toString()).toBe('#FAILURE#');
+    raw.send(Buffer.from('anything at all'));
+    await raw.whenClosed();
+    const after = await status();
+    expect(after.refused).toBeGreaterThanOrEqual(before.refused + 2);
+    expect(after.objects).toBe(before.objects);
+  });
+
+  it('the handshake is both ways: a server with another key is refused by the client', async () => {
+    // A fake "server" that accepts any answer and then answers the client's challenge wrongly.
+    const fake = net.createServer((s) => {
+      s.on('error', () => {});
+      s.write(header(Buffer.concat([Buffer.from('#CHALLENGE#{sha256}'), randomBytes(40)])));
+      let step = 0;
+      s.on('data', () => {
+        if (step++ === 0) s.write(Buffer.concat([header(Buffer.from('#WELCOME#'))]));
+      });
+      setTimeout(() => s.destroy(), 200);
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const port = (fake.address() as net.AddressInfo).port;
+    await expect(Manager.connect({ host: '127.0.0.1', port }, AUTHKEY)).rejects.toThrow(/manager|authkey|challenge/);
+    fake.close();
+  });
+
+  it('garbage, a 1 GB frame and a slow-loris client: refused, the server keeps serving, its memory does not grow', async () => {
+    const before = await status();
+    const rss = rssKiB(mgr.pid!);
+    const garbage = new Raw(address.port);
+    await garbage.frame(); // the challenge
+    garbage.socket.write(randomBytes(300));
+    await garbage.whenClosed();
+
+    const huge = new Raw(address.port);
+    await huge.frame();
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(1 << 30, 0);
+    huge.socket.write(h);
+    for (let i = 0; i < 8 && !huge.closed; i++) huge.socket.write(Buffer.alloc(1 << 20));
+    await huge.whenClosed();
+
+    const loris = new Raw(address.port);
+    await loris.frame();
+    loris.socket.write(Buffer.from([0, 0])); // half a header, then nothing: the authTimeout ends it
+    const other = await Manager.connect(address, AUTHKEY); // meanwhile, served
+    expect(await (await other.dict({ ok: true })).get('ok')).toBe(true);
+    await other.close();
+    await loris.whenClosed();
+
+    const after = await status();
+    expect(after.refused).toBeGreaterThanOrEqual(before.refused + 3);
+    expect(rssKiB(mgr.pid!) - rss).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('after authentication', () => {
+  it('messages are size-bounded: a large request fails that call only; a raw oversized frame cuts the connection', async () => {
+    const r = await Manager.connect(address, AUTHKEY);
+    const d = await r.dict();
+    await expect(d.set('big', 'x'.repeat(100 * 1024))).rejects.toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE' });
+    await d.set('small', 1);
+    expect(await d.get('small')).toBe(1);
+    // An answer over the bound: that call fails.
+    const l = await r.list();
+    for (let i = 0; i < 8; i++) await l.push('y'.repeat(10 * 1024));
+    await expect(l.toArray()).rejects.toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE' });
+    expect(await l.length()).toBe(8);
+    await r.close();
+
+    const before = await status();
+    const raw = new Raw(address.port);
+    const challenge = (await raw.frame()).subarray(11);
+    raw.send(mac(AUTHKEY, challenge));
+    expect((await raw.frame()).toString()).toBe('#WELCOME#');
+    const mine = Buffer.concat([Buffer.from('{sha256}'), randomBytes(40)]);
+    raw.send(Buffer.concat([Buffer.from('#CHALLENGE#'), mine]));
+    expect((await raw.frame()).equals(mac(AUTHKEY, mine))).toBe(true); // the server knows the key too
+    raw.send(Buffer.from('#WELCOME#'));
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(10 * 1024 * 1024, 0);
+    raw.socket.write(h);
+    await raw.whenClosed();
+    await eventually(async () => (await status()).refused > before.refused, 'the refusal');
+  });
+
+  it('a client that disconnects mid-call: its wait is dropped (the item goes to the next getter), its lock released', async () => {
+    const q = mgr.Queue<string>();
+    const lock = mgr.Lock();
+    await mgr.publish('q', q);
+    await mgr.publish('lock', lock);
+    const r = await Manager.connect(address, AUTHKEY);
+    const rq = await r.lookup<QueueProxy<string>>('q');
+    const rl = await r.lookup<any>('lock');
+    expect(await rl.acquire()).toBe(true);
+    const pending = rq.get();
+    await r.close();
+    await expect(pending).rejects.toBeInstanceOf(ManagerGoneError);
+    await eventually(async () => !(await lock.locked()), 'the lock to be released');
+    await q.put('kept');
+    expect(await q.get({ timeout: 1000 })).toBe('kept');
+
+    // The same for a remote client in a child that is SIGKILLed.
+    const ready = new Event();
+    const child = run(remote.lockThenGet, address, AUTHKEY, ready);
+    expect(await ready.wait(30_000)).toBe(true);
+    expect(await lock.acquire({ block: false })).toBe(false);
+    child.kill();
+    await child.join();
+    expect(await lock.acquire({ timeout: 30_000 })).toBe(true);
+    await lock.release();
+    await q.put('kept again');
+    expect(await q.get({ timeout: 30_000 })).toBe('kept again');
+  });
+});
+
+describe('the manager dies', () => {
+  it('SIGKILLed: every remote call fails at once with ManagerGoneError', async () => {
+    const m = new Manager({ address: { host: '127.0.0.1', port: 0 }, authkey: AUTHKEY });
+    await m.start();
+    const r = await Manager.connect(m.address!, AUTHKEY);
+    const q = await r.Queue();
+    const waiting = q.get();
+    process.kill(m.pid!, 'SIGKILL');
+    await expect(waiting).rejects.toBeInstanceOf(ManagerGoneError);
+    await expect(q.put(1)).rejects.toBeInstanceOf(ManagerGoneError);
+    await expect(Manager.connect(m.address!, AUTHKEY)).rejects.toBeInstanceOf(ManagerGoneError);
+    await m.shutdown();
+  });
+});
+
+describe('bad inputs', () => {
+  it('clear errors for bad addresses, keys and options', async () => {
+    expect(() => new Manager({ address: { host: '127.0.0.1', port: -1 } })).toThrow(/port must be an integer/);
+    expect(() => new Manager({ address: { path: '' } })).toThrow(/non-empty string/);
+    expect(() => new Manager({ address: { path: 'x'.repeat(200) } })).toThrow(/at most 107 bytes/);
+    expect(() => new Manager({ authkey: 'k' })).toThrow(/give an address too/);
+    expect(() => new Manager({ address: { host: 'h', port: 1 }, authkey: '' })).toThrow(/non-empty string or Uint8Array/);
+    expect(() => new Manager({ address: { host: 'h', port: 1 }, maxMessageBytes: 10 })).toThrow(/maxMessageBytes/);
+    await expect(Manager.connect({ host: '127.0.0.1', port: 1 }, 'k')).rejects.toBeInstanceOf(ManagerGoneError);
+    await expect(Manager.connect({ nonsense: 1 } as never, 'k')).rejects.toThrow(/unknown Manager.connect address option/);
+    await expect(mgr.publish('', mgr.dict())).rejects.toThrow(/non-empty string/);
+    await expect(mgr.publish('x', {})).rejects.toThrow(/give a proxy of this manager/);
+  });
+});

@@ -1,0 +1,216 @@
+// A connection to a remote manager: a socket (TCP or Unix), the handshake
+// (auth.ts), then requests out and answers in as frames (frames.ts), each
+// a serialize()d array as on the local queues. Calls are async only: a
+// socket cannot be read without the event loop. Requests made before the
+// handshake ends wait for it; when the connection fails, every call fails
+// with ManagerGoneError (or, for a refused key, AuthenticationError).
+import net from 'node:net';
+import { AuthenticationError, ManagerGoneError } from '../base/errors';
+import { fromWire, type WireError } from '../base/remote_error';
+import { deserialize, serialize, type Shareable } from '../share/handles';
+import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
+import { Framed } from './frames';
+import { Op, Status, type Answer, type CallOp, type Connection, type RemoteWhere, type TellOp } from './protocol';
+import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_MESSAGE } from './inits';
+import { refOf } from './proxies';
+
+const RELEASE_BATCH = 64;
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+// Only a manager's proxies can be sent to it: shared-memory objects live on one machine.
+const onlyProxies = (v: Shareable): boolean => refOf(v) !== undefined;
+
+const shared = new Map<string, RemoteClient>(); // `${address}|${key}` -> the connection proxies of handles use
+
+export function describeAddress(address: RemoteWhere['address']): string {
+  return 'path' in address ? address.path : `${address.host}:${address.port}`;
+}
+
+export class RemoteClient implements Connection {
+  /** The connection whose answer is being read (a ref in it is of this connection's server). */
+  static decoding: RemoteClient | undefined;
+
+  key: string;
+  serverPid = 0;
+  remote: RemoteWhere;
+  readonly ready: Promise<void>;
+  readonly #framed: Framed;
+  readonly #waiting = new Map<number, Waiter>();
+  readonly #queued: Uint8Array[] = [];
+  #maxMessage: number;
+  readonly #authTimeoutMs: number;
+  #nextCall = 1;
+  #open = false;
+  #gone: Error | undefined;
+  #released: number[] = [];
+
+  /** The connection proxies received from elsewhere use for the manager at `where` (made on first use). */
+  static shared(where: RemoteWhere, key: string): RemoteClient {
+    const id = `${describeAddress(where.address)}|${key}`;
+    let client = shared.get(id);
+    if (!client || client.#gone) {
+      client = new RemoteClient(where, key, {
+        maxMessageBytes: where.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+        authTimeoutMs: DEFAULT_AUTH_TIMEOUT_MS,
+      });
+      client.ready.catch(() => {}); // its calls say why
+      shared.set(id, client);
+    }
+    return client;
+  }
+
+  constructor(where: RemoteWhere, key: string, limits: { maxMessageBytes: number; authTimeoutMs: number }) {
+    this.remote = where;
+    this.key = key;
+    this.#maxMessage = limits.maxMessageBytes;
+    this.#authTimeoutMs = limits.authTimeoutMs;
+    const socket = 'path' in where.address ? net.connect(where.address.path) : net.connect(where.address.port, where.address.host);
+    socket.setNoDelay(true);
+    this.#framed = new Framed(socket, AUTH_FRAME);
+    socket.on('close', () => this.#lost(this.#framed.failed ?? new Error('the connection closed')));
+    // An idle connection does not keep the program alive; a waiting call does (#hold).
+    socket.unref();
+    this.ready = this.#handshake(Buffer.from(where.authkey, 'hex'));
+  }
+
+  async #handshake(authkey: Buffer): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#framed.socket.once('connect', resolve);
+        this.#framed.socket.once('error', reject);
+      });
+      await answerChallenge(this.#framed, authkey, this.#authTimeoutMs);
+      await deliverChallenge(this.#framed, authkey, this.#authTimeoutMs);
+    } catch (e) {
+      const error =
+        e instanceof AuthenticationError
+          ? e
+          : new ManagerGoneError(`cannot reach the manager at ${describeAddress(this.remote.address)}: ${(e as Error).message}`, 0);
+      this.#lost(error);
+      this.#framed.socket.destroy();
+      throw error;
+    }
+    this.#framed.limit = this.#maxMessage;
+    this.#framed.onFrame((frame) => this.#answered(frame));
+    this.#open = true;
+    for (const bytes of this.#queued.splice(0)) this.#framed.send(bytes);
+  }
+
+  // Holds the program open while some call waits for its answer.
+  #hold(): void {
+    if (this.#waiting.size === 1) this.#framed.socket.ref();
+  }
+
+  #unhold(): void {
+    if (this.#waiting.size === 0) this.#framed.socket.unref();
+  }
+
+  #lost(why: Error, destroy = true): void {
+    if (this.#gone) return;
+    this.#gone =
+      why instanceof AuthenticationError || why instanceof ManagerGoneError
+        ? why
+        : new ManagerGoneError(`the manager at ${describeAddress(this.remote.address)} is gone: ${why.message}`, this.serverPid);
+    for (const w of this.#waiting.values()) w.reject(this.#gone);
+    this.#waiting.clear();
+    this.#framed.socket.unref();
+    if (destroy) this.#framed.socket.destroy();
+  }
+
+  #send(request: unknown[]): void {
+    if (this.#gone) throw this.#gone;
+    const bytes = serialize(request, 'the request', onlyProxies);
+    if (bytes.length > this.#maxMessage) {
+      throw Object.assign(new RangeError(`the request is ${bytes.length} bytes, over maxMessageBytes (${this.#maxMessage})`), {
+        code: 'ERR_MP_MESSAGE_TOO_LARGE',
+      });
+    }
+    if (this.#open) this.#framed.send(bytes);
+    else this.#queued.push(bytes);
+  }
+
+  #answered(frame: Buffer): void {
+    let answer: Answer;
+    RemoteClient.decoding = this;
+    try {
+      answer = deserialize(frame) as Answer;
+    } catch (e) {
+      this.#lost(new Error(`it sent an answer that cannot be read: ${(e as Error).message}`));
+      return;
+    } finally {
+      RemoteClient.decoding = undefined;
+    }
+    const [call, status, value] = answer;
+    const waiter = this.#waiting.get(call);
+    if (!waiter) return;
+    this.#waiting.delete(call);
+    this.#unhold();
+    if (status === Status.Ok) waiter.resolve(value);
+    else if (status === Status.Void) waiter.resolve(undefined);
+    else waiter.reject(fromWire(value as WireError, `the manager at ${describeAddress(this.remote.address)}`));
+  }
+
+  call(op: CallOp, ...operands: unknown[]): Promise<unknown> {
+    try {
+      const call = this.#nextCall++;
+      this.#send([op, 0, call, ...operands]);
+      const answered = new Promise<unknown>((resolve, reject) => this.#waiting.set(call, { resolve, reject }));
+      this.#hold();
+      return answered;
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  callSync(): never {
+    throw new TypeError(
+      `a proxy of a remote manager (${describeAddress(this.remote.address)}) has no Sync methods: its calls travel over a socket, await the async form`,
+    );
+  }
+
+  tell(op: TellOp, ids: number[]): void {
+    if (this.#gone || ids.length === 0) return;
+    this.#send([op, 0, 0, ids]);
+  }
+
+  released(id: number): void {
+    if (this.#gone) return;
+    this.#released.push(id);
+    if (this.#released.length >= RELEASE_BATCH) this.flushReleased();
+  }
+
+  flushReleased(): void {
+    const ids = this.#released;
+    this.#released = [];
+    try {
+      this.tell(Op.Release, ids);
+    } catch {
+      // gone: nothing to release
+    }
+  }
+
+  /** The server takes messages of at most `bytes`: larger requests fail before they are sent. */
+  serverTakes(bytes: number): void {
+    this.#maxMessage = Math.min(this.#maxMessage, bytes);
+    this.remote = { ...this.remote, maxMessageBytes: bytes };
+  }
+
+  local(): undefined {
+    return undefined;
+  }
+
+  /** Closes the connection: the server drops what it held for it; calls fail from now on. */
+  close(): void {
+    this.flushReleased();
+    this.#lost(new ManagerGoneError('the connection to the manager was closed', this.serverPid), false);
+    this.#framed.socket.end();
+  }
+
+  get gone(): Error | undefined {
+    return this.#gone;
+  }
+}
