@@ -45,6 +45,22 @@ describe('examples (PyMOTW multiprocessing)', () => {
     expect(r.out).toEqual(['Results: {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 10, 6: 12, 7: 14, 8: 16, 9: 18}']);
   });
 
+  it('remote_manager: a worker started as an unrelated program works through a job queue over TCP; a wrong key is refused', async () => {
+    const r = await run('remote_manager.mjs');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^manager listening on 127\.0\.0\.1:\d+$/);
+    expect(r.out.slice(1)).toEqual([
+      '1 squared is 1',
+      '2 squared is 4',
+      '3 squared is 9',
+      '4 squared is 16',
+      '5 squared is 25',
+      'worker exited with code 0',
+      'with a wrong key: AuthenticationError',
+    ]);
+    expect(r.err.join('\n')).toMatch(/manager: refused a connection from 127\.0\.0\.1:\d+: the peer answered with a wrong digest/);
+  });
+
   it('namespaces: the consumer reads the value only after the producer set it', async () => {
     const r = await run('namespaces.mjs');
     expect(r.code).toBe(0);

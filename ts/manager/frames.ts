@@ -78,7 +78,8 @@ export class Framed {
 
   #take(n: number): Buffer {
     const first = this.#peek(n);
-    const out = Buffer.from(first.subarray(0, n)); // its own memory: the rest of the chunk can go
+    // A frame handed on at once may share its chunk's memory; one kept for next() gets its own.
+    const out = this.#handler ? first.subarray(0, n) : Buffer.from(first.subarray(0, n));
     if (first.length === n) this.#pending.shift();
     else this.#pending[0] = first.subarray(n);
     this.#pendingBytes -= n;
@@ -125,8 +126,13 @@ export class Framed {
   /** Writes a frame; false when the socket's buffer is full (the caller decides what that means). */
   send(payload: Uint8Array): boolean {
     const out = Buffer.allocUnsafe(HEADER + payload.length);
-    out.writeUInt32BE(payload.length, 0);
     out.set(payload, HEADER);
+    return this.sendFramed(out);
+  }
+
+  /** Writes a frame whose payload `out` holds after HEADER free bytes (filled in here). */
+  sendFramed(out: Buffer): boolean {
+    out.writeUInt32BE(out.length - HEADER, 0);
     return this.socket.write(out);
   }
 }

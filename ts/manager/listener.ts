@@ -10,9 +10,9 @@ import net from 'node:net';
 import { getLogger } from '../base/logging';
 import { currentName } from '../base/identity';
 import { toWire } from '../base/remote_error';
-import { deserialize, serialize } from '../share/handles';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
-import { Framed } from './frames';
+import { Framed, HEADER } from './frames';
+import { decodeMessage, encodeMessage } from './wire';
 import { Status, type Answer, type Request } from './protocol';
 
 /** Connections not yet authenticated, at most: more are closed at once. */
@@ -131,15 +131,15 @@ function serve(host: Host, framed: Framed, options: ListenOptions, refuse: (why:
   const unread = Math.max(4 * options.maxMessageBytes, 64 * 1024 * 1024);
   framed.limit = options.maxMessageBytes;
   const id = host.connected((answer) => {
-    let bytes = serialize(answer, 'the answer');
-    if (bytes.length > options.maxMessageBytes) {
+    let bytes = encodeMessage(answer, HEADER, 'the answer');
+    if (bytes.length - HEADER > options.maxMessageBytes) {
       const e = Object.assign(
-        new RangeError(`the answer is ${bytes.length} bytes, over the manager's maxMessageBytes (${options.maxMessageBytes})`),
+        new RangeError(`the answer is ${bytes.length - HEADER} bytes, over the manager's maxMessageBytes (${options.maxMessageBytes})`),
         { code: 'ERR_MP_MESSAGE_TOO_LARGE' },
       );
-      bytes = serialize([answer[0], Status.Threw, toWire(e)]);
+      bytes = encodeMessage([answer[0], Status.Threw, toWire(e)], HEADER, 'the answer');
     }
-    framed.send(bytes);
+    framed.sendFramed(bytes);
     if (socket.writableLength > unread) {
       refuse(`it read none of ${socket.writableLength} bytes of answers`);
       socket.destroy();
@@ -149,7 +149,7 @@ function serve(host: Host, framed: Framed, options: ListenOptions, refuse: (why:
   framed.onFrame((frame) => {
     let request: unknown;
     try {
-      request = deserialize(frame);
+      request = decodeMessage(frame);
     } catch (e) {
       refuse(`it sent a message that cannot be read: ${(e as Error).message}`);
       socket.destroy();

@@ -7,9 +7,10 @@
 import net from 'node:net';
 import { AuthenticationError, ManagerGoneError } from '../base/errors';
 import { fromWire, type WireError } from '../base/remote_error';
-import { deserialize, serialize, type Shareable } from '../share/handles';
+import type { Shareable } from '../share/handles';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
-import { Framed } from './frames';
+import { Framed, HEADER } from './frames';
+import { decodeMessage, encodeMessage } from './wire';
 import { Op, Status, type Answer, type CallOp, type Connection, type RemoteWhere, type TellOp } from './protocol';
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_MESSAGE } from './inits';
 import { refOf } from './proxies';
@@ -40,7 +41,7 @@ export class RemoteClient implements Connection {
   readonly ready: Promise<void>;
   readonly #framed: Framed;
   readonly #waiting = new Map<number, Waiter>();
-  readonly #queued: Uint8Array[] = [];
+  readonly #queued: Buffer[] = [];
   #maxMessage: number;
   readonly #authTimeoutMs: number;
   #nextCall = 1;
@@ -97,7 +98,7 @@ export class RemoteClient implements Connection {
     this.#framed.limit = this.#maxMessage;
     this.#framed.onFrame((frame) => this.#answered(frame));
     this.#open = true;
-    for (const bytes of this.#queued.splice(0)) this.#framed.send(bytes);
+    for (const bytes of this.#queued.splice(0)) this.#framed.sendFramed(bytes);
   }
 
   // Holds the program open while some call waits for its answer.
@@ -123,13 +124,13 @@ export class RemoteClient implements Connection {
 
   #send(request: unknown[]): void {
     if (this.#gone) throw this.#gone;
-    const bytes = serialize(request, 'the request', onlyProxies);
-    if (bytes.length > this.#maxMessage) {
-      throw Object.assign(new RangeError(`the request is ${bytes.length} bytes, over maxMessageBytes (${this.#maxMessage})`), {
+    const bytes = encodeMessage(request, HEADER, 'the request', onlyProxies);
+    if (bytes.length - HEADER > this.#maxMessage) {
+      throw Object.assign(new RangeError(`the request is ${bytes.length - HEADER} bytes, over maxMessageBytes (${this.#maxMessage})`), {
         code: 'ERR_MP_MESSAGE_TOO_LARGE',
       });
     }
-    if (this.#open) this.#framed.send(bytes);
+    if (this.#open) this.#framed.sendFramed(bytes);
     else this.#queued.push(bytes);
   }
 
@@ -137,7 +138,7 @@ export class RemoteClient implements Connection {
     let answer: Answer;
     RemoteClient.decoding = this;
     try {
-      answer = deserialize(frame) as Answer;
+      answer = decodeMessage(frame) as Answer;
     } catch (e) {
       this.#lost(new Error(`it sent an answer that cannot be read: ${(e as Error).message}`));
       return;
