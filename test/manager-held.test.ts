@@ -102,6 +102,32 @@ describe('Queue and JoinableQueue', () => {
     worker.kill();
   });
 
+  it('JoinableQueue counts an item once it is in the queue: a put that timed out or whose process died counts nothing', async () => {
+    const q = mgr.JoinableQueue<number>(1);
+    await q.put(1);
+    await expect(q.put(2, 20)).rejects.toBeInstanceOf(Full);
+    expect(await q.unfinished()).toBe(1);
+    const ready = new Event();
+    const child = run(t.blockedPut, q, ready);
+    expect(await ready.wait(30_000)).toBe(true);
+    child.kill();
+    await child.join();
+    expect(await q.get()).toBe(1);
+    await q.taskDone();
+    expect(await q.join(30_000)).toBe(true);
+    expect(await q.unfinished()).toBe(0);
+  });
+
+  it('a timeout longer than a timer can run (~24.8 days) waits, not fails at once', async () => {
+    const lock = mgr.Lock();
+    await lock.acquire();
+    const waiting = lock.acquire(3e9);
+    await new Promise((r) => setImmediate(r));
+    await lock.release();
+    expect(await waiting).toBe(true);
+    await lock.release();
+  });
+
   it('an item put after its waiting getter died goes to the next getter (not lost)', async () => {
     const q = mgr.Queue<string>();
     const ready = new Event();

@@ -20,6 +20,7 @@ import {
   QueueProxy,
   RemoteManager,
   processAuthkey,
+  serialize,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { processRunner } from './helpers/processes';
@@ -98,8 +99,30 @@ class Raw {
     while (!this.closed) await new Promise<void>((r) => this.#waiters.push(r));
   }
 }
-const mac = (key: string, message: Buffer): Buffer =>
-  Buffer.concat([Buffer.from('{sha256}'), createHmac('sha256', key).update(message).digest()]);
+// The answer to a challenge: CPython's, with the answerer's role inside the MAC (see ts/manager/auth.ts).
+const mac = (key: string, role: 'client' | 'server', message: Buffer): Buffer =>
+  Buffer.concat([Buffer.from('{sha256}'), createHmac('sha256', key).update(`multiproc-${role}:`).update(message).digest()]);
+
+// Frames read from a socket, one at a time.
+function frames(socket: net.Socket): () => Promise<Buffer> {
+  let buf = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  socket.on('data', (c) => {
+    buf = Buffer.concat([buf, c]);
+    wake?.();
+  });
+  return async () => {
+    for (;;) {
+      if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const n = buf.readUInt32BE(0);
+        const f = buf.subarray(4, 4 + n);
+        buf = buf.subarray(4 + n);
+        return f;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
+}
 
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -214,7 +237,7 @@ describe('before authentication', () => {
     const raw = new Raw(address.port);
     const challenge = await raw.frame();
     expect(challenge.subarray(0, 11).toString()).toBe('#CHALLENGE#');
-    raw.send(mac('not-the-key', challenge.subarray(11)));
+    raw.send(mac('not-the-key', 'client', challenge.subarray(11)));
     expect((await raw.frame()).toString()).toBe('#FAILURE#');
     raw.send(Buffer.from('anything at all'));
     await raw.whenClosed();
@@ -237,6 +260,38 @@ describe('before authentication', () => {
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     const port = (fake.address() as net.AddressInfo).port;
     await expect(Manager.connect({ host: '127.0.0.1', port }, AUTHKEY)).rejects.toThrow(/manager|authkey|challenge/);
+    fake.close();
+  });
+
+  it("a fake server that knows no key cannot relay a client's own challenge back to it (the role is in the MAC)", async () => {
+    // Connection A: accept any answer, take the client's challenge C, and have the client
+    // answer C itself on connection B; hand that answer back on A as "the server's".
+    const conns: { socket: net.Socket; next: () => Promise<Buffer> }[] = [];
+    let second: (c: { socket: net.Socket; next: () => Promise<Buffer> }) => void;
+    const gotSecond = new Promise<{ socket: net.Socket; next: () => Promise<Buffer> }>((r) => (second = r));
+    const fake = net.createServer((socket) => {
+      socket.on('error', () => {});
+      const c = { socket, next: frames(socket) };
+      conns.push(c);
+      if (conns.length === 2) second(c);
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const at = { host: '127.0.0.1', port: (fake.address() as net.AddressInfo).port };
+    const a = Manager.connect(at, AUTHKEY, { authTimeout: 2000 });
+    await eventually(() => conns.length === 1, 'the first connection');
+    const A = conns[0];
+    A.socket.write(header(Buffer.concat([Buffer.from('#CHALLENGE#{sha256}'), randomBytes(40)])));
+    await A.next(); // the client's answer: accepted without a check
+    A.socket.write(header(Buffer.from('#WELCOME#')));
+    const clientsChallenge = await A.next();
+    const b = Manager.connect(at, AUTHKEY, { authTimeout: 2000 });
+    const B = await gotSecond;
+    B.socket.write(header(clientsChallenge)); // the client's own challenge, as the fake's
+    const reflected = await B.next();
+    A.socket.write(header(reflected)); // ... its answer, as the fake's answer on A
+    await expect(a).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(b).rejects.toBeInstanceOf(ManagerGoneError); // B never gets a verdict
+    for (const c of conns) c.socket.destroy();
     fake.close();
   });
 
@@ -287,17 +342,72 @@ describe('after authentication', () => {
     const before = await status();
     const raw = new Raw(address.port);
     const challenge = (await raw.frame()).subarray(11);
-    raw.send(mac(AUTHKEY, challenge));
+    raw.send(mac(AUTHKEY, 'client', challenge));
     expect((await raw.frame()).toString()).toBe('#WELCOME#');
     const mine = Buffer.concat([Buffer.from('{sha256}'), randomBytes(40)]);
     raw.send(Buffer.concat([Buffer.from('#CHALLENGE#'), mine]));
-    expect((await raw.frame()).equals(mac(AUTHKEY, mine))).toBe(true); // the server knows the key too
+    expect((await raw.frame()).equals(mac(AUTHKEY, 'server', mine))).toBe(true); // the server knows the key too
     raw.send(Buffer.from('#WELCOME#'));
     const h = Buffer.alloc(4);
     h.writeUInt32BE(10 * 1024 * 1024, 0);
     raw.socket.write(h);
     await raw.whenClosed();
     await eventually(async () => (await status()).refused > before.refused, 'the refusal');
+  });
+
+  it("a malformed request from an authenticated peer cuts that connection only; a malformed answer fails the client's calls, not the client", async () => {
+    const raw = new Raw(address.port);
+    raw.send(mac(AUTHKEY, 'client', (await raw.frame()).subarray(11)));
+    expect((await raw.frame()).toString()).toBe('#WELCOME#');
+    const mine = Buffer.concat([Buffer.from('{sha256}'), randomBytes(40)]);
+    raw.send(Buffer.concat([Buffer.from('#CHALLENGE#'), mine]));
+    await raw.frame();
+    raw.send(Buffer.from('#WELCOME#'));
+    raw.send(Buffer.concat([Buffer.from([2]), Buffer.from('[3,0,0,5]')])); // Release with ids that are not a list
+    raw.send(Buffer.concat([Buffer.from([2]), Buffer.from('[8,0,1]')])); // a Ping behind it: not run
+    await raw.whenClosed();
+    expect((await status()).objects).toBeGreaterThan(0); // the server is there
+
+    // A server that knows the key, then answers garbage.
+    const fake = net.createServer((socket) => void answerGarbage(socket));
+    async function answerGarbage(socket: net.Socket): Promise<void> {
+      socket.on('error', () => {});
+      const next = frames(socket);
+      const challenge = Buffer.concat([Buffer.from('{sha256}'), randomBytes(40)]);
+      socket.write(header(Buffer.concat([Buffer.from('#CHALLENGE#'), challenge])));
+      await next();
+      socket.write(header(Buffer.from('#WELCOME#')));
+      const theirs = (await next()).subarray(11);
+      socket.write(header(mac(AUTHKEY, 'server', theirs)));
+      await next(); // #WELCOME#
+      await next(); // the client's Hello
+      await next(); // its Ping
+      socket.write(header(Buffer.concat([Buffer.from([2]), Buffer.from('null')])));
+    }
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    await expect(Manager.connect({ host: '127.0.0.1', port: (fake.address() as net.AddressInfo).port }, AUTHKEY)).rejects.toThrow(
+      /not an answer/,
+    );
+    fake.close();
+  });
+
+  it('an answer too large for the client fails its call, and a queue keeps the item', async () => {
+    const q = mgr.Queue<string>();
+    await mgr.publish('big', q);
+    const r = await Manager.connect(address, AUTHKEY, { maxMessageBytes: 2048 });
+    const rq = await r.lookup<QueueProxy<string>>('big');
+    await q.put('z'.repeat(10_000));
+    await expect(rq.get()).rejects.toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE' });
+    expect((await q.get({ timeout: 1000 })).length).toBe(10_000);
+    await r.close();
+  });
+
+  it("a remote proxy's handle carries the authkey only to a child being started", async () => {
+    const r = await Manager.connect(address, AUTHKEY);
+    const d = await r.dict();
+    const hex = Buffer.from(AUTHKEY).toString('hex');
+    expect(serialize(d).toString('latin1')).not.toContain(hex);
+    await r.close();
   });
 
   it('a client that disconnects mid-call: its wait is dropped (the item goes to the next getter), its lock released', async () => {
@@ -342,6 +452,24 @@ describe('the manager dies', () => {
     await expect(q.put(1)).rejects.toBeInstanceOf(ManagerGoneError);
     await expect(Manager.connect(m.address!, AUTHKEY)).rejects.toBeInstanceOf(ManagerGoneError);
     await m.shutdown();
+  });
+});
+
+describe('start() fails with the reason', () => {
+  it('an address already in use, or a registered class whose module fails in the server: start() rejects with why', async () => {
+    const taken = new Manager({ address: { host: '127.0.0.1', port: address.port }, authkey: AUTHKEY });
+    await expect(taken.start()).rejects.toThrow(/EADDRINUSE/);
+    const U = fixture('manager-unloadable.mjs');
+    const u: Record<string, any> = await import(U);
+    Manager.register('Unloadable', u.Unloadable, { module: U });
+    try {
+      const m = new Manager();
+      await expect(m.start()).rejects.toThrow(/this module cannot load in the manager/);
+      expect(m.pid).toBeGreaterThan(0);
+      await expect(m.lookup('x')).rejects.toBeInstanceOf(ManagerGoneError);
+    } finally {
+      (Manager as any)._unregister('Unloadable');
+    }
   });
 });
 

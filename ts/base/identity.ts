@@ -25,6 +25,8 @@ interface State {
   loadedModules: Map<string, Record<string, unknown>>;
   /** Python's authkey: random in the main process (made on first use), inherited by children. */
   authkey: Buffer | undefined;
+  /** True while a child's start payload is written: handles may carry what only a child should get (an authkey). */
+  spawning: boolean;
 }
 
 function mainScript(): string | undefined {
@@ -42,6 +44,7 @@ export const state: State = {
   bootstrapping: false,
   loadedModules: new Map(),
   authkey: undefined,
+  spawning: false,
 };
 
 /**

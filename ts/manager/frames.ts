@@ -7,6 +7,8 @@
 import type { Socket } from 'node:net';
 
 export const HEADER = 4;
+/** Idle time before TCP keepalive probes the peer of a manager's connection. */
+export const KEEPALIVE_MS = 10_000;
 /** The largest length a frame header can say. */
 export const MAX_FRAME = 0x7fffffff;
 
@@ -59,7 +61,7 @@ export class Framed {
       const bytes = this.#take(HEADER + length).subarray(HEADER);
       if (this.#handler) {
         this.#handler(bytes);
-        if (this.#failed) return;
+        if (this.#failed || this.socket.destroyed) return; // what follows a frame that cut the connection does not run
       } else if (this.#waiter) {
         const w = this.#waiter;
         this.#waiter = undefined;

@@ -17,11 +17,14 @@ import type { CallContext, TypeSpec } from './types';
 /** A wait's timeout on the wire: milliseconds, null for ever (0: do not wait). */
 type Timeout = number | null;
 
+// setTimeout's longest delay (~24.8 days): a longer timeout waits for ever (a timer would fire at once).
+const MAX_TIMER_MS = 0x7fffffff;
+
 function timeoutOf(t: unknown, what: string): number {
   if (t === null || t === undefined) return Infinity;
   if (typeof t !== 'number' || Number.isNaN(t) || t < 0)
     throw new TypeError(`${what}: the timeout must be a number of ms >= 0, got ${describe(t)}`);
-  return t;
+  return t > MAX_TIMER_MS ? Infinity : t;
 }
 
 interface Entry<T> {
@@ -134,26 +137,40 @@ class HeldQueue {
     return item;
   }
 
+  // An item counts as unfinished (JoinableQueue) once it is in the queue or with a getter, not while its put waits.
+  #counted(): void {
+    if (this.joinable) this.unfinished++;
+  }
+
   put(ctx: CallContext, item: unknown, timeout: Timeout): Promise<void> | void {
     const ms = timeoutOf(timeout, 'QueueProxy.put');
-    if (this.joinable) this.unfinished++;
     // A getter waits only while the queue is empty: hand it the item.
     const getter = this.size === 0 ? this.getters.next(ctx) : undefined;
-    if (getter) return getter.resolve(item);
-    if (this.maxsize === 0 || this.size < this.maxsize) return this.#push(item);
-    if (ms === 0) {
-      if (this.joinable) this.unfinished--;
-      throw new Full();
+    if (getter) {
+      this.#counted();
+      return getter.resolve(item);
     }
+    if (this.maxsize === 0 || this.size < this.maxsize) {
+      this.#counted();
+      return this.#push(item);
+    }
+    if (ms === 0) throw new Full();
     return this.putters.add(
       ctx.client,
       ms,
       () => {
-        if (this.joinable) this.unfinished--;
         throw new Full();
       },
       item,
     );
+  }
+
+  /** An item taken by a get whose caller could not be answered: first in the queue again. */
+  giveBack(ctx: CallContext, item: unknown): void {
+    const getter = this.getters.next(ctx);
+    if (getter) return getter.resolve(item);
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
   }
 
   get(ctx: CallContext, timeout: Timeout): unknown {
@@ -162,6 +179,7 @@ class HeldQueue {
       const item = this.#shift();
       const putter = this.putters.next(ctx);
       if (putter) {
+        this.#counted();
         this.#push(putter.item);
         putter.resolve();
       }
@@ -187,10 +205,7 @@ class HeldQueue {
 
   forget(client: number): void {
     this.getters.forget(client);
-    // A put that never completed: its item is not in the queue, nor counted.
-    const before = this.putters.size;
-    this.putters.forget(client);
-    if (this.joinable) this.unfinished -= before - this.putters.size;
+    this.putters.forget(client); // a put that never completed: its item is not in the queue, nor counted
     this.joiners.forget(client);
   }
 }
@@ -211,6 +226,9 @@ const queue: TypeSpec = {
   make: (init) => new HeldQueue(init, false),
   methods: queueMethods,
   forget: (q: HeldQueue, client) => q.forget(client),
+  undelivered: function (this: CallContext, q: HeldQueue, method: string, item: unknown) {
+    if (method === 'get') q.giveBack(this, item);
+  },
 };
 
 const joinableQueue: TypeSpec = {
@@ -224,6 +242,9 @@ const joinableQueue: TypeSpec = {
     unfinished: (q: HeldQueue) => q.unfinished,
   },
   forget: (q: HeldQueue, client) => q.forget(client),
+  undelivered: function (this: CallContext, q: HeldQueue, method: string, item: unknown) {
+    if (method === 'get') q.giveBack(this, item);
+  },
 };
 
 // ---------------------------------------------------------------- Lock, RLock
@@ -276,6 +297,7 @@ export class HeldLock {
 
   /** Takes the lock for `client` `count` times (Condition.wait re-acquiring), waiting as long as it takes. */
   async reacquire(ctx: CallContext, count: number): Promise<void> {
+    if (!ctx.alive(ctx.client)) return; // gone while it waited: it takes nothing
     if (this.owner === null) this.owner = ctx.client;
     else await this.waiters.add(ctx.client, Infinity, () => true);
     this.count = count;

@@ -11,12 +11,13 @@ import { getLogger } from '../base/logging';
 import { currentName } from '../base/identity';
 import { toWire } from '../base/remote_error';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
-import { Framed, HEADER } from './frames';
+import { Framed, HEADER, KEEPALIVE_MS } from './frames';
 import { decodeMessage, encodeMessage } from './wire';
-import { Status, type Answer, type Request } from './protocol';
+import { Op, Status, type Answer, type Request } from './protocol';
 
-/** Connections not yet authenticated, at most: more are closed at once. */
+/** Connections not yet authenticated, at most: beyond, the oldest is closed. */
 const MAX_PENDING = 128;
+
 // Refusals are logged at most once per this many ms (a flood is one line, with its count).
 const LOG_EVERY_MS = 1000;
 
@@ -31,9 +32,12 @@ export interface ListenOptions {
 
 /** What the listener needs of the server. */
 export interface Host {
-  connected(write: (answer: Answer) => void): number;
+  /** A client connected; `write` sends it an answer (false: too large, its call was failed instead). */
+  connected(write: (answer: Answer) => boolean): number;
   disconnected(id: number): void;
   handle(request: Request): boolean;
+  /** A request that could not be read: what its proxies left behind is not charged to the next one. */
+  discardDecodeError(): void;
 }
 
 export interface Listening {
@@ -52,7 +56,8 @@ function warn(line: string): void {
 
 export async function listen(host: Host, options: ListenOptions): Promise<Listening> {
   const sockets = new Set<net.Socket>();
-  let pending = 0;
+  // Connections authenticating, oldest first.
+  const pending = new Set<net.Socket>();
   let refused = 0;
   let unlogged = 0;
   let lastLog = -Infinity;
@@ -71,25 +76,34 @@ export async function listen(host: Host, options: ListenOptions): Promise<Listen
   const server = net.createServer({ noDelay: true }, (socket) => {
     const peer = 'path' in options.address ? 'the Unix socket' : `${socket.remoteAddress}:${socket.remotePort}`;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (pending >= MAX_PENDING) {
-      refuse(peer, `${MAX_PENDING} connections are already authenticating`);
-      socket.destroy();
-      return;
+    socket.on('close', () => {
+      sockets.delete(socket);
+      pending.delete(socket);
+    });
+    // A host that vanishes (a crash, a cut network) is noticed by TCP keepalive, and its connection closed.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    // Too many authenticating: the oldest goes (one that stalls), not the new one (likely quick).
+    if (pending.size >= MAX_PENDING) {
+      const oldest = pending.values().next().value!;
+      pending.delete(oldest);
+      refuse(peer, `${MAX_PENDING} connections were authenticating: the oldest was closed`);
+      oldest.destroy();
     }
-    pending++;
+    pending.add(socket);
     const framed = new Framed(socket, AUTH_FRAME);
     void (async () => {
       try {
-        await deliverChallenge(framed, options.authkey, options.authTimeoutMs);
-        await answerChallenge(framed, options.authkey, options.authTimeoutMs);
+        await deliverChallenge(framed, options.authkey, 'client', options.authTimeoutMs);
+        await answerChallenge(framed, options.authkey, 'server', options.authTimeoutMs);
       } catch (e) {
-        pending--;
+        pending.delete(socket);
         refuse(peer, e instanceof Error ? e.message : String(e));
-        socket.destroy();
+        // The verdict (#FAILURE#) reaches the client before the connection closes.
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
         return;
       }
-      pending--;
+      if (!pending.delete(socket)) return; // closed meanwhile
       serve(host, framed, options, (why) => refuse(peer, why));
     })();
   });
@@ -124,44 +138,82 @@ export async function listen(host: Host, options: ListenOptions): Promise<Listen
   };
 }
 
+// The shape each op's request must have (after [op, client, call]): a peer
+// that sends anything else is cut off, and nothing of it runs.
+const ids = (v: unknown): boolean => Array.isArray(v) && v.every((x) => Number.isInteger(x));
+const SHAPES: Record<number, (r: unknown[]) => boolean> = {
+  [Op.Hello]: (r) => r.length === 4 && Number.isInteger(r[3]),
+  [Op.Create]: (r) => r.length === 5 && typeof r[3] === 'string',
+  [Op.Call]: (r) => r.length === 6 && Number.isInteger(r[3]) && typeof r[4] === 'string' && Array.isArray(r[5]),
+  [Op.Release]: (r) => r.length === 4 && ids(r[3]),
+  [Op.Send]: (r) => r.length === 4 && ids(r[3]),
+  [Op.Adopt]: (r) => r.length === 4 && ids(r[3]),
+  [Op.Unsend]: (r) => r.length === 4 && ids(r[3]),
+  [Op.Shutdown]: (r) => r.length === 3,
+  [Op.Ping]: (r) => r.length === 3,
+  [Op.Publish]: (r) => r.length === 5,
+  [Op.Lookup]: (r) => r.length === 4,
+};
+
+function wellFormed(request: unknown): request is Request {
+  if (!Array.isArray(request) || request.length < 3) return false;
+  const [op, , call] = request as unknown[];
+  if (typeof op !== 'number' || !Number.isInteger(call) || (call as number) < 0) return false;
+  const shape = Object.prototype.hasOwnProperty.call(SHAPES, op) ? SHAPES[op] : undefined;
+  return shape !== undefined && shape(request as unknown[]);
+}
+
 // An authenticated connection: requests in, answers out.
 function serve(host: Host, framed: Framed, options: ListenOptions, refuse: (why: string) => void): void {
   const socket = framed.socket;
   // Answers the client does not read: beyond this many bytes buffered, it is cut off.
   const unread = Math.max(4 * options.maxMessageBytes, 64 * 1024 * 1024);
+  // What the client takes (its Hello says): answers over it fail their call instead of closing the connection.
+  let answerLimit = options.maxMessageBytes;
   framed.limit = options.maxMessageBytes;
+  const cut = (why: string): void => {
+    refuse(why);
+    socket.destroy();
+  };
   const id = host.connected((answer) => {
     let bytes = encodeMessage(answer, HEADER, 'the answer');
-    if (bytes.length - HEADER > options.maxMessageBytes) {
+    if (bytes.length - HEADER > answerLimit) {
       const e = Object.assign(
-        new RangeError(`the answer is ${bytes.length - HEADER} bytes, over the manager's maxMessageBytes (${options.maxMessageBytes})`),
+        new RangeError(`the answer is ${bytes.length - HEADER} bytes, over the connection's maxMessageBytes (${answerLimit})`),
         { code: 'ERR_MP_MESSAGE_TOO_LARGE' },
       );
       bytes = encodeMessage([answer[0], Status.Threw, toWire(e)], HEADER, 'the answer');
+      framed.sendFramed(bytes);
+      return false;
     }
     framed.sendFramed(bytes);
-    if (socket.writableLength > unread) {
-      refuse(`it read none of ${socket.writableLength} bytes of answers`);
-      socket.destroy();
-    }
+    if (socket.writableLength > unread) cut(`it read none of ${socket.writableLength} bytes of answers`);
+    return true;
   });
   socket.on('close', () => host.disconnected(id));
   framed.onFrame((frame) => {
+    if (socket.destroyed) return;
     let request: unknown;
     try {
       request = decodeMessage(frame);
     } catch (e) {
-      refuse(`it sent a message that cannot be read: ${(e as Error).message}`);
-      socket.destroy();
-      return;
+      host.discardDecodeError();
+      return cut(`it sent a message that cannot be read: ${(e as Error).message}`);
     }
-    if (!Array.isArray(request) || request.length < 3 || typeof request[0] !== 'number' || typeof request[2] !== 'number') {
-      refuse('it sent a message that is not a request');
-      socket.destroy();
-      return;
+    if (!wellFormed(request)) {
+      host.discardDecodeError();
+      return cut('it sent a message that is not a request');
     }
     request[1] = id; // who asks is the connection, whatever it says
-    host.handle(request as Request);
+    if (request[0] === Op.Hello) {
+      answerLimit = Math.min(options.maxMessageBytes, Math.max(1024, (request as unknown[])[3] as number));
+      return;
+    }
+    try {
+      host.handle(request);
+    } catch (e) {
+      cut(`its request failed the server: ${(e as Error).message}`);
+    }
   });
   // An oversized frame after authentication: the connection fails (frames.ts).
   socket.on('close', () => {

@@ -107,6 +107,11 @@ export class Manager {
     Manager.#types.set(typeid, { typeid, module, exportName, exposed, returns });
   }
 
+  /** @internal Forgets a registration (for tests). */
+  static _unregister(typeid: string): void {
+    Manager.#types.delete(typeid);
+  }
+
   /**
    * A remote manager's proxies, over a socket (Python's BaseManager(address,
    * authkey).connect()): `authkey` defaults to this process's, which a child
@@ -160,7 +165,14 @@ export class Manager {
     this.#process = server;
     this.#state = 'started';
     this.#client = connectLocal(key, requests, [server.pid!, addon().threadStampOf(server.pid!)]);
-    const status = (await this.#client.call(Op.Ping)) as ServerStatus;
+    let status: ServerStatus;
+    try {
+      status = (await this.#client.call(Op.Ping)) as ServerStatus;
+    } catch (e) {
+      // It could not start (a registered class's module failed to load, the address is taken ...): why, here.
+      await this.shutdown();
+      throw e;
+    }
     this.#address = status.address;
   }
 

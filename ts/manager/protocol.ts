@@ -69,8 +69,8 @@ export type TellOp = typeof Op.Release | typeof Op.Send | typeof Op.Adopt | type
 /** How a process reaches a remote manager (what a proxy's handle carries for it). */
 export interface RemoteWhere {
   address: { host: string; port: number } | { path: string };
-  /** The authkey, hex. */
-  authkey: string;
+  /** The authkey, hex (in a handle: only one written for a child being started). */
+  authkey: string | undefined;
   /** The largest message the server takes (known once connected). */
   maxMessageBytes?: number;
 }

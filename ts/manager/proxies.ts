@@ -9,7 +9,8 @@
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { describe, isIterable } from '../base/validate';
 import { noteTicket, toHandle, type HandleData, type Shareable } from '../share/handles';
-import { Op, type Connection } from './protocol';
+import { state } from '../base/identity';
+import { Op, type Connection, type RemoteWhere } from './protocol';
 import { PROXY_KIND, type ProxyHandle } from './refs';
 import { RESERVED } from './types';
 
@@ -49,6 +50,14 @@ export function refOf(proxy: object): Ref | undefined {
   return (proxy as { [ref]?: Ref })[ref];
 }
 
+// Where a remote manager is, for a proxy's handle. Its authkey goes only to a
+// child being started (as CPython pickles a proxy's authkey only then): a proxy
+// stored in a queue or another manager's dict does not hand the key to
+// whoever reads it; its receiver uses its own process authkey.
+function remoteWhere(where: RemoteWhere): RemoteWhere {
+  return state.spawning ? where : { ...where, authkey: undefined };
+}
+
 function handleOf(r: Ref): HandleData {
   // Counted in flight from now until the receiver adopts it, so the server
   // keeps the object meanwhile; if the bytes are not sent after all (a full
@@ -59,7 +68,7 @@ function handleOf(r: Ref): HandleData {
   const data: ProxyHandle = {
     kind: PROXY_KIND,
     server: r.client.key,
-    ...(local ? { requests: local.requests[toHandle](), process: local.process } : { remote: r.client.remote }),
+    ...(local ? { requests: local.requests[toHandle](), process: local.process } : { remote: remoteWhere(r.client.remote!) }),
     id: r.id,
     typeid: r.typeid,
     inFlight: true,

@@ -6,10 +6,11 @@
 // with ManagerGoneError (or, for a refused key, AuthenticationError).
 import net from 'node:net';
 import { AuthenticationError, ManagerGoneError } from '../base/errors';
+import { processAuthkey } from '../base/identity';
 import { fromWire, type WireError } from '../base/remote_error';
 import type { Shareable } from '../share/handles';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
-import { Framed, HEADER } from './frames';
+import { Framed, HEADER, KEEPALIVE_MS } from './frames';
 import { decodeMessage, encodeMessage } from './wire';
 import { Op, Status, type Answer, type CallOp, type Connection, type RemoteWhere, type TellOp } from './protocol';
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_MESSAGE } from './inits';
@@ -71,21 +72,30 @@ export class RemoteClient implements Connection {
     this.#authTimeoutMs = limits.authTimeoutMs;
     const socket = 'path' in where.address ? net.connect(where.address.path) : net.connect(where.address.port, where.address.host);
     socket.setNoDelay(true);
+    // A server host that vanishes (a crash, a cut network) is noticed by TCP keepalive: calls then fail.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     this.#framed = new Framed(socket, AUTH_FRAME);
     socket.on('close', () => this.#lost(this.#framed.failed ?? new Error('the connection closed')));
     // An idle connection does not keep the program alive; a waiting call does (#hold).
     socket.unref();
-    this.ready = this.#handshake(Buffer.from(where.authkey, 'hex'));
+    this.ready = this.#handshake(where.authkey === undefined ? processAuthkey() : Buffer.from(where.authkey, 'hex'));
   }
 
   async #handshake(authkey: Buffer): Promise<void> {
     try {
       await new Promise<void>((resolve, reject) => {
-        this.#framed.socket.once('connect', resolve);
-        this.#framed.socket.once('error', reject);
+        const timer = setTimeout(() => reject(new Error(`no connection within ${this.#authTimeoutMs} ms`)), this.#authTimeoutMs);
+        this.#framed.socket.once('connect', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        this.#framed.socket.once('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
       });
-      await answerChallenge(this.#framed, authkey, this.#authTimeoutMs);
-      await deliverChallenge(this.#framed, authkey, this.#authTimeoutMs);
+      await answerChallenge(this.#framed, authkey, 'client', this.#authTimeoutMs);
+      await deliverChallenge(this.#framed, authkey, 'server', this.#authTimeoutMs);
     } catch (e) {
       const error =
         e instanceof AuthenticationError
@@ -98,6 +108,8 @@ export class RemoteClient implements Connection {
     this.#framed.limit = this.#maxMessage;
     this.#framed.onFrame((frame) => this.#answered(frame));
     this.#open = true;
+    // First, the largest answer this side takes: the server fails a larger one's call instead of sending it.
+    this.#framed.sendFramed(encodeMessage([Op.Hello, 0, 0, this.#maxMessage], HEADER, 'the hello'));
     for (const bytes of this.#queued.splice(0)) this.#framed.sendFramed(bytes);
   }
 
@@ -144,6 +156,15 @@ export class RemoteClient implements Connection {
       return;
     } finally {
       RemoteClient.decoding = undefined;
+    }
+    if (
+      !Array.isArray(answer) ||
+      answer.length !== 3 ||
+      !Number.isInteger(answer[0]) ||
+      ![Status.Ok, Status.Threw, Status.Void].includes(answer[1])
+    ) {
+      this.#lost(new Error('it sent a message that is not an answer'));
+      return;
     }
     const [call, status, value] = answer;
     const waiter = this.#waiting.get(call);

@@ -46,8 +46,8 @@ interface ClientRecord {
   refs: Map<number, number>;
   /** Answers its reply queue had no room for: the server never blocks on one client. */
   backlog: Answer[];
-  /** A remote client's connection: writes an answer (a frame). */
-  write?: (answer: Answer) => void;
+  /** A remote client's connection: writes an answer (a frame); false if it could not. */
+  write?: (answer: Answer) => boolean;
 }
 
 export interface ServerConfig {
@@ -121,8 +121,8 @@ class Server {
     this.#clients.set(0, { reply: undefined, identity: undefined, refs: new Map(), backlog: [] });
   }
 
-  /** A remote client connected (and authenticated): its id; `write` sends it an answer. */
-  connected(write: (answer: Answer) => void): number {
+  /** A remote client connected (and authenticated): its id; `write` sends it an answer (false: it could not). */
+  connected(write: (answer: Answer) => boolean): number {
     const id = this.#nextRemote--;
     this.#clients.set(id, { reply: undefined, identity: undefined, refs: new Map(), backlog: [], write });
     return id;
@@ -240,18 +240,27 @@ class Server {
 
   /** Handles one request; false once told to shut down. */
   handle(request: Request): boolean {
+    const bad = this.#decodeError;
+    if (bad) {
+      this.#decodeError = undefined;
+      this.#answer(request[1], request[2], Status.Threw, toWire(bad));
+      return true;
+    }
     if (request[1] < 0) return this.#remote(request);
     return this.#local(request);
   }
 
+  discardDecodeError(): void {
+    this.#decodeError = undefined;
+  }
+
+  /** Answers `request` with `error` (the server could not start). */
+  fail(request: Request, error: unknown): void {
+    this.#answer(request[1], request[2], Status.Threw, toWire(error));
+  }
+
   #local(request: Request): boolean {
     const [op, client, call] = request;
-    const bad = this.#decodeError;
-    if (bad) {
-      this.#decodeError = undefined;
-      this.#answer(client, call, Status.Threw, toWire(bad));
-      return true;
-    }
     switch (op) {
       case Op.Hello: {
         const [, , , reply, identity] = request;
@@ -275,19 +284,29 @@ class Server {
       }
       case Op.Call: {
         const [, , , id, method, args] = request;
-        this.#run(client, call, () => {
-          const held = this.#objects.get(id);
-          if (!held) throw new ReferenceError(`the manager holds no object ${id} (its last proxy was dropped?)`);
-          const fn = Object.prototype.hasOwnProperty.call(this.#types[held.typeid].methods, method)
-            ? this.#types[held.typeid].methods[method]
-            : undefined;
-          if (!fn) throw new TypeError(`${held.typeid} has no method ${JSON.stringify(method)}`);
-          if (!Array.isArray(args)) throw new TypeError(`the arguments must be an array, got ${describe(args)}`);
-          const ctx: CallContext = { client, alive: this.#alive };
-          const result = (fn as (this: CallContext, target: unknown, ...rest: unknown[]) => unknown).call(ctx, held.value, ...args);
-          const typeid = this.#types[held.typeid].returns?.[method];
-          return typeid === undefined ? result : this.#keep(result, typeid);
-        });
+        this.#run(
+          client,
+          call,
+          () => {
+            const held = this.#objects.get(id);
+            if (!held) throw new ReferenceError(`the manager holds no object ${id} (its last proxy was dropped?)`);
+            const fn = Object.prototype.hasOwnProperty.call(this.#types[held.typeid].methods, method)
+              ? this.#types[held.typeid].methods[method]
+              : undefined;
+            if (!fn) throw new TypeError(`${held.typeid} has no method ${JSON.stringify(method)}`);
+            if (!Array.isArray(args)) throw new TypeError(`the arguments must be an array, got ${describe(args)}`);
+            const ctx: CallContext = { client, alive: this.#alive };
+            const result = (fn as (this: CallContext, target: unknown, ...rest: unknown[]) => unknown).call(ctx, held.value, ...args);
+            const typeid = this.#types[held.typeid].returns?.[method];
+            return typeid === undefined ? result : this.#keep(result, typeid);
+          },
+          (value) => {
+            // A result that could not be answered (a queue's item): the object takes it back if it can.
+            const held = this.#objects.get(id);
+            const spec = held && this.#types[held.typeid];
+            spec?.undelivered?.call({ client, alive: this.#alive }, held!.value as never, method, value);
+          },
+        );
         return true;
       }
       case Op.Release:
@@ -373,7 +392,8 @@ class Server {
     return new StoredRef(id, typeid, this);
   }
 
-  #run(client: number, call: number, fn: () => unknown): void {
+  // Runs a request's work and answers it; `undelivered` gets a result that could not be answered (too large, not cloneable, its client gone).
+  #run(client: number, call: number, fn: () => unknown, undelivered?: (value: unknown) => void): void {
     let status: Status = Status.Ok;
     let value: unknown;
     try {
@@ -385,43 +405,50 @@ class Server {
     // An async method (of a registered class): answered when it settles; other requests go on meanwhile.
     if (isThenable(value)) {
       Promise.resolve(value).then(
-        (v) => this.#answer(client, call, Status.Ok, v),
+        (v) => {
+          if (!this.#answer(client, call, Status.Ok, v)) undelivered?.(v);
+        },
         (e: unknown) => this.#answer(client, call, Status.Threw, toWire(e)),
       );
       return;
     }
-    this.#answer(client, call, status, value);
+    if (!this.#answer(client, call, status, value) && status === Status.Ok) undelivered?.(value);
   }
 
-  #answer(client: number, call: number, status: Status, value: unknown): void {
+  /** Answers a call; false if the answer (a result) could not go: the caller got an error instead, or is gone. */
+  #answer(client: number, call: number, status: Status, value: unknown): boolean {
     const record = this.#clients.get(client);
-    if (!record || call === 0) return;
+    if (call === 0) return true;
+    if (!record) return false;
     const answer: Answer = status === Status.Ok && value === undefined ? [call, Status.Void, null] : [call, status, value];
     if (record.write) {
       this.#to = record;
       try {
-        record.write(answer);
+        return record.write(answer);
       } catch (e) {
         if (status === Status.Ok) this.#answer(client, call, Status.Threw, toWire(e));
+        return false;
       } finally {
         this.#to = undefined;
       }
-      return;
     }
     if (record.backlog.length > 0) {
       record.backlog.push(answer);
-      return;
+      return true;
     }
     this.#to = record;
     try {
       record.reply!.putNowait(answer);
+      return true;
     } catch (e) {
       if (e instanceof Full) {
         record.backlog.push(answer);
         this.#backlogged++;
+        return true;
       }
       // Not cloneable (a method returned a function ...): the caller gets the error instead.
-      else if (status === Status.Ok) this.#answer(client, call, Status.Threw, toWire(e));
+      if (status === Status.Ok) this.#answer(client, call, Status.Threw, toWire(e));
+      return false;
     } finally {
       this.#to = undefined;
     }
@@ -462,24 +489,40 @@ class Server {
   }
 }
 
+// Answers the first request that wants an answer (start()'s Ping) with `error`, then the server leaves.
+async function failStart(requests: Queue<Request>, server: Server, error: unknown): Promise<void> {
+  const taker = new Taker(requests);
+  for (;;) {
+    const request = await taker.take();
+    if (request[0] === Op.Hello || request[2] === 0) server.handle(request);
+    else return server.fail(request, error);
+  }
+}
+
 /** The manager process's target. */
 export async function managerServer(requests: Queue<Request>, config: ServerConfig): Promise<void> {
   // At a Ctrl-C the terminal signals the whole process group: the program decides (it dies with its parent).
   process.on('SIGINT', () => {});
   const server = new Server(requests, config);
-  for (const r of config.registered) {
-    const cls = await importExport(
-      { module: r.module, exportName: r.exportName },
-      () =>
-        new TypeError(
-          `the manager cannot find the class registered as ${JSON.stringify(r.typeid)}: ${r.module} exports no "${r.exportName}"`,
-        ),
-    );
-    server.addType(r.typeid, registeredSpec(cls as new (...args: unknown[]) => object, r));
-  }
-  if (config.listen) {
-    server.listening = await listen(server, config.listen);
-    server.maxMessageBytes = config.listen.maxMessageBytes;
+  try {
+    for (const r of config.registered) {
+      const cls = await importExport(
+        { module: r.module, exportName: r.exportName },
+        () =>
+          new TypeError(
+            `the manager cannot find the class registered as ${JSON.stringify(r.typeid)}: ${r.module} exports no "${r.exportName}"`,
+          ),
+      );
+      server.addType(r.typeid, registeredSpec(cls as new (...args: unknown[]) => object, r));
+    }
+    if (config.listen) {
+      server.listening = await listen(server, config.listen);
+      server.maxMessageBytes = config.listen.maxMessageBytes;
+    }
+  } catch (e) {
+    // start() is waiting for its Ping's answer: it rejects with why, rather than "the manager is gone".
+    await failStart(requests, server, e);
+    return;
   }
   const taker = new Taker(requests);
   let swept = performance.now();

@@ -19,6 +19,8 @@ export interface TypeSpec {
   methods: Readonly<Record<string, Method>>;
   /** A client is gone: the object drops what it held for it (waits, a lock). */
   forget?: (this: CallContext, target: never, client: number) => void;
+  /** The result of `method` could not reach its caller (too large, gone): e.g. a queue puts its item back. */
+  undelivered?: (this: CallContext, target: never, method: string, value: unknown) => void;
   /** A registered type's exposed method names (proxies install them); built-in types have their own proxies. */
   exposed?: readonly string[];
   /** Methods whose result the server keeps as an object of this type, answering with a proxy of it. */

@@ -73,7 +73,14 @@ export class Process<F extends Target = Target> {
     // Shared objects among the arguments reserve an entry for the child
     // (their holder tables): once its pid is known, the entries are its, so
     // a child that dies before it revives them does not keep them for ever.
-    const [payload, sent] = collectTickets(() => encodePayload(this.#describeForChild()));
+    state.spawning = true;
+    let encoded: ReturnType<typeof collectTickets<Buffer>>;
+    try {
+      encoded = collectTickets(() => encodePayload(this.#describeForChild()));
+    } finally {
+      state.spawning = false;
+    }
+    const [payload, sent] = encoded;
     // Required here, not at the top: a child that never starts a process of
     // its own should not load child_process and the tracker at start-up.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
