@@ -4,7 +4,7 @@
 // production; the server's death fails every call at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { DictProxy, Event, Full, ListProxy, Manager, ManagerGoneError, Queue, RegisteredProxy } from '../dist/index.js';
+import { DictProxy, Event, Full, ListProxy, Manager, ManagerGoneError, Pool, Queue, RegisteredProxy } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { alive, processRunner } from './helpers/processes';
 
@@ -22,6 +22,25 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await mgr.shutdown();
+});
+
+describe('proxies as Pool arguments', () => {
+  it('a proxy in the arguments of every task of a starmap reaches each worker; the counts are exact', async () => {
+    const d = mgr.dict<string, number>();
+    const words = ['a', 'b', 'a', 'c', 'a', 'b'];
+    const pool = new Pool(2, { module: M });
+    try {
+      await pool.starmap(
+        t.tally,
+        words.map((w) => [d, w]),
+        { chunksize: 1 },
+      );
+    } finally {
+      pool.close();
+      await pool.join();
+    }
+    expect(await d.toObject()).toEqual({ a: 3, b: 2, c: 1 });
+  });
 });
 
 describe('dict', () => {

@@ -1,6 +1,6 @@
 // A connection to a remote manager: a socket (TCP or Unix), the handshake
 // (auth.ts), then requests out and answers in as frames (frames.ts), each
-// a serialize()d array as on the local queues. Calls are async only: a
+// the same arrays as on the local queues (wire.ts). Calls are async only: a
 // socket cannot be read without the event loop. Requests made before the
 // handshake ends wait for it; when the connection fails, every call fails
 // with ManagerGoneError (or, for a refused key, AuthenticationError).
