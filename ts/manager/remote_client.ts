@@ -24,7 +24,10 @@ interface Waiter {
 }
 
 // Only a manager's proxies can be sent to it: shared-memory objects live on one machine.
-const onlyProxies = (v: Shareable): boolean => refOf(v) !== undefined;
+const onlyProxies = (v: Shareable): string | undefined =>
+  refOf(v) !== undefined
+    ? undefined
+    : "which lives in this machine's shared memory: a remote manager cannot hold it (use one the manager holds: mgr.Queue(), mgr.Lock() ...)";
 
 const shared = new Map<string, RemoteClient>(); // `${address}|${key}` -> the connection proxies of handles use
 

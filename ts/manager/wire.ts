@@ -4,12 +4,12 @@
 // (Maps, bigints, proxies inside ...). The first byte says which:
 // serialize() starts with 0 or 1 (share/handles.ts), JSON with JSON_TAG.
 import { jsonText } from '../messaging/encoding';
-import { deserialize, serialize, type Shareable } from '../share/handles';
+import { deserialize, serialize, type Refuse } from '../share/handles';
 
 const JSON_TAG = 2;
 
 /** The message's bytes, with `head` bytes left free in front (for the frame header). */
-export function encodeMessage(value: unknown, head: number, where: string, accept?: (v: Shareable) => boolean): Buffer {
+export function encodeMessage(value: unknown, head: number, where: string, refuse?: Refuse): Buffer {
   const text = jsonText(value);
   if (text !== undefined) {
     const out = Buffer.allocUnsafe(head + 1 + Buffer.byteLength(text));
@@ -17,7 +17,7 @@ export function encodeMessage(value: unknown, head: number, where: string, accep
     out.write(text, head + 1);
     return out;
   }
-  const bytes = serialize(value, where, accept);
+  const bytes = serialize(value, where, refuse);
   if (head === 0) return bytes;
   const out = Buffer.allocUnsafe(head + bytes.length);
   bytes.copy(out, head);

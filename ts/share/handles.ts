@@ -129,29 +129,31 @@ const childPath = (where: string, key: string | number): string =>
 // Cloneable and holding nothing: no need to look inside (or to name its path).
 const primitive = (v: unknown): boolean => (typeof v !== 'object' || v === null) && typeof v !== 'function' && typeof v !== 'symbol';
 
-/** Walks `value`: throws a TypeError naming the first non-cloneable part; true if it holds shareables. */
-// A shareable the receiver can take (a remote manager takes only its proxies).
-function accepted(value: Shareable, where: string, accept: ((v: Shareable) => boolean) | undefined): boolean {
-  if (accept && !accept(value)) {
+/** Says why the receiver cannot take a shareable (undefined: it can). */
+export type Refuse = (value: Shareable) => string | undefined;
+
+// A shareable the receiver takes (true), or a TypeError saying why not.
+function accepted(value: Shareable, where: string, refuse: Refuse | undefined): boolean {
+  const why = refuse?.(value);
+  if (why !== undefined) {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'shared object';
-    throw new TypeError(
-      `${where} is a ${name}, which lives in this machine's shared memory: a remote manager cannot hold it (use one the manager holds: mgr.Queue(), mgr.Lock() ...)`,
-    );
+    throw new TypeError(`${where} is a ${name}, ${why}`);
   }
   return true;
 }
 
-function scan(value: unknown, where: string, seen: Set<object>, accept?: (v: Shareable) => boolean): boolean {
+/** Walks `value`: throws a TypeError naming the first non-cloneable part (or refused shareable); true if it holds shareables. */
+function scan(value: unknown, where: string, seen: Set<object>, refuse?: Refuse): boolean {
   if (typeof value === 'function' || typeof value === 'symbol') throw notCloneable(where, value);
   if (typeof value !== 'object' || value === null) return false;
   if (seen.has(value)) return false;
   seen.add(value);
   // A Proxy's traps could run anywhere in here: only ours (SharedArray) pass.
   if (types.isProxy(value)) {
-    if (isShareable(value)) return accepted(value, where, accept);
+    if (isShareable(value)) return accepted(value, where, refuse);
     throw notCloneable(where, value);
   }
-  if (isShareable(value)) return accepted(value, where, accept);
+  if (isShareable(value)) return accepted(value, where, refuse);
   if (sharedBuffer(value)) throw notCloneable(where, value);
   if (isLeaf(value)) return false;
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise) {
@@ -161,25 +163,25 @@ function scan(value: unknown, where: string, seen: Set<object>, accept?: (v: Sha
   if (value instanceof Map) {
     let i = 0;
     for (const [k, v] of value) {
-      found = scan(k, `${where}.keys()[${i}]`, seen, accept) || found;
-      found = scan(v, `${where}.get(${typeof k === 'string' ? JSON.stringify(k) : `keys()[${i}]`})`, seen, accept) || found;
+      found = scan(k, `${where}.keys()[${i}]`, seen, refuse) || found;
+      found = scan(v, `${where}.get(${typeof k === 'string' ? JSON.stringify(k) : `keys()[${i}]`})`, seen, refuse) || found;
       i++;
     }
   } else if (value instanceof Set) {
     let i = 0;
-    for (const v of value) found = scan(v, `${where}.values()[${i++}]`, seen, accept) || found;
+    for (const v of value) found = scan(v, `${where}.values()[${i++}]`, seen, refuse) || found;
   } else if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i];
       // Primitives first, without building their path (an array of 25k numbers: 5 ms of strings).
       if (primitive(v)) continue;
-      found = scan(v, childPath(where, i), seen, accept) || found;
+      found = scan(v, childPath(where, i), seen, refuse) || found;
     }
   } else {
     for (const key of Object.keys(value)) {
       const v = (value as Record<string, unknown>)[key];
       if (primitive(v)) continue;
-      found = scan(v, childPath(where, key), seen, accept) || found;
+      found = scan(v, childPath(where, key), seen, refuse) || found;
     }
   }
   return found;
@@ -284,10 +286,10 @@ function revive(value: unknown, seen: Map<object, unknown>): unknown {
 /**
  * Structured-clone `value` for another process. `where` names it in errors
  * ("args[1]"): a function, symbol or other non-cloneable part is a TypeError
- * saying where it was found; so is a shareable `accept` refuses.
+ * saying where it was found; so is a shareable `refuse` gives a reason for.
  */
-export function serialize(value: unknown, where = 'value', accept?: (v: Shareable) => boolean): Buffer {
-  const hasHandles = scan(value, where, new Set(), accept);
+export function serialize(value: unknown, where = 'value', refuse?: Refuse): Buffer {
+  const hasHandles = scan(value, where, new Set(), refuse);
   // What v8.serialize() does, with the flag written first: one buffer, no
   // second copy of the payload (a varint 0 or 1 is that single byte).
   const ser = new v8.DefaultSerializer();
