@@ -22,7 +22,7 @@ import {
   ValueProxy,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
-import { processRunner } from './helpers/processes';
+import { eventually, processRunner } from './helpers/processes';
 
 const M = fixture('manager-tasks.mjs');
 const t: Record<string, any> = await import(M);
@@ -36,15 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await mgr.shutdown();
 });
-
-// Polls `check` until true (the server sweeps dead clients once a second): generous, never a fixed sleep.
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const until = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Queue and JoinableQueue', () => {
   it('put/get async and Sync, timeouts, maxsize, Nowait forms, sizes', async () => {

@@ -23,7 +23,7 @@ import {
   serialize,
 } from '../dist/index.js';
 import { fixture } from './helpers/child';
-import { processRunner } from './helpers/processes';
+import { eventually, processRunner } from './helpers/processes';
 
 const M = fixture('manager-tasks.mjs');
 const R = fixture('remote-tasks.mjs');
@@ -45,14 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await mgr.shutdown();
 });
-
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const until = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 // ---- a raw client, speaking the wire by hand
 function header(payload: Buffer): Buffer {

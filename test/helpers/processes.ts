@@ -30,3 +30,12 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** Polls `check` (which may ask a server) until true: generous, for a loaded machine; never a fixed sleep. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, limitMs = 30_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what} (${limitMs} ms)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

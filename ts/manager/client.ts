@@ -10,13 +10,11 @@ import { fromWire, type WireError } from '../base/remote_error';
 import { Queue } from '../messaging/queue';
 import { letGoNow } from '../shm/holds';
 import { identityAlive, pack, threadId, threadIdentity } from '../shm/thread';
+import { Releases } from './releases';
 import { Op, Status, type Answer, type CallOp, type Connection, type Request, type TellOp } from './protocol';
 
 // A waiting call looks at the server's life between slices.
 const SLICE_MS = 20;
-// Dropped proxies are told in batches (and at once at exit).
-const RELEASE_BATCH = 64;
-
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -37,7 +35,7 @@ export class Client implements Connection {
   #nextCall = 1;
   #reading = false;
   #gone: ManagerGoneError | undefined;
-  #released: number[] = [];
+  readonly #released = new Releases((ids) => this.tell(Op.Release, ids));
 
   /** This thread's connection to the server `key` (made on first use). */
   static for(key: string, requests: Queue<Request>, serverProcess: [number, number]): Client {
@@ -123,19 +121,11 @@ export class Client implements Connection {
 
   /** A proxy of `id` was dropped (collected): told to the server in a batch. */
   released(id: number): void {
-    if (this.#gone) return;
-    this.#released.push(id);
-    if (this.#released.length >= RELEASE_BATCH) this.flushReleased();
+    if (!this.#gone) this.#released.add(id);
   }
 
   flushReleased(): void {
-    const ids = this.#released;
-    this.#released = [];
-    try {
-      this.tell(Op.Release, ids);
-    } catch {
-      // the server is gone: nothing to release
-    }
+    this.#released.flush();
   }
 
   /** Makes a request that wants an answer and blocks this thread until it comes. */

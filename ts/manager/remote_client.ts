@@ -12,11 +12,10 @@ import type { Shareable } from '../share/handles';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
 import { Framed, HEADER, KEEPALIVE_MS } from './frames';
 import { decodeMessage, encodeMessage } from './wire';
+import { Releases } from './releases';
 import { Op, Status, type Answer, type CallOp, type Connection, type RemoteWhere, type TellOp } from './protocol';
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_MESSAGE } from './inits';
 import { refOf } from './proxies';
-
-const RELEASE_BATCH = 64;
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -51,7 +50,7 @@ export class RemoteClient implements Connection {
   #nextCall = 1;
   #open = false;
   #gone: Error | undefined;
-  #released: number[] = [];
+  readonly #released = new Releases((ids) => this.tell(Op.Release, ids));
 
   /** The connection proxies received from elsewhere use for the manager at `where` (made on first use). */
   static shared(where: RemoteWhere, key: string): RemoteClient {
@@ -203,19 +202,11 @@ export class RemoteClient implements Connection {
   }
 
   released(id: number): void {
-    if (this.#gone) return;
-    this.#released.push(id);
-    if (this.#released.length >= RELEASE_BATCH) this.flushReleased();
+    if (!this.#gone) this.#released.add(id);
   }
 
   flushReleased(): void {
-    const ids = this.#released;
-    this.#released = [];
-    try {
-      this.tell(Op.Release, ids);
-    } catch {
-      // gone: nothing to release
-    }
+    this.#released.flush();
   }
 
   /** The server takes messages of at most `bytes`: larger requests fail before they are sent. */
