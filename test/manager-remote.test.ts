@@ -19,6 +19,7 @@ import {
   ManagerGoneError,
   QueueProxy,
   RemoteManager,
+  BrokenBarrierError,
   processAuthkey,
   serialize,
 } from '../dist/index.js';
@@ -38,6 +39,8 @@ const status = (): Promise<{ objects: number; refused: number }> => (mgr as any)
 let address: { host: string; port: number };
 beforeAll(async () => {
   Manager.register('Counter', t.Counter, { module: M });
+  // A module that imports multiproc itself: the server then loads the client's side too (and must keep its own).
+  Manager.register('Greeter', remote.Greeter, { module: R });
   mgr = new Manager({ address: { host: '127.0.0.1', port: 0 }, authkey: AUTHKEY, authTimeout: 500, maxMessageBytes: 64 * 1024 });
   await mgr.start();
   address = mgr.address as { host: string; port: number };
@@ -157,6 +160,9 @@ describe('with the right key', () => {
     expect(await l.push(2)).toBe(2);
     const ns = await r.Namespace({ x: 1 });
     expect(ns).toBeInstanceOf(AsyncNamespaceProxy);
+    // Property access would read or set a local property and lose the value: it throws.
+    expect(() => (ns as any).x).toThrow(/await ns.get\("x"\)/);
+    expect(() => ((ns as any).x = 1)).toThrow(/ns.set\("x", value\)/);
     await ns.set('y', 2);
     expect(await ns.toObject()).toEqual({ x: 1, y: 2 });
     const q = await r.Queue();
@@ -179,6 +185,9 @@ describe('with the right key', () => {
     expect(await (await r.Array('d', [1.5])).toArray()).toEqual([1.5]);
     const c = await r.create<any>('Counter', 5);
     expect(await c.add(2)).toBe(7);
+    const g = await r.create<any>('Greeter');
+    expect(await g.hello('you')).toBe('hello you');
+    await r.publish('greeter', g);
     await expect(r.create('dict')).rejects.toThrow(/built-in type/);
     // The local owner sees what the remote client made, through a published name.
     await r.publish('from-remote', d);
@@ -217,6 +226,15 @@ describe('with the right key', () => {
       await m.shutdown();
     }
     expect(fs.existsSync(sock)).toBe(false);
+    // A manager killed leaves its socket file: the next one on that path removes it (nobody answers there).
+    const killed = new Manager({ address: { path: sock }, authkey: AUTHKEY });
+    await killed.start();
+    process.kill(killed.pid!, 'SIGKILL');
+    await killed.shutdown();
+    expect(fs.existsSync(sock)).toBe(true);
+    const again = new Manager({ address: { path: sock }, authkey: AUTHKEY });
+    await again.start();
+    await again.shutdown();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -411,12 +429,22 @@ describe('after authentication', () => {
     const rq = await r.lookup<QueueProxy<string>>('q');
     const rl = await r.lookup<any>('lock');
     expect(await rl.acquire()).toBe(true);
-    const pending = rq.get();
-    await r.close();
-    await expect(pending).rejects.toBeInstanceOf(ManagerGoneError);
-    await eventually(async () => !(await lock.locked()), 'the lock to be released');
+    const pending = rq.get().catch((e: unknown) => e);
+    await r.close(); // resolves once the server has dropped its waits and released its lock
+    expect(await pending).toBeInstanceOf(ManagerGoneError);
+    expect(await lock.locked()).toBe(false);
     await q.put('kept');
     expect(await q.get({ timeout: 1000 })).toBe('kept');
+    // A party that leaves a barrier breaks it: the other one does not pass alone.
+    const b = mgr.Barrier(2);
+    await mgr.publish('b', b);
+    const r2 = await Manager.connect(address, AUTHKEY);
+    const rb = await r2.lookup<any>('b');
+    const leaving = rb.wait().catch((e: unknown) => e);
+    await eventually(async () => (await b.nWaiting()) === 1, 'the remote party at the barrier');
+    await r2.close();
+    expect(await leaving).toBeInstanceOf(ManagerGoneError);
+    await expect(b.wait(30_000)).rejects.toBeInstanceOf(BrokenBarrierError);
 
     // The same for a remote client in a child that is SIGKILLed.
     const ready = new Event();
@@ -471,6 +499,9 @@ describe('bad inputs', () => {
     expect(() => new Manager({ address: { path: '' } })).toThrow(/non-empty string/);
     expect(() => new Manager({ address: { path: 'x'.repeat(200) } })).toThrow(/at most 107 bytes/);
     expect(() => new Manager({ authkey: 'k' })).toThrow(/give an address too/);
+    expect(() => new Manager({ address: { port: 0 }, authkey: undefined })).toThrow(/authkey is undefined/);
+    await expect(Manager.connect(address, undefined)).rejects.toThrow(/authkey is undefined/);
+    await expect(mgr.lookup(42 as never)).rejects.toBeInstanceOf(TypeError);
     expect(() => new Manager({ address: { host: 'h', port: 1 }, authkey: '' })).toThrow(/non-empty string or Uint8Array/);
     expect(() => new Manager({ address: { host: 'h', port: 1 }, maxMessageBytes: 10 })).toThrow(/maxMessageBytes/);
     await expect(Manager.connect({ host: '127.0.0.1', port: 1 }, 'k')).rejects.toBeInstanceOf(ManagerGoneError);

@@ -75,8 +75,8 @@ export class ManagerGoneError extends Error {
   readonly code = 'ERR_MP_MANAGER_GONE';
   /** The server's pid. */
   readonly pid: number;
-  constructor(message: string, pid: number) {
-    super(message);
+  constructor(message: string, pid: number, options?: { cause?: unknown }) {
+    super(message, options);
     this.pid = pid;
   }
 }

@@ -39,12 +39,15 @@ const BUILT_IN: Record<string, new (message?: string, options?: { cause?: unknow
 
 // One of our classes (whose constructor takes only a message), taking a cause as Error does.
 function withCause(Type: new (message?: string) => Error): new (message?: string, options?: { cause?: unknown }) => Error {
-  return class extends Type {
-    constructor(message?: string, options?: { cause?: unknown }) {
-      super(message);
-      if (options) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
-    }
+  const named = {
+    [Type.name]: class extends Type {
+      constructor(message?: string, options?: { cause?: unknown }) {
+        super(message);
+        if (options) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
+      }
+    },
   };
+  return named[Type.name];
 }
 
 // Data structured clone carries as it is (what JSON-like fields and Dates are made of).

@@ -2,7 +2,7 @@
 // (Manager and RemoteManager make the same objects, one blocking, one
 // async), and the checks of the options both take.
 import { checkKeys, describe, isIterable } from '../base/validate';
-import type { Address } from './listener';
+import type { ResolvedAddress } from './listener';
 
 // An iterable init (a Set, a generator) read into an array; a string stays itself (and is refused as an init).
 const spread = (init: unknown): unknown => (isIterable(init) && typeof init !== 'string' ? [...init] : init);
@@ -44,7 +44,7 @@ export function checkLimits(options: Limits, what: string): { maxMessageBytes: n
 }
 
 /** A checked copy of an address: { host, port } (TCP) or { path } (a Unix socket). */
-export function checkAddress(address: unknown, what: string): Address {
+export function checkAddress(address: unknown, what: string): ResolvedAddress {
   if (typeof address !== 'object' || address === null)
     throw new TypeError(`${what}: address must be { host, port } or { path }, got ${describe(address)}`);
   if ('path' in address) {

@@ -21,10 +21,14 @@ const MAX_PENDING = 128;
 // Refusals are logged at most once per this many ms (a flood is one line, with its count).
 const LOG_EVERY_MS = 1000;
 
-export type Address = { host: string; port: number } | { path: string };
+/** Where a manager listens: TCP (host defaults to 127.0.0.1) or a Unix socket. */
+export type Address = { host?: string; port: number; path?: never } | { path: string; host?: never; port?: never };
+
+/** An address with its defaults filled in. */
+export type ResolvedAddress = { host: string; port: number } | { path: string };
 
 export interface ListenOptions {
-  address: Address;
+  address: ResolvedAddress;
   authkey: Buffer;
   maxMessageBytes: number;
   authTimeoutMs: number;
@@ -41,7 +45,7 @@ export interface Host {
 }
 
 export interface Listening {
-  address: Address;
+  address: ResolvedAddress;
   /** Connections refused so far (failed handshakes, oversized or garbage frames). */
   readonly refused: number;
   close(): void;
@@ -52,6 +56,27 @@ function warn(line: string): void {
   const logger = getLogger();
   if (logger.isEnabledFor('warn')) logger.warn(line);
   else process.stderr.write(`[WARNING/${currentName()}] ${line}\n`);
+}
+
+// A Unix socket file nobody listens on (its manager was killed): removed, so that a new one can
+// listen there. One that answers is left alone (listen then fails with EADDRINUSE).
+async function removeStaleSocket(file: string): Promise<void> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket() || stat.uid !== process.getuid?.()) return;
+  const refused = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(file);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+  if (refused) fs.rmSync(file, { force: true });
 }
 
 export async function listen(host: Host, options: ListenOptions): Promise<Listening> {
@@ -110,6 +135,7 @@ export async function listen(host: Host, options: ListenOptions): Promise<Listen
   server.maxConnections = 4096;
 
   const address = options.address;
+  if ('path' in address) await removeStaleSocket(address.path);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if ('path' in address) {
@@ -124,7 +150,7 @@ export async function listen(host: Host, options: ListenOptions): Promise<Listen
   });
   server.on('error', (e) => warn(`manager: the listening socket failed: ${e.message}`));
   const bound = server.address();
-  const real: Address = 'path' in address ? { path: address.path } : { host: address.host, port: (bound as net.AddressInfo).port };
+  const real: ResolvedAddress = 'path' in address ? { path: address.path } : { host: address.host, port: (bound as net.AddressInfo).port };
   return {
     address: real,
     get refused() {
@@ -150,6 +176,7 @@ const SHAPES: Record<number, (r: unknown[]) => boolean> = {
   [Op.Adopt]: (r) => r.length === 4 && ids(r[3]),
   [Op.Unsend]: (r) => r.length === 4 && ids(r[3]),
   [Op.Shutdown]: (r) => r.length === 3,
+  [Op.Bye]: (r) => r.length === 3,
   [Op.Ping]: (r) => r.length === 3,
   [Op.Publish]: (r) => r.length === 5,
   [Op.Lookup]: (r) => r.length === 4,

@@ -10,6 +10,25 @@ import { AsyncNamespaceProxy, DictProxy, ListProxy, BaseProxy, makeNamespace, re
 import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
 import { RemoteClient } from './remote_client';
 
+// A remote namespace has methods only: `ns.x` or `ns.x = 1` would read or set a local property
+// and lose the value silently (the gotcha made loud), so they throw.
+function guardedNamespace(ns: AsyncNamespaceProxy): AsyncNamespaceProxy {
+  const refuse = (key: string): TypeError =>
+    new TypeError(
+      `a Namespace of a remote manager is read and written with await ns.get(${JSON.stringify(key)}) and ns.set(${JSON.stringify(key)}, value): property access would have to block`,
+    );
+  return new Proxy(ns, {
+    get(target, key, receiver) {
+      if (typeof key === 'symbol' || key in target || key === 'then' || key === 'toJSON')
+        return Reflect.get(target, key, receiver) as unknown;
+      throw refuse(key);
+    },
+    set(_target, key) {
+      throw refuse(String(key));
+    },
+  });
+}
+
 /** The proxy for an object of type `typeid`. */
 export function makeProxy(r: Ref): object {
   if (r.methods) return new (registeredClass(r.methods))(r);
@@ -20,7 +39,7 @@ export function makeProxy(r: Ref): object {
       return new ListProxy(r);
     case 'Namespace':
       // Plain property access blocks for the answer: a socket cannot.
-      return r.client.remote ? new AsyncNamespaceProxy(r) : makeNamespace(r);
+      return r.client.remote ? guardedNamespace(new AsyncNamespaceProxy(r)) : makeNamespace(r);
     default: {
       const cls = Object.prototype.hasOwnProperty.call(HELD_PROXIES, r.typeid) ? HELD_PROXIES[r.typeid] : BaseProxy;
       return new cls(r);

@@ -32,7 +32,7 @@ import type {
   SemaphoreProxy,
   ValueProxy,
 } from './held_proxies';
-import type { Address } from './listener';
+import type { Address, ResolvedAddress } from './listener';
 import { RemoteManager, type ConnectOptions } from './remote_manager';
 import type { Registered } from './types';
 import { managerServer, type ServerStatus } from './server';
@@ -118,16 +118,22 @@ export class Manager {
    * inherits from the process that started the manager.
    */
   static async connect(address: Address, authkey?: string | Uint8Array, options: ConnectOptions = {}): Promise<RemoteManager> {
+    // Given, but undefined: most likely an environment variable that is not set, not a wish for this process's key.
+
+    if (arguments.length >= 2 && authkey === undefined)
+      throw new TypeError(
+        "Manager.connect: the authkey is undefined (an environment variable that is not set?): leave it out to use this process's authkey",
+      );
     return RemoteManager.connect(address, authkey, options);
   }
 
   readonly #name: string;
-  readonly #listen: { address: Address; authkey: Buffer; maxMessageBytes: number; authTimeoutMs: number } | undefined;
+  readonly #listen: { address: ResolvedAddress; authkey: Buffer; maxMessageBytes: number; authTimeoutMs: number } | undefined;
   #registered: Registered[] = [];
   #requests: Queue<Request> | undefined;
   #process: Process | undefined;
   #client: Client | undefined;
-  #address: Address | null = null;
+  #address: ResolvedAddress | null = null;
   #state: 'initial' | 'started' | 'shut down' = 'initial';
 
   constructor(options: ManagerOptions = {}) {
@@ -137,6 +143,10 @@ export class Manager {
       throw new TypeError(`options.name must be a string, got ${describe(options.name)}`);
     this.#name = options.name ?? `SyncManager-${++managerNumber}`;
     const limits = checkLimits(options, 'Manager');
+    if ('authkey' in options && options.authkey === undefined)
+      throw new TypeError(
+        "Manager: options.authkey is undefined (an environment variable that is not set?): leave it out to use this process's authkey",
+      );
     if (options.address !== undefined) {
       const authkey = options.authkey === undefined ? processAuthkey() : authkeyBytes(options.authkey, 'Manager');
       this.#listen = { address: checkAddress(options.address, 'Manager'), authkey, ...limits };
@@ -275,7 +285,7 @@ export class Manager {
   }
 
   /** Where the server listens for remote clients (the real port after port 0), or null: it has no address. */
-  get address(): Address | null {
+  get address(): ResolvedAddress | null {
     return this.#address ?? this.#listen?.address ?? null;
   }
 

@@ -42,7 +42,7 @@ export type Request =
   | [typeof Op.Create, number, number, string, unknown]
   | [typeof Op.Call, number, number, number, string, unknown[]]
   | [typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend, number, 0, number[]]
-  | [typeof Op.Bye, number, 0]
+  | [typeof Op.Bye, number, number]
   | [typeof Op.Shutdown | typeof Op.Ping, number, number]
   | [typeof Op.Publish, number, number, string, unknown]
   | [typeof Op.Lookup, number, number, string];
@@ -62,7 +62,8 @@ export interface ObjectRef {
 export type { WireError };
 
 /** Requests that want an answer. */
-export type CallOp = typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping | typeof Op.Publish | typeof Op.Lookup;
+export type CallOp =
+  typeof Op.Create | typeof Op.Call | typeof Op.Shutdown | typeof Op.Ping | typeof Op.Publish | typeof Op.Lookup | typeof Op.Bye;
 /** Requests that want none. */
 export type TellOp = typeof Op.Release | typeof Op.Send | typeof Op.Adopt | typeof Op.Unsend;
 

@@ -10,7 +10,7 @@ import { processAuthkey } from '../base/identity';
 import { fromWire, type WireError } from '../base/remote_error';
 import type { Shareable } from '../share/handles';
 import { AUTH_FRAME, answerChallenge, deliverChallenge } from './auth';
-import { Framed, HEADER, KEEPALIVE_MS } from './frames';
+import { FrameError, Framed, HEADER, KEEPALIVE_MS } from './frames';
 import { decodeMessage, encodeMessage } from './wire';
 import { Releases } from './releases';
 import { Op, Status, type Answer, type CallOp, type Connection, type RemoteWhere, type TellOp } from './protocol';
@@ -99,10 +99,13 @@ export class RemoteClient implements Connection {
       await answerChallenge(this.#framed, authkey, 'client', this.#authTimeoutMs);
       await deliverChallenge(this.#framed, authkey, 'server', this.#authTimeoutMs);
     } catch (e) {
+      const at = describeAddress(this.remote.address);
       const error =
         e instanceof AuthenticationError
           ? e
-          : new ManagerGoneError(`cannot reach the manager at ${describeAddress(this.remote.address)}: ${(e as Error).message}`, 0);
+          : e instanceof FrameError && /over the limit/.test(e.message)
+            ? new AuthenticationError(`the peer at ${at} is not a multiproc manager (${e.message})`)
+            : new ManagerGoneError(`cannot reach the manager at ${at}: ${(e as Error).message}`, 0, { cause: e });
       this.#lost(error);
       this.#framed.socket.destroy();
       throw error;
@@ -219,10 +222,23 @@ export class RemoteClient implements Connection {
     return undefined;
   }
 
-  /** Closes the connection: the server drops what it held for it; calls fail from now on. */
-  close(): void {
+  /**
+   * Closes the connection once the server has dropped what it held for it
+   * (its waits, its locks): resolves then. Calls fail from now on.
+   */
+  async close(): Promise<void> {
+    if (this.#gone) return;
     this.flushReleased();
-    this.#lost(new ManagerGoneError('the connection to the manager was closed', this.serverPid), false);
+    const pending = [...this.#waiting.values()];
+    this.#waiting.clear();
+    const closed = new ManagerGoneError('the connection to the manager was closed', this.serverPid);
+    for (const w of pending) w.reject(closed);
+    try {
+      await this.call(Op.Bye);
+    } catch {
+      // gone already
+    }
+    this.#lost(closed, false);
     this.#framed.socket.end();
   }
 

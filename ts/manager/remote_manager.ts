@@ -18,7 +18,7 @@ import type {
   ValueProxy,
 } from './held_proxies';
 import { INIT, checkAddress, checkLimits, type Factories, type Limits } from './inits';
-import type { Address } from './listener';
+import type { Address, ResolvedAddress } from './listener';
 import { makeProxy } from './make_proxy';
 import { Op } from './protocol';
 import type { AsyncNamespaceProxy, DictProxy, ListProxy, RegisteredProxy } from './proxies';
@@ -30,9 +30,9 @@ export interface ConnectOptions extends Limits {}
 
 export class RemoteManager {
   readonly #client: RemoteClient;
-  readonly #address: Address;
+  readonly #address: ResolvedAddress;
 
-  private constructor(client: RemoteClient, address: Address) {
+  private constructor(client: RemoteClient, address: ResolvedAddress) {
     this.#client = client;
     this.#address = address;
   }
@@ -129,7 +129,7 @@ export class RemoteManager {
     return (await this.#client.call(Op.Lookup, name)) as P;
   }
 
-  get address(): Address {
+  get address(): ResolvedAddress {
     return { ...this.#address };
   }
 
@@ -143,8 +143,7 @@ export class RemoteManager {
    * goes on: only the process that started it shuts it down.
    */
   close(): Promise<void> {
-    this.#client.close();
-    return Promise.resolve();
+    return this.#client.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -24,7 +24,7 @@ import { PROXY_KIND, REF_KIND, type ProxyHandle, type RefHandle } from './refs';
 import { TYPES, registeredSpec, type CallContext, type Registered, type TypeSpec } from './types';
 import { HELD_SYNC } from './held_sync';
 import { importExport } from '../base/modules';
-import { listen, type Address, type ListenOptions, type Listening } from './listener';
+import { listen, type ListenOptions, type Listening, type ResolvedAddress } from './listener';
 
 const SWEEP_MS = 1000;
 // What a proxy that cannot be revived becomes while its request is read (the request then fails).
@@ -64,7 +64,7 @@ export interface ServerStatus {
   pid: number;
   key: string;
   objects: number;
-  address: Address | null;
+  address: ResolvedAddress | null;
   refused: number;
   /** The largest message it takes from a remote client. */
   maxMessageBytes: number | null;
@@ -116,8 +116,9 @@ class Server {
   ) {
     this.key = config.key;
     // A proxy of this server's objects that arrives (nested in a request) is the object itself, kept.
-    registerHandleKind(PROXY_KIND, (data) => this.#revived(() => this.#arrived(data as unknown as ProxyHandle)));
-    registerHandleKind(REF_KIND, (data) => this.#revived(() => this.#ref((data as unknown as RefHandle).id)));
+    const final = { final: true };
+    registerHandleKind(PROXY_KIND, (data) => this.#revived(() => this.#arrived(data as unknown as ProxyHandle)), final);
+    registerHandleKind(REF_KIND, (data) => this.#revived(() => this.#ref((data as unknown as RefHandle).id)), final);
     this.#clients.set(0, { reply: undefined, identity: undefined, refs: new Map(), backlog: [] });
   }
 
@@ -356,7 +357,8 @@ class Server {
       case Op.Lookup: {
         const [, , , name] = request;
         this.#run(client, call, () => {
-          const id = typeof name === 'string' ? this.#names.get(name) : undefined;
+          if (typeof name !== 'string') throw new TypeError(`Manager.lookup: the name must be a string, got ${describe(name)}`);
+          const id = this.#names.get(name);
           if (id === undefined) throw new ReferenceError(`the manager has no object published as ${JSON.stringify(name)}`);
           return new StoredRef(id, this.#objects.get(id)!.typeid, this);
         });
@@ -371,6 +373,12 @@ class Server {
   #remote(request: Request): boolean {
     const [op, client, call] = request;
     if (op === Op.Hello) return true;
+    if (op === Op.Bye) {
+      // close(): it waits for this answer, so that what it held is dropped before close() resolves.
+      this.#answer(client, call, Status.Ok, undefined);
+      this.#forget(client);
+      return true;
+    }
     if (op === Op.Shutdown) {
       this.#answer(
         client,

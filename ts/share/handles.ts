@@ -78,9 +78,15 @@ const FLAG_PLAIN = 0;
 const FLAG_HANDLES = 1;
 const kinds = new Map<string, Reopen>();
 
-/** Registers how to reopen a kind of handle in the receiving process. */
-export function registerHandleKind(kind: string, reopen: Reopen): void {
+// Kinds whose reopen a later registration does not replace (a manager's server reopens proxies of its
+// own objects as the objects; a module it imports for a registered class may load the client's reopen).
+const finalKinds = new Set<string>();
+
+/** Registers how to reopen a kind of handle in the receiving process; `final`: for good. */
+export function registerHandleKind(kind: string, reopen: Reopen, options?: { final?: boolean }): void {
+  if (finalKinds.has(kind)) return;
   kinds.set(kind, reopen);
+  if (options?.final) finalKinds.add(kind);
 }
 
 function isShareable(value: object): value is Shareable {
