@@ -36,7 +36,10 @@ export { SharedMemory, type SharedMemoryOptions } from './shm/shared_memory';
 export { Pool, type TaskFn } from './pool/pool';
 export { AsyncResult } from './pool/async_result';
 export { SimpleMapReduce, type MapReduceOptions } from './pool/mapreduce';
-export type { PoolOptions, TaskOptions, MapOptions, Callbacks } from './pool/options';
+export type { PoolOptions, TaskOptions, MapOptions, Callbacks, BackendOptions } from './pool/options';
+// The bullmq backend registers itself (bullmq is loaded only when a pool uses it).
+export type { BullmqBackendOptions } from './scaleout/bullmq_backend';
+import './scaleout/bullmq_backend';
 export { Manager, type ManagerOptions, type RegisterOptions } from './manager/manager';
 export { RemoteManager, type ConnectOptions } from './manager/remote_manager';
 export type { Address } from './manager/listener';

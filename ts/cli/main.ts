@@ -2,6 +2,8 @@
 // `npx multiproc ls` lists our objects in /dev/shm: what each is, the program
 // that made it and whether its tracker is alive, and who uses it.
 // `npx multiproc clean` removes what it can prove orphaned (ts/shm/tracker.ts).
+import { logToStderr } from '../base/logging';
+import type { WorkerHostOptions } from '../scaleout/worker_host';
 import { cleanSharedObjects, listSharedObjects, type SharedObjectInfo } from '../shm/tracker';
 
 const USAGE = `usage: multiproc <command> [flags]
@@ -15,6 +17,11 @@ const USAGE = `usage: multiproc <command> [flags]
       --named     also named objects (Lock({ name }), SharedMemory "mp-...") no process uses
       --force     remove every object of ours, even in use: programs using them will fail
       --dry-run   print what would be removed, remove nothing
+  worker --redis URL --module M [--queue Q] [--processes N] [--concurrency C]
+         [--lock-duration MS] [--stalled-interval MS] [--max-stalled N] [--prefix P]
+                  run the tasks of scale-out pools (Pool backend 'bullmq') on this machine:
+                  N local worker processes (default: CPUs), C jobs at once (default N), only
+                  functions exported by M; SIGTERM finishes the running jobs, then leaves
   help            print this text
 `;
 
@@ -73,8 +80,64 @@ function flagsOf(command: string, args: string[], allowed: string[]): Set<string
   return new Set(args);
 }
 
+// --flag value pairs of the worker command.
+function workerOptions(args: string[]): WorkerHostOptions {
+  const names: Record<string, keyof WorkerHostOptions> = {
+    '--redis': 'redis',
+    '--module': 'module',
+    '--queue': 'queue',
+    '--prefix': 'prefix',
+    '--processes': 'processes',
+    '--concurrency': 'concurrency',
+    '--lock-duration': 'lockDuration',
+    '--stalled-interval': 'stalledInterval',
+    '--max-stalled': 'maxStalledCount',
+  };
+  const numeric = new Set(['processes', 'concurrency', 'lockDuration', 'stalledInterval', 'maxStalledCount']);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const key = names[flag];
+    if (!key) throw new UsageError(`worker: unknown flag ${JSON.stringify(args[i])}`);
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`worker: ${flag} needs a value`);
+    if (numeric.has(key)) {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < (key === 'maxStalledCount' ? 0 : 1))
+        throw new UsageError(`worker: ${flag} must be a positive integer, got ${value}`);
+      out[key] = n;
+    } else out[key] = value;
+  }
+  if (out.redis === undefined) throw new UsageError('worker: --redis URL is required (redis://host:6379)');
+  if (out.module === undefined) throw new UsageError('worker: --module M is required: only the functions it exports can run');
+  return out as unknown as WorkerHostOptions;
+}
+
+async function worker(args: string[]): Promise<void> {
+  const options = workerOptions(args);
+  if (!process.env.MULTIPROC_QUIET) logToStderr('info');
+  // Loaded here: `ls` and `clean` need none of the pool's machinery.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startWorkerHost } = require('../scaleout/worker_host') as typeof import('../scaleout/worker_host');
+  const host = await startWorkerHost(options);
+  let signals = 0;
+  const leave = (): void => {
+    void host.close(++signals > 1).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', leave);
+  process.on('SIGINT', leave);
+}
+
 function main(argv: string[]): number {
   const [command, ...args] = argv;
+  if (command === 'worker') {
+    worker(args).catch((e: unknown) => {
+      if (e instanceof UsageError) process.stderr.write(`multiproc: ${e.message}\n\n${USAGE}`);
+      else process.stderr.write(`multiproc worker: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(2);
+    });
+    return 0;
+  }
   if (command === 'help' || command === '--help' || command === '-h') {
     flagsOf(command, args, []);
     process.stdout.write(USAGE);

@@ -5,14 +5,14 @@ import { TimeoutError } from '../base/errors';
 import { waitArguments, type SyncWaitOptions, type WaitOptions } from '../base/validate';
 import { delay } from '../base/timers';
 import type { Call } from './calls';
-import type { LocalBackend } from './local';
+import type { Backend } from './backend';
 
 export class AsyncResult<R> {
   readonly #call: Call<R>;
-  readonly #backend: LocalBackend;
+  readonly #backend: Backend;
 
   /** @internal */
-  constructor(call: Call<R>, backend: LocalBackend) {
+  constructor(call: Call<R>, backend: Backend) {
     this.#call = call;
     this.#backend = backend;
   }

@@ -6,7 +6,7 @@ import { LongTimeout } from '../base/timers';
 import type { CallSink, FnRef, Task } from './task';
 import { Task as TaskRecord } from './task';
 import { TaskKind } from './protocol';
-import type { LocalBackend } from './local';
+import type { Backend } from './backend';
 
 /** What every call takes: a deadline (ms from now), an AbortSignal, and how many worker deaths a task may survive. */
 export interface CallLimits {
@@ -34,7 +34,7 @@ export abstract class Call<R> implements CallSink {
 
   /** `exposed`: the promise goes to the caller as it is (apply), who handles its rejection. */
   constructor(
-    protected readonly backend: LocalBackend,
+    protected readonly backend: Backend,
     limits: CallLimits,
     exposed = false,
   ) {
@@ -149,7 +149,7 @@ export abstract class Call<R> implements CallSink {
 export class ApplyCall<R> extends Call<R> {
   readonly #task: Task;
 
-  constructor(backend: LocalBackend, limits: CallLimits, fn: FnRef, args: unknown[], exposed: boolean) {
+  constructor(backend: Backend, limits: CallLimits, fn: FnRef, args: unknown[], exposed: boolean) {
     super(backend, limits, exposed);
     this.#task = new TaskRecord(this, 0, 1, fn, TaskKind.Apply, args);
   }

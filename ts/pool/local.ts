@@ -10,6 +10,7 @@
 // it (finished, results not sent yet) are the ones it held: they fail with
 // WorkerLostError (or are sent again, within `retries`); the others had not
 // begun and go back to the front of the backlog.
+import type { Backend } from './backend';
 import { constants } from 'node:os';
 import { Full, ProcessError, codedError } from '../base/errors';
 import { getLogger } from '../base/logging';
@@ -42,7 +43,7 @@ export interface LocalOptions {
   module: string | URL | undefined;
 }
 
-export class LocalBackend {
+export class LocalBackend implements Backend {
   readonly #options: LocalOptions;
   readonly #answers = new Answers(
     (message) => this.#onResult(message),

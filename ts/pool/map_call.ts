@@ -6,7 +6,7 @@
 import { describe } from '../base/validate';
 import { Call, type CallLimits } from './calls';
 import { Deque } from './deque';
-import type { LocalBackend } from './local';
+import type { Backend } from './backend';
 import { TaskKind } from './protocol';
 import type { Source } from './inputs';
 import { Task, type FnRef } from './task';
@@ -45,7 +45,7 @@ export class MapCall<R> extends Call<R[]> implements AsyncIterableIterator<R> {
   // imap: the first error by input position, raised once the results before it are handed on (as Python's imap does).
   #errorAt: { index: number; error: Error } | undefined;
 
-  constructor(backend: LocalBackend, limits: CallLimits, spec: MapSpec, source: Source) {
+  constructor(backend: Backend, limits: CallLimits, spec: MapSpec, source: Source) {
     super(backend, limits);
     this.#spec = spec;
     this.#source = source;

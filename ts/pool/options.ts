@@ -13,6 +13,18 @@ export interface PoolOptions {
   module?: string | URL;
   /** Tasks waiting for a worker before new calls wait for room (backpressure). Default: no limit. */
   maxQueue?: number;
+  /**
+   * Where the tasks run: this machine's worker processes (default, `{ type: 'local' }`), or
+   * another registered backend -- `{ type: 'bullmq', connection, queue, ... }` runs them on
+   * `npx multiproc worker` hosts through BullMQ and Redis (see "From one machine to many").
+   */
+  backend?: BackendOptions;
+}
+
+/** A backend and its own options. */
+export interface BackendOptions {
+  type: string;
+  [option: string]: unknown;
 }
 
 export interface TaskOptions {
@@ -61,7 +73,7 @@ export function checkPoolOptions(
   keywordStyle = false,
 ): Required<Pick<PoolOptions, 'initargs'>> & PoolOptions & { maxQueue: number; maxTasksPerChild: number } {
   const options = object(value, 'Pool options');
-  const keys = ['initializer', 'initargs', 'maxTasksPerChild', 'module', 'maxQueue'];
+  const keys = ['initializer', 'initargs', 'maxTasksPerChild', 'module', 'maxQueue', 'backend'];
   checkKeys(options, keywordStyle ? ['processes', ...keys] : keys, 'Pool');
   const { initializer, initargs = [], module } = options;
   if (initializer !== undefined && typeof initializer !== 'function')
@@ -69,10 +81,14 @@ export function checkPoolOptions(
   if (!Array.isArray(initargs)) throw new TypeError(`options.initargs must be an array, got ${describe(initargs)}`);
   if (module !== undefined && typeof module !== 'string' && !(module instanceof URL))
     throw new TypeError(`options.module must be a path or URL, got ${describe(module)}`);
+  const backend = options.backend;
+  if (backend !== undefined && (typeof backend !== 'object' || backend === null || typeof (backend as BackendOptions).type !== 'string'))
+    throw new TypeError(`options.backend must be { type: 'local' } or { type: 'bullmq', ... }, got ${describe(backend)}`);
   return {
     initializer: initializer,
     initargs,
     module: module,
+    backend: backend as BackendOptions | undefined,
     maxTasksPerChild: options.maxTasksPerChild === undefined ? 0 : count(options.maxTasksPerChild, 'options.maxTasksPerChild', 1),
     maxQueue: options.maxQueue === undefined ? Infinity : count(options.maxQueue, 'options.maxQueue', 1),
   };

@@ -4,10 +4,11 @@
 import { AbortError, codedError } from '../base/errors';
 import { cpuCount } from '../base/identity';
 import { moduleUrl, resolveExport, type AnyFunction } from '../base/modules';
-import { describe, isAsyncIterable, isIterable } from '../base/validate';
+import { checkKeys, describe, isAsyncIterable, isIterable } from '../base/validate';
 import { AsyncResult } from './async_result';
 import { ApplyCall, type Call } from './calls';
 import { LocalBackend } from './local';
+import { backendFactory, type Backend } from './backend';
 import { MapCall, type MapSpec } from './map_call';
 import {
   checkCallOptions,
@@ -46,7 +47,7 @@ function withCallbacks<R>(call: Call<R>, rest: Record<string, unknown>): void {
 
 export class Pool {
   readonly #processes: number;
-  readonly #backend: LocalBackend;
+  readonly #backend: Backend;
   readonly #module: string | URL | undefined;
   readonly #moduleKey: string; // #refs' key for the pool's module
   readonly #maxQueue: number;
@@ -68,13 +69,25 @@ export class Pool {
       const r = resolveExport(checked.initializer, checked.module, 'the initializer', 'module', 'initializer');
       initializer = [r.module, r.exportName];
     }
-    this.#backend = new LocalBackend({
-      processes: this.#processes,
-      initializer,
-      initargs: checked.initargs,
-      maxTasksPerChild: checked.maxTasksPerChild,
-      module: checked.module,
-    });
+    const type = checked.backend?.type ?? 'local';
+    if (type === 'local') {
+      if (checked.backend) checkKeys(checked.backend, ['type'], "Pool backend 'local'");
+      this.#backend = new LocalBackend({
+        processes: this.#processes,
+        initializer,
+        initargs: checked.initargs,
+        maxTasksPerChild: checked.maxTasksPerChild,
+        module: checked.module,
+      });
+    } else {
+      const factory = backendFactory(type);
+      if (!factory) throw new TypeError(`options.backend.type: no backend ${JSON.stringify(type)} (there are 'local' and 'bullmq')`);
+      if (initializer || checked.maxTasksPerChild > 0)
+        throw new TypeError(
+          `options.initializer and maxTasksPerChild are for the local backend: a ${type} worker host has its own processes`,
+        );
+      this.#backend = factory(checked.backend!, { processes: this.#processes, module: checked.module });
+    }
   }
 
   /** Number of worker processes. */

@@ -1,0 +1,150 @@
+// `npx multiproc worker`: a machine's share of a scale-out pool. A BullMQ
+// Worker takes the queue's jobs (up to `concurrency` at once) and runs each
+// in a local Pool of `processes` worker processes, so a task that crashes
+// its process fails (or is retried) alone and the host goes on. Only
+// functions exported by the host's own --module can run: a job names an
+// export, never a module. SIGTERM: no new jobs, the running ones finish,
+// then it leaves (a second SIGTERM leaves at once: its jobs stall and go to
+// other hosts).
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AbortError, WorkerLostError } from '../base/errors';
+import { getLogger } from '../base/logging';
+import { toWire } from '../base/remote_error';
+import { Pool } from '../pool/pool';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_QUEUE,
+  JOB_VERSION,
+  abortChannel,
+  decodeValue,
+  encodeValue,
+  failureReason,
+  loadBullmq,
+  loadIoredis,
+  redisOptions,
+  type JobData,
+} from './jobs';
+
+export interface WorkerHostOptions {
+  redis: string;
+  module: string;
+  queue?: string;
+  prefix?: string;
+  processes?: number;
+  /** Jobs run at once (default: processes). */
+  concurrency?: number;
+  /** BullMQ's job lock, ms (default 30 s): a host silent that long loses its jobs to others. */
+  lockDuration?: number;
+  /** How often stalled jobs are looked for, ms (default 30 s). */
+  stalledInterval?: number;
+  /** Times a job whose host died is delivered again before it fails with WorkerLostError (default 1). */
+  maxStalledCount?: number;
+  maxPayloadBytes?: number;
+}
+
+export interface WorkerHost {
+  /** Stops taking jobs, lets the running ones finish, leaves. */
+  close(force?: boolean): Promise<void>;
+}
+
+export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost> {
+  const log = getLogger();
+  const file = path.resolve(o.module);
+  if (!fs.existsSync(file)) throw new TypeError(`--module ${o.module}: no such file (${file})`);
+  const url = pathToFileURL(file).href;
+  const exports = (await import(url)) as Record<string, unknown>;
+  const connection = redisOptions(o.redis, '--redis');
+  const queue = o.queue ?? DEFAULT_QUEUE;
+  const processes = o.processes ?? 1;
+  const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+  const pool = new Pool(processes, { module: url });
+  const { Worker, UnrecoverableError } = loadBullmq();
+  const Redis = loadIoredis();
+  const running = new Map<string, AbortController>();
+
+  // Stop requests of pools (a call aborted or timed out): the job's local worker process is stopped.
+  const subscriber = new Redis({ ...connection, maxRetriesPerRequest: null });
+  subscriber.on('error', () => {}); // it reconnects; the Worker's errors are the ones logged
+  await subscriber.subscribe(abortChannel(o.prefix, queue));
+  subscriber.on('message', (_channel: string, id: string) => running.get(id)?.abort());
+
+  const lookup = (name: unknown): ((...args: unknown[]) => unknown) => {
+    const fn = typeof name === 'string' && Object.prototype.hasOwnProperty.call(exports, name) ? exports[name] : undefined;
+    if (typeof fn !== 'function') {
+      throw new UnrecoverableError(
+        failureReason({
+          threw: toWire(new TypeError(`the worker host's module (${o.module}) exports no function ${JSON.stringify(name)}`)),
+        }),
+      );
+    }
+    return fn as (...args: unknown[]) => unknown;
+  };
+
+  const worker = new Worker(
+    queue,
+    async (job) => {
+      const data = job.data as JobData;
+      if (typeof data !== 'object' || data === null || data.v !== JOB_VERSION)
+        throw new UnrecoverableError(failureReason({ lost: 'the job was not written by a multiproc pool of this version' }));
+      const fn = lookup(data.fn);
+      const payload = decodeValue(data.payload) as unknown[];
+      const abort = new AbortController();
+      running.set(job.id!, abort);
+      try {
+        let result: unknown;
+        const options = { signal: abort.signal };
+        if (data.kind === 0) result = await pool.apply(fn, payload, options);
+        else if (data.kind === 1) result = await pool.map(fn, payload, { ...options, chunksize: Math.max(1, payload.length) });
+        else result = await pool.starmap(fn, payload as unknown[][], { ...options, chunksize: Math.max(1, payload.length) });
+        return encodeValue(result, `the result of ${data.fn}`, maxPayload);
+      } catch (e) {
+        // Its local process died: an ordinary failure, which BullMQ retries while the job has attempts.
+        if (e instanceof WorkerLostError) throw new Error(failureReason({ lost: e.message }));
+        if (e instanceof AbortError) throw new UnrecoverableError(failureReason({ lost: "stopped at the pool's request" }));
+        throw new UnrecoverableError(failureReason({ threw: toWire(e) }));
+      } finally {
+        running.delete(job.id!);
+      }
+    },
+    {
+      connection: { ...connection, maxRetriesPerRequest: null },
+      prefix: o.prefix,
+      concurrency: o.concurrency ?? processes,
+      ...(o.lockDuration !== undefined ? { lockDuration: o.lockDuration } : {}),
+      ...(o.stalledInterval !== undefined ? { stalledInterval: o.stalledInterval } : {}),
+      ...(o.maxStalledCount !== undefined ? { maxStalledCount: o.maxStalledCount } : {}),
+    },
+  );
+  let lastError = 0;
+  worker.on('error', (e: Error) => {
+    if (Date.now() - lastError > 1000) log.warn(`worker: ${e.message} (reconnecting)`);
+    lastError = Date.now();
+  });
+  worker.on('failed', (job, e) => log.debug(`worker: job ${job?.id} of ${job?.name} failed: ${e.message.slice(0, 200)}`));
+  await worker.waitUntilReady();
+  log.info(
+    `worker: ${processes} process(es), ${o.concurrency ?? processes} job(s) at once, queue ${queue} at ${String(connection.host)}:${String(connection.port)}, module ${o.module}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    close(force = false): Promise<void> {
+      closing ??= (async () => {
+        log.info(
+          force
+            ? 'worker: leaving now (running jobs go to other hosts once they stall)'
+            : 'worker: finishing the running jobs, then leaving',
+        );
+        await worker.close(force);
+        if (force) pool.terminate();
+        else pool.close();
+        await pool.join();
+        await subscriber.quit().catch(() => {});
+        log.info('worker: done');
+      })();
+      return closing;
+    },
+  };
+}
