@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['values'],
   ['process'],
   ['pool', 'manager'],
+  ['scaleout'], // the Pool's BullMQ backend and worker host
   ['cli', '.'], // index.ts
 ];
 const rank = new Map(LAYERS.flatMap((folders, i) => folders.map((f) => [f, i] as const)));
