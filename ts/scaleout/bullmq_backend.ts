@@ -308,9 +308,8 @@ class BullmqBackend implements Backend {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
     this.#failed = error;
-    for (const [id, task] of [...this.#jobs]) {
+    for (const task of [...this.#jobs.values()]) {
       this.cancel(task, true);
-      void id;
       if (!task.sink.finished) task.sink.taskFailed(task, error);
     }
     for (const call of [...this.#live]) call.fail(error);
