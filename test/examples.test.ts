@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startNode, repo } from './helpers/child';
 import { waitUntil } from './helpers/shm';
+import { hasRedis } from './helpers/redis';
 
 async function run(file: string): Promise<{ code: number; out: string[]; err: string[] }> {
   const child = startNode([`${repo}/examples/${file}`]);
@@ -75,6 +76,24 @@ describe('examples (PyMOTW multiprocessing)', () => {
       'Producer: TypeError - Cannot add property 0, object is not extensible',
       'After event : []',
     ]);
+  });
+
+  it.skipIf(!hasRedis)('wordcount_distributed: the same counts from two worker hosts over Redis (BullMQ)', async () => {
+    const [local, distributed] = [await run('wordcount.mjs'), await run('wordcount_distributed.mjs')];
+    expect(distributed.code).toBe(0);
+    expect(distributed.err).toEqual([]);
+    const reading = distributed.out.filter((l) => / reading /.test(l));
+    expect(reading.length).toBe(local.out.filter((l) => / reading /.test(l)).length);
+    expect(reading.every((l) => /^\[host [AB]\] PoolWorker-\d+ reading \S+\.md$/.test(l))).toBe(true);
+    for (const h of ['A', 'B']) {
+      expect(distributed.out).toContainEqual(expect.stringMatching(new RegExp(`^\\[host ${h}\\] worker: 2 process\\(es\\)`)));
+      expect(distributed.out).toContain(`[host ${h}] worker: done`);
+    }
+    const top = (r: { out: string[] }): string[] => {
+      const at = r.out.indexOf('TOP 20 WORDS BY FREQUENCY');
+      return r.out.slice(at + 1, at + 21);
+    };
+    expect(top(distributed)).toEqual(top(local));
   });
 
   it('wordcount (SimpleMapReduce)', async () => {

@@ -2,8 +2,11 @@
 // worker hosts are `multiproc worker` processes; results and order, errors,
 // timeouts and aborts, a poison task, a host SIGKILLed mid-map, Redis
 // unreachable, and nothing of a finished map left in Redis.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pool, TimeoutError, WorkerLostError } from '../dist/index.js';
+import { AbortError, Pool, TimeoutError, WorkerLostError } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { eventually } from './helpers/processes';
 import { freePort, hasRedis, startHost, startRedis, type Host, type Redis } from './helpers/redis';
@@ -113,6 +116,94 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     } finally {
       p.close();
       await p.join();
+    }
+  });
+
+  it('abort reaches the jobs running on other hosts: each host stops its worker processes; nothing is left in Redis', async () => {
+    const q = queue();
+    const a = await host(q);
+    const b = await host(q);
+    const p = pool(q);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-abort-'));
+    try {
+      const ac = new AbortController();
+      // Six tasks, four run at once (two hosts of two processes): two wait in Redis.
+      const mapped = p.starmap(
+        t.hold,
+        [0, 1, 2, 3, 4, 5].map((i) => [dir, i]),
+        { chunksize: 1, signal: ac.signal },
+      );
+      void mapped.catch(() => {});
+      await eventually(() => fs.readdirSync(dir).length >= 4, 'four tasks running');
+      const by = new Set(fs.readdirSync(dir).map((f) => f.split('-')[0]));
+      expect(by).toEqual(new Set([String(a.child.pid), String(b.child.pid)]));
+      ac.abort();
+      await expect(mapped).rejects.toBeInstanceOf(AbortError);
+      for (const h of [a, b])
+        await eventually(() => (h.log().match(/was killed by SIGKILL/g) ?? []).length >= 2, 'both processes of each host stopped');
+      const jobs = (): string[] =>
+        redis
+          .cli('--scan', '--pattern', `bull:${q}:*`)
+          .split('\n')
+          .filter((k) => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`).test(k));
+      await eventually(() => jobs().length === 0, 'no job left in Redis');
+      expect(fs.readdirSync(dir).length).toBe(4); // the waiting two never ran
+    } finally {
+      p.close();
+      await p.join();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a task that kills every host it reaches fails with WorkerLostError once its stall budget is spent', async () => {
+    const q = queue();
+    const fast = ['--lock-duration', '1000', '--stalled-interval', '500', '--max-stalled', '1'];
+    const p = pool(q);
+    try {
+      const lost = p.apply(t.killHost, []);
+      let settled = false;
+      void lost.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      // A supervisor's part: hosts are started again as they die, until the job gives up.
+      let started = 0;
+      while (!settled) {
+        const h = await host(q, fast);
+        started++;
+        await Promise.race([h.exited, lost.catch(() => {})]);
+      }
+      const e = await lost.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(WorkerLostError);
+      expect((e as Error).message).toMatch(/stalled more than allowable limit/);
+      expect(started).toBeGreaterThanOrEqual(2);
+      expect(started).toBeLessThanOrEqual(4);
+    } finally {
+      p.close();
+      await p.join();
+    }
+  });
+
+  it('payloads and results are bounded, by the pool and by the host', async () => {
+    const q = queue();
+    await host(q, ['--max-payload-bytes', '4096']);
+    const p = pool(q, { maxPayloadBytes: 2048 });
+    const roomy = pool(q);
+    try {
+      const mine = await p.apply(t.echo, ['x'.repeat(3000)]).catch((e: unknown) => e);
+      expect(mine).toBeInstanceOf(RangeError);
+      expect(mine).toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE', message: /over the scale-out limit of 2048/ });
+      const theirs = await roomy.apply(t.echo, ['x'.repeat(8000)]).catch((e: unknown) => e);
+      expect(theirs).toBeInstanceOf(RangeError);
+      expect(theirs).toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE', message: /over this worker host's limit of 4096/ });
+      const result = await roomy.apply(t.big, [8000]).catch((e: unknown) => e);
+      expect(result).toMatchObject({ code: 'ERR_MP_MESSAGE_TOO_LARGE', message: /the result of big/ });
+      expect(await roomy.apply(t.big, [100])).toBe('x'.repeat(100));
+    } finally {
+      for (const x of [p, roomy]) {
+        x.close();
+        await x.join();
+      }
     }
   });
 

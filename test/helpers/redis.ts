@@ -19,9 +19,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function accepts(port: number): Promise<boolean> {
+async function accepts(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = net.connect(port, '127.0.0.1');
+    const c = net.connect(port, host);
     c.once('connect', () => {
       c.destroy();
       resolve(true);
@@ -39,24 +39,48 @@ export interface Redis {
   start(): Promise<void>;
 }
 
-export async function startRedis(): Promise<Redis> {
+export interface RedisOptions {
+  /** The address it listens on (default 127.0.0.1). */
+  bind?: string;
+  /** requirepass. */
+  password?: string;
+  /** TLS only, with this certificate and key (PEM files); the URL is then rediss://. */
+  tls?: { cert: string; key: string };
+  /** Extra redis-server flags (e.g. persistence). */
+  args?: string[];
+}
+
+export async function startRedis(o: RedisOptions = {}): Promise<Redis> {
   const port = await freePort();
+  const bind = o.bind ?? '127.0.0.1';
   let server: ChildProcess | undefined;
+  const listen = o.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const auth = o.password ? ['--requirepass', o.password] : [];
   const start = async (): Promise<void> => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    server = spawn('redis-server', [...listen, '--bind', bind, '--save', '', '--appendonly', 'no', ...auth, ...(o.args ?? [])], {
       stdio: 'ignore',
     });
     const until = Date.now() + 30_000;
-    while (!(await accepts(port))) {
+    while (!(await accepts(port, bind))) {
       if (Date.now() > until) throw new Error('redis-server did not start');
       await new Promise((r) => setTimeout(r, 20));
     }
   };
   await start();
+  const cliFlags = [
+    '-h',
+    bind,
+    '-p',
+    String(port),
+    ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []),
+    ...(o.tls ? ['--tls', '--cacert', o.tls.cert] : []),
+  ];
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
-    cli: (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout,
+    url: `${o.tls ? 'rediss' : 'redis'}://${o.password ? `:${encodeURIComponent(o.password)}@` : ''}${bind}:${port}`,
+    cli: (...args) => spawnSync('redis-cli', [...cliFlags, ...args], { encoding: 'utf8' }).stdout,
     start,
     async stop() {
       const s = server!;
@@ -75,24 +99,29 @@ export interface Host {
 }
 
 /** Starts `multiproc worker` with the fixture module; resolves once it takes jobs. */
-export async function startHost(url: string, queue: string, extra: string[] = []): Promise<Host> {
-  const child = spawn(
+export interface HostOptions {
+  /** Runs it under this command (e.g. ['ip', 'netns', 'exec', NAME]). */
+  wrap?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startHost(url: string, queue: string, extra: string[] = [], o: HostOptions = {}): Promise<Host> {
+  const command = [
     process.execPath,
-    [
-      path.join(repo, 'dist/cli/main.js'),
-      'worker',
-      '--redis',
-      url,
-      '--queue',
-      queue,
-      '--module',
-      path.join(repo, 'test/fixtures/scaleout-tasks.mjs'),
-      '--processes',
-      '2',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    path.join(repo, 'dist/cli/main.js'),
+    'worker',
+    '--redis',
+    url,
+    '--queue',
+    queue,
+    '--module',
+    path.join(repo, 'test/fixtures/scaleout-tasks.mjs'),
+    '--processes',
+    '2',
+    ...extra,
+  ];
+  const [file, ...args] = [...(o.wrap ?? []), ...command];
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -100,7 +129,11 @@ export async function startHost(url: string, queue: string, extra: string[] = []
   const until = Date.now() + 60_000;
   while (!/worker: \d+ process/.test(out)) {
     if (child.exitCode !== null) throw new Error(`the worker host exited: ${out}`);
-    if (Date.now() > until) throw new Error(`the worker host did not start: ${out}`);
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`the worker host did not start: ${out}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   return { child, log: () => out, exited };

@@ -19,6 +19,7 @@ const USAGE = `usage: multiproc <command> [flags]
       --dry-run   print what would be removed, remove nothing
   worker --redis URL --module M [--queue Q] [--processes N] [--concurrency C]
          [--lock-duration MS] [--stalled-interval MS] [--max-stalled N] [--prefix P]
+         [--max-payload-bytes B]
                   run the tasks of scale-out pools (Pool backend 'bullmq') on this machine:
                   N local worker processes (default: CPUs), C jobs at once (default N), only
                   functions exported by M; SIGTERM finishes the running jobs, then leaves
@@ -92,8 +93,9 @@ function workerOptions(args: string[]): WorkerHostOptions {
     '--lock-duration': 'lockDuration',
     '--stalled-interval': 'stalledInterval',
     '--max-stalled': 'maxStalledCount',
+    '--max-payload-bytes': 'maxPayloadBytes',
   };
-  const numeric = new Set(['processes', 'concurrency', 'lockDuration', 'stalledInterval', 'maxStalledCount']);
+  const numeric = new Set(['processes', 'concurrency', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'maxPayloadBytes']);
   const out: Record<string, unknown> = {};
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);

@@ -43,6 +43,8 @@ type Bullmq = ReturnType<typeof loadBullmq>;
 
 // join(): how long closing the connections may wait for Redis before they are cut.
 const CLOSE_WAIT_MS = 5000;
+// The pool's marker key lives this long after the last reconnection (a pool that died leaves it that long).
+const MARKER_TTL_MS = 7 * 24 * 3600 * 1000;
 
 class BullmqBackend implements Backend {
   #queue: InstanceType<Bullmq['Queue']> | undefined;
@@ -51,6 +53,8 @@ class BullmqBackend implements Backend {
   readonly #maxPayload: number;
   readonly #ready: Promise<void>;
   readonly #jobs = new Map<string, Task>(); // jobs added and not done
+  readonly #data = new Map<string, JobData>(); // what each was added with (added again if Redis loses it)
+  readonly #marker: string; // a key of this pool's: gone after a reconnection means Redis lost its data
   readonly #byTask = new Map<Task, string>();
   readonly #connection: Record<string, unknown>;
   readonly #abortChannel: string;
@@ -77,6 +81,9 @@ class BullmqBackend implements Backend {
     this.#maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     if (!Number.isInteger(this.#maxPayload) || this.#maxPayload < 1024)
       throw new TypeError(`Pool backend 'bullmq': maxPayloadBytes must be an integer >= 1024, got ${describe(o.maxPayloadBytes)}`);
+    const limit = o.connectTimeout ?? 10_000;
+    if (typeof limit !== 'number' || !(limit > 0))
+      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be ms > 0, got ${describe(limit)}`);
     const { Queue, QueueEvents } = loadBullmq();
     const Redis = loadIoredis();
     // Connections of our own, given to BullMQ: cut at once when Redis is not there (BullMQ's close waits for it).
@@ -85,12 +92,11 @@ class BullmqBackend implements Backend {
     this.#redis = redis;
     for (const r of redis) r.on('error', () => {}); // the queue's own 'error' events are the ones logged
     this.#eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
+    const marker = `${o.prefix ?? 'bull'}:${name}:multiproc-pool:${randomUUID()}`;
+    this.#marker = marker;
     this.#connection = redisOptionsFull;
     this.#abortChannel = abortChannel(o.prefix, name);
     this.#where = `${String(connection.host)}:${String(connection.port)} queue ${name}`;
-    const limit = o.connectTimeout ?? 10_000;
-    if (typeof limit !== 'number' || !(limit > 0))
-      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be ms > 0, got ${describe(limit)}`);
     // Not reachable at first: the pool's calls fail (later, a lost connection is retried and calls resume).
     // BullMQ's objects are made only once Redis answers: their connections, once made, wait for it for ever.
     this.#ready = (async () => {
@@ -103,6 +109,8 @@ class BullmqBackend implements Backend {
       } finally {
         clearTimeout(timer);
       }
+      await redis[0].set(marker, '1', 'PX', MARKER_TTL_MS);
+      redis[0].on('ready', () => void this.#reconnected());
       this.#queue = new Queue(name, { prefix: o.prefix, connection: redis[0] });
       this.#events = new QueueEvents(name, { prefix: o.prefix, connection: redis[1] });
       this.#queue.on('error', (e: Error) => this.#connectionError(e));
@@ -127,6 +135,34 @@ class BullmqBackend implements Backend {
 
   #unreachable(e: unknown): Error {
     return codedError('ERR_MP_POOL_CLOSED', `the pool cannot reach Redis at ${this.#where}: ${(e as Error).message}`, { cause: e });
+  }
+
+  // Redis came back. Its data kept (persistence): jobs and their outcomes are where they were. Lost (a restart
+  // without persistence, a failover to an empty replica): the jobs not done are added again, under their ids.
+  #markerSet = Date.now();
+  async #reconnected(): Promise<void> {
+    if (!this.#reached || this.#state === 'terminated') return;
+    try {
+      const redis = this.#redis[0];
+      this.#markerSet = Date.now();
+      if ((await redis.exists(this.#marker)) === 1) return void (await redis.pexpire(this.#marker, MARKER_TTL_MS));
+      await redis.set(this.#marker, '1', 'PX', MARKER_TTL_MS);
+      const lost = [...this.#data];
+      getLogger().warn(`pool (bullmq ${this.#where}): Redis came back without its data; adding its ${lost.length} unfinished job(s) again`);
+      await Promise.all(lost.map(([id, data]) => this.#add(id, data)));
+    } catch {
+      // Gone again: the next 'ready' checks again.
+    }
+  }
+
+  #add(id: string, data: JobData): Promise<unknown> {
+    return this.#queue!.add(data.fn, data, {
+      jobId: id,
+      removeOnComplete: true,
+      removeOnFail: true,
+      // Deaths of the host's worker process a task may survive (a thrown error is its result: not retried).
+      attempts: 1 + (this.#jobs.get(id)?.sink.retries ?? 0),
+    });
   }
 
   #lastLog = 0;
@@ -173,19 +209,12 @@ class BullmqBackend implements Backend {
     }
     const id = randomUUID();
     this.#jobs.set(id, task);
+    this.#data.set(id, data);
     this.#byTask.set(task, id);
     task.state = 'out';
     this.#backlog++;
     void this.#ready
-      .then(() =>
-        this.#queue!.add(data.fn, data, {
-          jobId: id,
-          removeOnComplete: true,
-          removeOnFail: true,
-          // Deaths of the host's worker process a task may survive (a thrown error is its result: not retried).
-          attempts: 1 + task.sink.retries,
-        }),
-      )
+      .then(() => this.#add(id, data))
       .then(
         () => this.#added(),
         (e: unknown) => {
@@ -213,6 +242,7 @@ class BullmqBackend implements Backend {
     const task = this.#jobs.get(id);
     if (!task) return;
     this.#jobs.delete(id);
+    this.#data.delete(id);
     this.#byTask.delete(task);
     task.state = 'done';
     if (!task.sink.finished) how(task);
@@ -253,6 +283,7 @@ class BullmqBackend implements Backend {
     const id = this.#byTask.get(task);
     if (!id) return;
     this.#jobs.delete(id);
+    this.#data.delete(id);
     this.#byTask.delete(task);
     task.state = 'done';
     // Waiting: removed. Running on a host: left to finish (its outcome is dropped); `stop` asks the hosts to stop it.
@@ -276,6 +307,10 @@ class BullmqBackend implements Backend {
     this.#trimming = undefined;
     const ids = this.#readEvents;
     this.#readEvents = [];
+    if (ids.length > 0 && Date.now() - this.#markerSet > MARKER_TTL_MS / 2) {
+      this.#markerSet = Date.now();
+      void this.#redis[0].pexpire(this.#marker, MARKER_TTL_MS).catch(() => {});
+    }
     if (ids.length > 0)
       await this.#publisher()
         .xdel(this.#eventsKey, ...ids)
@@ -326,8 +361,10 @@ class BullmqBackend implements Backend {
     if (this.#state === 'closing' && (this.#jobs.size > 0 || this.#live.size > 0)) await new Promise<void>((r) => (this.#idle = r));
     // Closing waits for Redis; one that is not there (never reached, or gone now) is not waited for.
     const closed = (async () => {
-      if (this.#reached) await this.#trim();
-      await Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#abort?.quit()]);
+      if (this.#reached) await Promise.all([this.#trim(), this.#redis[0].del(this.#marker).catch(() => {})]);
+      await Promise.allSettled([this.#events?.close(), this.#queue?.close()]);
+      // BullMQ leaves connections it was given open: ours are quit here (or they would reconnect for ever).
+      await Promise.allSettled([...this.#redis, ...(this.#abort ? [this.#abort] : [])].map((r) => r.quit()));
     })();
     const limit = new Promise<'late'>((r) => setTimeout(() => r('late'), this.#reached ? CLOSE_WAIT_MS : 0).unref());
     if ((await Promise.race([closed, limit])) === 'late') {

@@ -3,6 +3,7 @@
 // Payloads and results are serialize()d (structured clone: a Map, a bigint,
 // a Date arrive as they were) and carried as base64 in BullMQ's JSON.
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
 import { deserialize, serialize } from '../share/handles';
 import type { WireError } from '../base/remote_error';
 
@@ -95,12 +96,14 @@ export function redisOptions(connection: unknown, what: string): Record<string, 
     throw new TypeError(`${what}: connection must be a redis:// or rediss:// URL, got ${url.protocol}//`);
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) throw new TypeError(`${what}: the database in ${url.pathname} must be a number`);
+  const host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   return {
-    host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    host,
     port: url.port ? Number(url.port) : 6379,
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     db,
-    ...(url.protocol === 'rediss:' ? { tls: { servername: url.hostname } } : {}),
+    // TLS: the certificate is checked against the host name (an IP address is checked against the certificate's IP names).
+    ...(url.protocol === 'rediss:' ? { tls: isIP(host) ? {} : { servername: host } } : {}),
   };
 }

@@ -7,6 +7,7 @@
 // then it leaves (a second SIGTERM leaves at once: its jobs stall and go to
 // other hosts).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AbortError, WorkerLostError } from '../base/errors';
@@ -57,7 +58,7 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
   const exports = (await import(url)) as Record<string, unknown>;
   const connection = redisOptions(o.redis, '--redis');
   const queue = o.queue ?? DEFAULT_QUEUE;
-  const processes = o.processes ?? 1;
+  const processes = o.processes ?? os.availableParallelism();
   const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
   const pool = new Pool(processes, { module: url });
   const { Worker, UnrecoverableError } = loadBullmq();
@@ -89,6 +90,20 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
       if (typeof data !== 'object' || data === null || data.v !== JOB_VERSION)
         throw new UnrecoverableError(failureReason({ lost: 'the job was not written by a multiproc pool of this version' }));
       const fn = lookup(data.fn);
+      // Bounded before it is decoded (base64: 4 characters per 3 bytes).
+      if (typeof data.payload === 'string' && data.payload.length > Math.ceil(maxPayload / 3) * 4)
+        throw new UnrecoverableError(
+          failureReason({
+            threw: toWire(
+              Object.assign(
+                new RangeError(
+                  `the payload of ${data.fn} is ${Math.floor((data.payload.length * 3) / 4)} bytes, over this worker host's limit of ${maxPayload} (--max-payload-bytes)`,
+                ),
+                { code: 'ERR_MP_MESSAGE_TOO_LARGE' },
+              ),
+            ),
+          }),
+        );
       const payload = decodeValue(data.payload) as unknown[];
       const abort = new AbortController();
       running.set(job.id!, abort);
