@@ -42,10 +42,11 @@ import * as manager from './suites/manager.mjs';
 import * as pool from './suites/pool.mjs';
 import * as processStart from './suites/process-start.mjs';
 import * as queues from './suites/queues.mjs';
+import * as scaleout from './suites/scaleout.mjs';
 import * as syncPingPong from './suites/sync-pingpong.mjs';
 
 // Order of execution: cheap in-process loops first, then the process pairs.
-const MODULES = [napiOverhead, cFloor, syncPingPong, asyncWake, locks, queues, processStart, pool, manager];
+const MODULES = [napiOverhead, cFloor, syncPingPong, asyncWake, locks, queues, processStart, pool, manager, scaleout];
 const ALL = MODULES.flatMap((m) => m.benchmarks);
 const COMPARISONS = MODULES.flatMap((m) => m.comparisons);
 

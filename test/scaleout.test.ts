@@ -76,6 +76,22 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     expect(h.log()).toMatch(/worker: done/);
   });
 
+  it('outcomes of the first jobs, done while the pool is still adding the rest, are not missed', async () => {
+    const q = queue();
+    await host(q);
+    for (let round = 0; round < 4; round++) {
+      const p = pool(q);
+      try {
+        // Adding 400 jobs keeps this process busy while the host already finishes the first ones.
+        const xs = Array.from({ length: 400 }, (_, i) => i);
+        expect(await p.map(t.square, xs, { chunksize: 1 })).toEqual(xs.map((x) => x * x));
+      } finally {
+        p.close();
+        await p.join();
+      }
+    }
+  });
+
   it('a timeout stops the task on its host; a poison task fails with WorkerLostError after its retries', async () => {
     const q = queue();
     const h = await host(q);

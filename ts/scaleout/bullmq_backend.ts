@@ -91,7 +91,8 @@ class BullmqBackend implements Backend {
     const redis = [new Redis(redisOptionsFull), new Redis(redisOptionsFull)];
     this.#redis = redis;
     for (const r of redis) r.on('error', () => {}); // the queue's own 'error' events are the ones logged
-    this.#eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
+    const eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
+    this.#eventsKey = eventsKey;
     const marker = `${o.prefix ?? 'bull'}:${name}:multiproc-pool:${randomUUID()}`;
     this.#marker = marker;
     this.#connection = redisOptionsFull;
@@ -112,7 +113,10 @@ class BullmqBackend implements Backend {
       await redis[0].set(marker, '1', 'PX', MARKER_TTL_MS);
       redis[0].on('ready', () => void this.#reconnected());
       this.#queue = new Queue(name, { prefix: o.prefix, connection: redis[0] });
-      this.#events = new QueueEvents(name, { prefix: o.prefix, connection: redis[1] });
+      // The event stream is read from its last entry now: BullMQ's default ('$', "from the first read") would miss the
+      // outcomes of jobs done before its first read is under way.
+      const last = await redis[1].xrevrange(eventsKey, '+', '-', 'COUNT', 1);
+      this.#events = new QueueEvents(name, { prefix: o.prefix, connection: redis[1], lastEventId: last[0]?.[0] ?? '0-0' });
       this.#queue.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('completed', ({ jobId, returnvalue }, event: string) => {
@@ -123,7 +127,6 @@ class BullmqBackend implements Backend {
         if (this.#jobs.has(jobId)) this.#read(event);
         this.#failedJob(jobId, failedReason);
       });
-      // Jobs are added only once the event stream is read (it is read from "now": an outcome before would be missed).
       await Promise.all([this.#events.waitUntilReady(), this.#queue.waitUntilReady()]);
       this.#reached = true;
     })();
