@@ -223,6 +223,55 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     }
   });
 
+  it('lazy inputs are read a bounded way ahead; leaving an imap early removes the jobs not begun', async () => {
+    const q = queue();
+    await host(q);
+    const p = pool(q);
+    try {
+      let read = 0;
+      function* endless(): Generator<number> {
+        for (let i = 0; ; i++) {
+          read++;
+          yield i;
+        }
+      }
+      const got: number[] = [];
+      for await (const v of p.imap(t.square, endless(), { chunksize: 1 })) {
+        got.push(v as number);
+        if (got.length === 5) break;
+      }
+      expect(got).toEqual([0, 1, 4, 9, 16]);
+      expect(read).toBeLessThan(1000); // the lookahead, not the input
+      const jobs = (): number =>
+        redis
+          .cli('--scan', '--pattern', `bull:${q}:*`)
+          .split('\n')
+          .filter((k) => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`).test(k)).length;
+      await eventually(() => jobs() === 0, 'the jobs not begun to be removed');
+    } finally {
+      p.close();
+      await p.join();
+    }
+  });
+
+  it('SIGTERM to a host with a job running: the job finishes and its result arrives, then the host leaves', async () => {
+    const q = queue();
+    const h = await host(q);
+    const p = pool(q);
+    try {
+      const result = p.apply(t.slow, [1500, 'finished']);
+      // Running once its host holds the job's lock.
+      await eventually(() => redis.cli('--scan', '--pattern', `bull:${q}:*:lock`).trim() !== '', 'the job to be taken');
+      h.child.kill('SIGTERM');
+      expect(await result).toBe('finished');
+      expect(await h.exited).toBe(0);
+      expect(h.log()).toMatch(/finishing the running jobs[\s\S]*worker: done/);
+    } finally {
+      p.close();
+      await p.join();
+    }
+  });
+
   it('Redis unreachable at first: calls fail with a clear error, not a hang', async () => {
     const port = await freePort();
     const p = new Pool(2, { backend: { type: 'bullmq', connection: `redis://127.0.0.1:${port}`, connectTimeout: 500 }, module: T });
