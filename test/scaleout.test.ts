@@ -272,6 +272,27 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     }
   });
 
+  it('tasks on a queue no host takes from: a warning says so; a host started later runs them', async () => {
+    const q = queue();
+    const p = pool(q);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const result = p.apply(t.square, [12]);
+      await eventually(() => warnings.some((w) => (w as { code?: string }).code === 'MULTIPROC_NO_WORKER_HOST'), 'the warning');
+      expect(warnings.find((w) => (w as { code?: string }).code === 'MULTIPROC_NO_WORKER_HOST')!.message).toMatch(
+        new RegExp(`no worker host takes jobs from .*queue ${q}: 1 task\\(s\\) wait`),
+      );
+      await host(q);
+      expect(await result).toBe(144);
+    } finally {
+      process.off('warning', onWarning);
+      p.close();
+      await p.join();
+    }
+  });
+
   it('Redis unreachable at first: calls fail with a clear error, not a hang', async () => {
     const port = await freePort();
     const p = new Pool(2, { backend: { type: 'bullmq', connection: `redis://127.0.0.1:${port}`, connectTimeout: 500 }, module: T });

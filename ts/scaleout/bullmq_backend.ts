@@ -43,6 +43,9 @@ type Bullmq = ReturnType<typeof loadBullmq>;
 
 // join(): how long closing the connections may wait for Redis before they are cut.
 const CLOSE_WAIT_MS = 5000;
+// How often a pool with tasks out looks for worker hosts on its queue, and how often it repeats that there are none.
+const HOST_CHECK_MS = 2000;
+const NO_HOST_REPEAT_MS = 30_000;
 // The pool's marker key lives this long after the last reconnection (a pool that died leaves it that long).
 const MARKER_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -50,6 +53,7 @@ class BullmqBackend implements Backend {
   #queue: InstanceType<Bullmq['Queue']> | undefined;
   #events: InstanceType<Bullmq['QueueEvents']> | undefined;
   readonly #where: string;
+  readonly #queueName: string;
   readonly #maxPayload: number;
   readonly #ready: Promise<void>;
   readonly #jobs = new Map<string, Task>(); // jobs added and not done
@@ -98,6 +102,7 @@ class BullmqBackend implements Backend {
     this.#connection = redisOptionsFull;
     this.#abortChannel = abortChannel(o.prefix, name);
     this.#where = `${String(connection.host)}:${String(connection.port)} queue ${name}`;
+    this.#queueName = name;
     // Not reachable at first: the pool's calls fail (later, a lost connection is retried and calls resume).
     // BullMQ's objects are made only once Redis answers: their connections, once made, wait for it for ever.
     this.#ready = (async () => {
@@ -129,6 +134,7 @@ class BullmqBackend implements Backend {
       });
       await Promise.all([this.#events.waitUntilReady(), this.#queue.waitUntilReady()]);
       this.#reached = true;
+      this.#watch = setInterval(() => void this.#checkHosts(), HOST_CHECK_MS).unref();
     })();
     this.#ready.catch((e: unknown) => {
       for (const r of redis) r.disconnect();
@@ -166,6 +172,24 @@ class BullmqBackend implements Backend {
       // Deaths of the host's worker process a task may survive (a thrown error is its result: not retried).
       attempts: 1 + (this.#jobs.get(id)?.sink.retries ?? 0),
     });
+  }
+
+  // Tasks waiting on a queue no worker host takes from would wait for ever, silently: say so.
+  #watch: NodeJS.Timeout | undefined;
+  #warnedNoHost = 0;
+  async #checkHosts(): Promise<void> {
+    if (this.#jobs.size === 0 || this.#state === 'terminated') return;
+    let hosts: number;
+    try {
+      hosts = await this.#queue!.getWorkersCount();
+    } catch {
+      return; // Redis away (logged as such), or CLIENT LIST not allowed (managed Redis): nothing to tell
+    }
+    if (hosts > 0 || Date.now() - this.#warnedNoHost < NO_HOST_REPEAT_MS) return;
+    const message = `no worker host takes jobs from ${this.#where}: ${this.#jobs.size} task(s) wait (start one: npx multiproc worker --redis URL --queue ${this.#queueName} --module M)`;
+    if (this.#warnedNoHost === 0) process.emitWarning(message, { code: 'MULTIPROC_NO_WORKER_HOST' });
+    getLogger().warn(`pool (bullmq): ${message}`);
+    this.#warnedNoHost = Date.now();
   }
 
   #lastLog = 0;
@@ -345,6 +369,7 @@ class BullmqBackend implements Backend {
   terminate(error: Error): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
+    clearInterval(this.#watch);
     this.#failed = error;
     for (const task of [...this.#jobs.values()]) {
       this.cancel(task, true);
@@ -362,6 +387,7 @@ class BullmqBackend implements Backend {
   async join(): Promise<void> {
     if (this.#state === 'open') throw new Error('join() before close() or terminate()');
     if (this.#state === 'closing' && (this.#jobs.size > 0 || this.#live.size > 0)) await new Promise<void>((r) => (this.#idle = r));
+    clearInterval(this.#watch);
     // Closing waits for Redis; one that is not there (never reached, or gone now) is not waited for.
     const closed = (async () => {
       if (this.#reached) await Promise.all([this.#trim(), this.#redis[0].del(this.#marker).catch(() => {})]);
