@@ -7,7 +7,7 @@
 //
 // Without a URL it starts a redis-server of its own on a free loopback port
 // (the binary must be installed: apt-get install redis-server), and stops it
-// at the end. Needs `npm install bullmq` (it brings ioredis).
+// at the end. Needs `npm install bullmq ioredis`.
 //
 // Only the Pool's options change: the backend, and a chunksize, since a job
 // costs about a millisecond of Redis round trips where a local task costs
@@ -111,8 +111,14 @@ function startHost(name, url, queue) {
 
 if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
   const redis = process.argv[2] ? { url: process.argv[2], stop() {} } : await ownRedis();
-  const queue = `wordcount-${process.pid}`;
-  const hosts = await Promise.all([startHost('host A', redis.url, queue), startHost('host B', redis.url, queue)]);
+  const queue = 'wordcount';
+  const starting = [startHost('host A', redis.url, queue), startHost('host B', redis.url, queue)];
+  const hosts = await Promise.all(starting).catch(async (e) => {
+    // One did not start: the other, and our redis-server, go too.
+    for (const h of await Promise.allSettled(starting)) if (h.status === 'fulfilled') await h.value.stop();
+    redis.stop();
+    throw e;
+  });
 
   const dir = path.join(path.dirname(here), '..');
   const inputs = fs

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, Pool, TimeoutError, WorkerLostError } from '../dist/index.js';
+import { AbortError, Lock, Pool, TimeoutError, WorkerLostError, getLogger } from '../dist/index.js';
 import { fixture } from './helpers/child';
 import { eventually } from './helpers/processes';
 import { freePort, hasRedis, startHost, startRedis, type Host, type Redis } from './helpers/redis';
@@ -127,7 +127,6 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
       await eventually(() => done >= 4, 'some results');
       a.child.kill('SIGKILL');
       expect(await mapped).toEqual(inputs);
-      expect(b.log()).not.toMatch(/stalled more than/);
       expect(b.child.exitCode).toBe(null);
     } finally {
       p.close();
@@ -248,6 +247,8 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
           .split('\n')
           .filter((k) => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`).test(k)).length;
       await eventually(() => jobs() === 0, 'the jobs not begun to be removed');
+      // The outcomes of those running when it left, read after, are deleted from the event stream too.
+      await eventually(() => !/returnvalue/.test(redis.cli('xrange', `bull:${q}:events`, '-', '+')), 'no result left in the stream');
     } finally {
       p.close();
       await p.join();
@@ -293,6 +294,144 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     }
   });
 
+  it('a pool that falls behind the trimmed event stream adds the jobs whose outcomes it lost again; every result arrives', async () => {
+    const q = queue();
+    await host(q);
+    const p = pool(q, { eventsMaxLen: 20 });
+    const warned: string[] = [];
+    const handler = (line: string): void => void warned.push(line);
+    getLogger().addHandler(handler);
+    try {
+      const xs = Array.from({ length: 200 }, (_, i) => i);
+      let done = 0;
+      const mapped = p.starmap(
+        t.slow,
+        xs.map((x) => [5, x]),
+        { chunksize: 1, onProgress: (d) => (done = d) },
+      );
+      await eventually(() => done > 0, 'a first result');
+      // This process stops reading while the host works on: the stream keeps only its last ~20 entries.
+      const until = Date.now() + 2000;
+      while (Date.now() < until);
+      expect(await mapped).toEqual(xs);
+      expect(warned.some((w) => /left Redis with their outcome unread/.test(w))).toBe(true);
+    } finally {
+      getLogger().removeHandler(handler);
+      p.close();
+      await p.join();
+    }
+  });
+
+  it('a call aborted or timed out before its job is added: the job is never added, never runs', async () => {
+    const q = queue();
+    await host(q, ['--processes', '1', '--concurrency', '1']);
+    const p = pool(q);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-early-'));
+    try {
+      const ac = new AbortController();
+      const aborted = p.apply(t.hold, [dir, 'aborted'], { signal: ac.signal });
+      ac.abort();
+      const timedOut = p.apply(t.hold, [dir, 'timed-out'], { timeout: 1 });
+      await expect(aborted).rejects.toBeInstanceOf(AbortError);
+      await expect(timedOut).rejects.toBeInstanceOf(TimeoutError);
+      // One process, one job at a time, in order: had either been added, this would wait behind its minute.
+      expect(await p.apply(t.square, [3])).toBe(9);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      p.close();
+      await p.join();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('terminate() during a map stops every running task on every host; join() twice resolves both', async () => {
+    const q = queue();
+    const a = await host(q);
+    const b = await host(q);
+    const p = pool(q);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-term-'));
+    try {
+      const mapped = p.starmap(
+        t.hold,
+        [0, 1, 2, 3].map((i) => [dir, i]),
+        { chunksize: 1 },
+      );
+      void mapped.catch(() => {});
+      await eventually(() => fs.readdirSync(dir).length === 4, 'four tasks running');
+      p.terminate();
+      await Promise.all([p.join(), p.join()]);
+      await expect(mapped).rejects.toThrow(/terminated/);
+      for (const h of [a, b])
+        await eventually(() => (h.log().match(/was killed by SIGKILL/g) ?? []).length >= 2, 'both processes of each host stopped');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second SIGTERM: the host leaves at once; its job stalls and another host runs it', async () => {
+    const q = queue();
+    const fast = ['--lock-duration', '1000', '--stalled-interval', '500'];
+    const a = await host(q, fast);
+    const p = pool(q);
+    try {
+      const result = p.apply(t.slow, [3000, 'ran elsewhere']);
+      await eventually(() => redis.cli('--scan', '--pattern', `bull:${q}:*:lock`).trim() !== '', 'the job to be taken');
+      a.child.kill('SIGTERM');
+      await eventually(() => /finishing the running jobs/.test(a.log()), 'the graceful leave');
+      a.child.kill('SIGTERM');
+      expect(await a.exited).toBe(0);
+      expect(a.log()).toMatch(/leaving now/);
+      await host(q, fast);
+      expect(await result).toBe('ran elsewhere');
+    } finally {
+      p.close();
+      await p.join();
+    }
+  });
+
+  it('Sync calls throw before they add anything; maxQueue bounds the jobs out in Redis', async () => {
+    const q = queue();
+    const p = pool(q, {});
+    const bounded = new Pool(2, { backend: { type: 'bullmq', connection: redis.url, queue: q }, module: T, maxQueue: 2 });
+    const jobs = (): number =>
+      redis
+        .cli('--scan', '--pattern', `bull:${q}:*`)
+        .split('\n')
+        .filter((k) => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`).test(k)).length;
+    try {
+      expect(() => p.applySync(t.square, [2])).toThrow(/no Sync calls/);
+      expect(() => p.mapSync(t.square, [1, 2, 3])).toThrow(/no Sync calls/);
+      const results = Array.from({ length: 10 }, (_, i) => bounded.apply(t.square, [i]));
+      await eventually(() => jobs() === 2, 'two jobs out');
+      expect(jobs()).toBe(2); // none of p's Sync calls, and only two of the ten
+      await host(q);
+      expect(await Promise.all(results)).toEqual(Array.from({ length: 10 }, (_, i) => i * i));
+    } finally {
+      for (const x of [p, bounded]) {
+        x.close();
+        await x.join();
+      }
+    }
+  });
+
+  it("only the pool's module runs; shared objects of this machine cannot travel to a host", async () => {
+    const q = queue();
+    await host(q);
+    const p = pool(q);
+    const other: Record<string, any> = await import(fixture('pool-tasks.mjs'));
+    const lock = new Lock();
+    try {
+      await expect(p.apply(other.square, [3], { module: fixture('pool-tasks.mjs') })).rejects.toThrow(
+        /runs only exports of the pool's module/,
+      );
+      await expect(p.apply(t.echo, [lock])).rejects.toThrow(/shared memory of this machine/);
+      expect(await p.apply(t.square, [4])).toBe(16);
+    } finally {
+      p.close();
+      await p.join();
+    }
+  });
+
   it('Redis unreachable at first: calls fail with a clear error, not a hang', async () => {
     const port = await freePort();
     const p = new Pool(2, { backend: { type: 'bullmq', connection: `redis://127.0.0.1:${port}`, connectTimeout: 500 }, module: T });
@@ -302,11 +441,26 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
   });
 
   it('bad options are TypeErrors', () => {
+    // @ts-expect-error -- the types know the backends
     expect(() => new Pool(1, { backend: { type: 'nope' } })).toThrow(/no backend "nope"/);
     expect(() => new Pool(1, { backend: { type: 'bullmq', connection: 'http://x' } })).toThrow(/redis:\/\/ or rediss:\/\//);
+    // @ts-expect-error -- and their options
     expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, bogus: 1 } })).toThrow(
       /unknown Pool backend 'bullmq' option "bogus"/,
     );
     expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, queue: 'a:b' } })).toThrow(/without ':'/);
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, eventsMaxLen: 0 } })).toThrow(
+      /eventsMaxLen must be a positive integer/,
+    );
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, connectTimeout: -1 } })).toThrow(/connectTimeout must be/);
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, maxPayloadBytes: 10 } })).toThrow(
+      /maxPayloadBytes must be/,
+    );
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, connectTimeout: Infinity } })).toThrow(
+      /connectTimeout must be/,
+    );
+    // A client, as BullMQ's own examples pass: the pool makes its own connections.
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: { duplicate: () => null } } })).toThrow(/not a client/);
+    expect(() => new Pool(1, { backend: { type: 'bullmq', connection: redis.url, prefix: '' } })).toThrow(/prefix must be/);
   });
 });

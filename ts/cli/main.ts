@@ -124,7 +124,12 @@ async function worker(args: string[]): Promise<void> {
   const host = await startWorkerHost(options);
   let signals = 0;
   const leave = (): void => {
-    void host.close(++signals > 1).then(() => process.exit(0));
+    // A second signal: out now, before a running job can be reported failed (it stalls, and other hosts take it).
+    if (++signals > 1) {
+      host.abandon();
+      process.exit(0);
+    }
+    void host.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', leave);
   process.on('SIGINT', leave);
@@ -132,10 +137,18 @@ async function worker(args: string[]): Promise<void> {
 
 function main(argv: string[]): number {
   const [command, ...args] = argv;
+  if (command === 'worker' && (args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (command === 'worker') {
     worker(args).catch((e: unknown) => {
       if (e instanceof UsageError) process.stderr.write(`multiproc: ${e.message}\n\n${USAGE}`);
-      else process.stderr.write(`multiproc worker: ${e instanceof Error ? e.message : String(e)}\n`);
+      // A module that fails to import: its stack says where (a SyntaxError's first line names the file).
+      else
+        process.stderr.write(
+          `multiproc worker: ${e instanceof Error ? (e instanceof TypeError ? e.message : (e.stack ?? e.message)) : String(e)}\n`,
+        );
       process.exit(2);
     });
     return 0;

@@ -18,11 +18,15 @@ export interface Backend {
   whenRoom(limit: number, fn: () => void): void;
   /** A call no longer wants `task`; `stop`: stop it where it runs. */
   cancel(task: Task, stop: boolean): void;
+  /** Whether the Sync calls work (pumpSync): a backend that cannot block says so before a Sync call submits anything. */
+  readonly canBlock: boolean;
   /** Runs the pool on this thread until `done()` or the deadline; whether done (a backend that cannot block throws). */
   pumpSync(done: () => boolean, deadline: number): boolean;
   close(): void;
   terminate(error: Error): void;
   readonly closed: boolean;
+  /** Why the backend stopped by itself (its engine unreachable), if it did: the pool's new calls fail with it. */
+  readonly failure: Error | undefined;
   join(): Promise<void>;
 }
 

@@ -103,6 +103,9 @@ export class LocalBackend implements Backend {
   }
 
   /** Tasks submitted and not yet sent to a worker. */
+  readonly canBlock = true;
+  readonly failure = undefined;
+
   get backlog(): number {
     return this.#queued.length;
   }

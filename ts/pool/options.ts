@@ -21,11 +21,16 @@ export interface PoolOptions {
   backend?: BackendOptions;
 }
 
-/** A backend and its own options. */
-export interface BackendOptions {
-  type: string;
-  [option: string]: unknown;
+/**
+ * The options of each kind of backend, by its type. A backend registered by a layer above adds
+ * its own here (declaration merging), so that `backend` is checked against its options.
+ */
+export interface BackendTypes {
+  local: { type: 'local' };
 }
+
+/** A backend and its own options. */
+export type BackendOptions = BackendTypes[keyof BackendTypes];
 
 export interface TaskOptions {
   /** Aborting rejects the call with an AbortError and stops its tasks (their workers are replaced). */

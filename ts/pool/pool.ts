@@ -86,7 +86,10 @@ export class Pool {
         throw new TypeError(
           `options.initializer and maxTasksPerChild are for the local backend: a ${type} worker host has its own processes`,
         );
-      this.#backend = factory(checked.backend!, { processes: this.#processes, module: checked.module });
+      this.#backend = factory(checked.backend as unknown as Record<string, unknown>, {
+        processes: this.#processes,
+        module: checked.module,
+      });
     }
   }
 
@@ -98,6 +101,11 @@ export class Pool {
   /** The pids of the workers now (a worker that died or was recycled is replaced by one with another pid). */
   get pids(): number[] {
     return this.#backend.pids;
+  }
+
+  // A backend that cannot block throws its reason here, before the Sync call submits anything.
+  #requireBlocking(): void {
+    if (!this.#backend.canBlock) this.#backend.pumpSync(() => true, 0);
   }
 
   #ref(fn: unknown, module: string | URL | undefined): FnRef {
@@ -118,6 +126,8 @@ export class Pool {
   #requireOpen(): void {
     if (this.#state !== 'open')
       throw codedError('ERR_MP_POOL_CLOSED', `the pool is ${this.#state === 'closed' ? 'closed' : 'terminated'}: no new tasks`);
+    const failure = this.#backend.failure;
+    if (failure) throw codedError('ERR_MP_POOL_CLOSED', failure.message, { cause: failure });
   }
 
   #apply<R>(fn: unknown, args: unknown, options: unknown, what: string, extra: readonly string[], exposed = false): ApplyCall<R> {
@@ -143,6 +153,7 @@ export class Pool {
 
   /** apply() that blocks the thread until the result is there. */
   applySync<F extends TaskFn>(fn: F, args?: Parameters<F>, options?: TaskOptions): Awaited<ReturnType<F>> {
+    this.#requireBlocking();
     return this.#apply<Awaited<ReturnType<F>>>(fn, args, options, 'Pool.applySync', []).settleSync();
   }
 
@@ -216,6 +227,7 @@ export class Pool {
 
   /** map() that blocks the thread (sync iterables only). */
   mapSync<T, R = unknown>(fn: (x: T) => R, inputs: Iterable<T>, options?: number | MapOptions): R[] {
+    this.#requireBlocking();
     if (isAsyncIterable(inputs) && !isIterable(inputs)) throw new TypeError('Pool.mapSync: the inputs must be a sync iterable');
     const m = this.#map<R>(fn, inputs, options, 'Pool.mapSync', 'gather', TaskKind.Map);
     void m.start();

@@ -10,6 +10,7 @@ import { fromWire } from '../base/remote_error';
 import { getLogger } from '../base/logging';
 import { registerBackend, type Backend } from '../pool/backend';
 import { describeTask } from '../pool/outcomes';
+import { moduleUrl } from '../base/modules';
 import type { CallSink, Task } from '../pool/task';
 import {
   DEFAULT_MAX_PAYLOAD,
@@ -35,17 +36,31 @@ export interface BullmqBackendOptions {
   prefix?: string;
   /** The largest serialized payload of a task (default 16 MiB). */
   maxPayloadBytes?: number;
+  /** BullMQ's event stream keeps about this many entries (default 10 000; ~4 per job): a pool further behind misses outcomes, and then adds those jobs again. */
+  eventsMaxLen?: number;
   /** How long the pool waits for Redis at first, ms (default 10 s): then its calls fail. */
   connectTimeout?: number;
+}
+
+declare module '../pool/options' {
+  interface BackendTypes {
+    bullmq: BullmqBackendOptions;
+  }
 }
 
 type Bullmq = ReturnType<typeof loadBullmq>;
 
 // join(): how long closing the connections may wait for Redis before they are cut.
 const CLOSE_WAIT_MS = 5000;
+// The longest a timer can wait (setTimeout's limit).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// How long the outcome of a job cancelled while it ran is watched for (to delete its entry in the event stream).
+const DROPPED_KEEP_MS = 10 * 60_000;
 // How often a pool with tasks out looks for worker hosts on its queue, and how often it repeats that there are none.
 const HOST_CHECK_MS = 2000;
 const NO_HOST_REPEAT_MS = 30_000;
+// The most jobs one check looks for in Redis (the oldest first).
+const LOST_CHECK_MAX = 10_000;
 // The pool's marker key lives this long after the last reconnection (a pool that died leaves it that long).
 const MARKER_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -58,27 +73,39 @@ class BullmqBackend implements Backend {
   readonly #ready: Promise<void>;
   readonly #jobs = new Map<string, Task>(); // jobs added and not done
   readonly #data = new Map<string, JobData>(); // what each was added with (added again if Redis loses it)
+  readonly #inRedis = new Map<string, number>(); // jobs added, by the checks that found them gone in a row
+  readonly #jobKey: string; // a job's key is this and its id
   readonly #marker: string; // a key of this pool's: gone after a reconnection means Redis lost its data
   readonly #byTask = new Map<Task, string>();
-  readonly #connection: Record<string, unknown>;
   readonly #abortChannel: string;
   readonly #eventsKey: string;
   // Entries of the event stream that carried this pool's outcomes (results), deleted in batches.
   #readEvents: string[] = [];
   #trimming: NodeJS.Timeout | undefined;
-  #abort: InstanceType<ReturnType<typeof loadIoredis>> | undefined;
+  readonly #adding = new Map<string, Promise<void>>(); // jobs whose add is under way
+  readonly #dropped = new Map<string, number>(); // jobs cancelled while they ran: their outcome's entry is deleted too
+  readonly #chores = new Set<Promise<unknown>>(); // removals and stop requests not yet sent: join() waits for them
   readonly #live = new Set<CallSink>();
-  #backlog = 0; // tasks handed in whose job is not added yet
   #state: 'open' | 'closing' | 'terminated' = 'open';
   #failed: Error | undefined;
-  #idle: (() => void) | undefined;
+  #idle: (() => void)[] = [];
   #reached = false;
+  #lastError: Error | undefined; // the connections' last error: the reason given when Redis cannot be reached
+  #teardown: Promise<void> | undefined;
+  readonly #module: string | undefined; // the pool's module: the only one whose exports the hosts run
   readonly #redis: InstanceType<ReturnType<typeof loadIoredis>>[];
 
-  constructor(options: Record<string, unknown>) {
-    checkKeys(options, ['type', 'connection', 'queue', 'prefix', 'maxPayloadBytes', 'connectTimeout'], "Pool backend 'bullmq'");
+  constructor(options: Record<string, unknown>, pool: { module: string | URL | undefined }) {
+    checkKeys(
+      options,
+      ['type', 'connection', 'queue', 'prefix', 'maxPayloadBytes', 'connectTimeout', 'eventsMaxLen'],
+      "Pool backend 'bullmq'",
+    );
     const o = options as unknown as BullmqBackendOptions;
     const connection = redisOptions(o.connection, "Pool backend 'bullmq'");
+    if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === ''))
+      throw new TypeError(`Pool backend 'bullmq': prefix must be a non-empty string, got ${describe(o.prefix)}`);
+    this.#module = pool.module === undefined ? undefined : moduleUrl(pool.module, 'the task functions');
     const name = o.queue ?? DEFAULT_QUEUE;
     if (typeof name !== 'string' || name === '' || name.includes(':'))
       throw new TypeError(`Pool backend 'bullmq': queue must be a non-empty name without ':', got ${describe(name)}`);
@@ -86,20 +113,27 @@ class BullmqBackend implements Backend {
     if (!Number.isInteger(this.#maxPayload) || this.#maxPayload < 1024)
       throw new TypeError(`Pool backend 'bullmq': maxPayloadBytes must be an integer >= 1024, got ${describe(o.maxPayloadBytes)}`);
     const limit = o.connectTimeout ?? 10_000;
-    if (typeof limit !== 'number' || !(limit > 0))
-      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be ms > 0, got ${describe(limit)}`);
+    if (typeof limit !== 'number' || !(limit > 0) || limit > MAX_TIMER_MS)
+      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be ms in (0, ${MAX_TIMER_MS}], got ${describe(limit)}`);
+    const eventsMaxLen = o.eventsMaxLen;
+    if (eventsMaxLen !== undefined && (!Number.isInteger(eventsMaxLen) || eventsMaxLen < 1))
+      throw new TypeError(`Pool backend 'bullmq': eventsMaxLen must be a positive integer, got ${describe(eventsMaxLen)}`);
     const { Queue, QueueEvents } = loadBullmq();
     const Redis = loadIoredis();
     // Connections of our own, given to BullMQ: cut at once when Redis is not there (BullMQ's close waits for it).
     const redisOptionsFull = { ...connection, maxRetriesPerRequest: null };
     const redis = [new Redis(redisOptionsFull), new Redis(redisOptionsFull)];
     this.#redis = redis;
-    for (const r of redis) r.on('error', () => {}); // the queue's own 'error' events are the ones logged
+    for (const r of redis) {
+      r.on('error', (e: Error) => this.#connectionError(e));
+      // A clean close (Redis stopped) is no error to ioredis: it is one to the calls waiting.
+      r.on('close', () => this.#teardown === undefined && this.#connectionError(new Error('the connection to Redis closed')));
+    }
     const eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
     this.#eventsKey = eventsKey;
+    this.#jobKey = `${o.prefix ?? 'bull'}:${name}:`;
     const marker = `${o.prefix ?? 'bull'}:${name}:multiproc-pool:${randomUUID()}`;
     this.#marker = marker;
-    this.#connection = redisOptionsFull;
     this.#abortChannel = abortChannel(o.prefix, name);
     this.#where = `${String(connection.host)}:${String(connection.port)} queue ${name}`;
     this.#queueName = name;
@@ -108,7 +142,10 @@ class BullmqBackend implements Backend {
     this.#ready = (async () => {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${limit} ms`)), limit);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${limit} ms${this.#lastError ? ` (${this.#lastError.message})` : ''}`)),
+          limit,
+        );
       });
       try {
         await Promise.race([Promise.all(redis.map((r) => r.ping())), late]);
@@ -117,7 +154,11 @@ class BullmqBackend implements Backend {
       }
       await redis[0].set(marker, '1', 'PX', MARKER_TTL_MS);
       redis[0].on('ready', () => void this.#reconnected());
-      this.#queue = new Queue(name, { prefix: o.prefix, connection: redis[0] });
+      this.#queue = new Queue(name, {
+        prefix: o.prefix,
+        connection: redis[0],
+        ...(eventsMaxLen !== undefined ? { streams: { events: { maxLen: eventsMaxLen } } } : {}),
+      });
       // The event stream is read from its last entry now: BullMQ's default ('$', "from the first read") would miss the
       // outcomes of jobs done before its first read is under way.
       const last = await redis[1].xrevrange(eventsKey, '+', '-', 'COUNT', 1);
@@ -125,25 +166,24 @@ class BullmqBackend implements Backend {
       this.#queue.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('completed', ({ jobId, returnvalue }, event: string) => {
-        if (this.#jobs.has(jobId)) this.#read(event);
+        if (this.#jobs.has(jobId) || this.#dropped.delete(jobId)) this.#read(event);
         this.#completed(jobId, returnvalue);
       });
       this.#events.on('failed', ({ jobId, failedReason }, event: string) => {
-        if (this.#jobs.has(jobId)) this.#read(event);
+        if (this.#jobs.has(jobId) || this.#dropped.delete(jobId)) this.#read(event);
         this.#failedJob(jobId, failedReason);
       });
       await Promise.all([this.#events.waitUntilReady(), this.#queue.waitUntilReady()]);
       this.#reached = true;
-      this.#watch = setInterval(() => void this.#checkHosts(), HOST_CHECK_MS).unref();
+      this.#watch = setInterval(() => void this.#check(), HOST_CHECK_MS).unref();
     })();
-    this.#ready.catch((e: unknown) => {
-      for (const r of redis) r.disconnect();
-      this.terminate(this.#unreachable(e));
-    });
+    this.#ready.catch((e: unknown) => this.terminate(this.#unreachable(e)));
   }
 
   #unreachable(e: unknown): Error {
-    return codedError('ERR_MP_POOL_CLOSED', `the pool cannot reach Redis at ${this.#where}: ${(e as Error).message}`, { cause: e });
+    return codedError('ERR_MP_POOL_CLOSED', `the pool cannot reach Redis at ${this.#where}: ${(e as Error).message}`, {
+      cause: this.#lastError ?? e,
+    });
   }
 
   // Redis came back. Its data kept (persistence): jobs and their outcomes are where they were. Lost (a restart
@@ -177,8 +217,52 @@ class BullmqBackend implements Backend {
   // Tasks waiting on a queue no worker host takes from would wait for ever, silently: say so.
   #watch: NodeJS.Timeout | undefined;
   #warnedNoHost = 0;
+  #checking = false;
+  async #check(): Promise<void> {
+    const now = Date.now();
+    for (const [id, at] of this.#dropped) if (now - at > DROPPED_KEEP_MS) this.#dropped.delete(id);
+    if (this.#checking || this.#jobs.size === 0 || this.#state === 'terminated') return;
+    this.#checking = true;
+    try {
+      await this.#checkHosts();
+      await this.#checkLost();
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  // An outcome can be lost: the event stream is trimmed to its length (eventsMaxLen) and a pool that fell further
+  // behind (its event loop blocked, a flood of jobs) never reads some; or someone deleted the jobs. A job added and
+  // not settled whose key is gone at two checks in a row (by then its outcome would have been read) finished with
+  // its outcome lost, or was deleted: it is added again (it runs again: at least once).
+  async #checkLost(): Promise<void> {
+    const ids = [...this.#inRedis.keys()].slice(0, LOST_CHECK_MAX);
+    if (ids.length === 0) return;
+    try {
+      const pipe = this.#redis[0].pipeline();
+      for (const id of ids) pipe.exists(this.#jobKey + id);
+      const found = (await pipe.exec()) ?? [];
+      const lost: string[] = [];
+      ids.forEach((id, i) => {
+        const [error, exists] = found[i] ?? [];
+        const strikes = this.#inRedis.get(id);
+        if (error || strikes === undefined) return;
+        if (exists === 1) this.#inRedis.set(id, 0);
+        else if (strikes + 1 >= 2) lost.push(id);
+        else this.#inRedis.set(id, strikes + 1);
+      });
+      if (lost.length === 0) return;
+      getLogger().warn(
+        `pool (bullmq ${this.#where}): ${lost.length} job(s) left Redis with their outcome unread (the event stream trimmed before this pool read it: raise eventsMaxLen; or the jobs were deleted); adding them again`,
+      );
+      for (const id of lost) this.#inRedis.set(id, 0);
+      await Promise.all(lost.map((id) => this.#add(id, this.#data.get(id)!)));
+    } catch {
+      // Redis away: the next check looks again.
+    }
+  }
+
   async #checkHosts(): Promise<void> {
-    if (this.#jobs.size === 0 || this.#state === 'terminated') return;
     let hosts: number;
     try {
       hosts = await this.#queue!.getWorkersCount();
@@ -193,8 +277,18 @@ class BullmqBackend implements Backend {
   }
 
   #lastLog = 0;
+  #warnedLost = false;
   #connectionError(e: Error): void {
-    // ioredis reconnects by itself (calls resume): say so, at most once a second.
+    this.#lastError = e;
+    if (!this.#reached || this.#state === 'terminated' || this.#teardown !== undefined) return;
+    // ioredis reconnects by itself (calls resume): say so, once as a process warning, then at most once a second.
+    if (!this.#warnedLost) {
+      this.#warnedLost = true;
+      process.emitWarning(
+        `pool (bullmq ${this.#where}) lost Redis: ${e.message}; reconnecting, and its calls wait (give them a timeout to bound the wait)`,
+        { code: 'MULTIPROC_REDIS_LOST' },
+      );
+    }
     const now = Date.now();
     if (now - this.#lastLog > 1000) {
       this.#lastLog = now;
@@ -211,9 +305,12 @@ class BullmqBackend implements Backend {
     this.#checkIdle();
   }
 
+  /** Jobs out (waiting in Redis or running): `maxQueue` bounds them. */
   get backlog(): number {
-    return this.#backlog;
+    return this.#jobs.size;
   }
+
+  readonly canBlock = false;
 
   get pids(): number[] {
     return [];
@@ -223,11 +320,16 @@ class BullmqBackend implements Backend {
     if (this.#state === 'terminated') throw this.#failed ?? codedError('ERR_MP_POOL_CLOSED', 'the pool was terminated');
     let data: JobData;
     try {
+      if (this.#module !== undefined && task.fn.def[0] !== this.#module)
+        throw new TypeError(
+          `the bullmq backend runs only exports of the pool's module (${this.#module}, the hosts' --module): ` +
+            `${task.fn.def[1]} of ${task.fn.def[0]} cannot run there`,
+        );
       data = {
         v: JOB_VERSION,
         fn: task.fn.def[1],
         kind: task.kind,
-        payload: encodeValue(task.payload, `the payload of ${describeTask(task)}`, this.#maxPayload),
+        payload: encodeValue(task.payload, `the payload of ${describeTask(task)}`, this.#maxPayload, refuseShared),
       };
     } catch (e) {
       task.state = 'done';
@@ -239,20 +341,28 @@ class BullmqBackend implements Backend {
     this.#data.set(id, data);
     this.#byTask.set(task, id);
     task.state = 'out';
-    this.#backlog++;
-    void this.#ready
-      .then(() => this.#add(id, data))
+    // Cancelled before it is added: not added at all.
+    const adding = this.#ready
+      .then(() => (this.#jobs.has(id) ? this.#add(id, data) : undefined))
       .then(
-        () => this.#added(),
-        (e: unknown) => {
-          this.#added();
-          this.#settle(id, (t) => t.sink.taskFailed(t, this.#unreachable(e)));
+        () => {
+          if (this.#jobs.has(id)) this.#inRedis.set(id, 0);
         },
-      );
+        (e: unknown) =>
+          this.#settle(id, (t) =>
+            t.sink.taskFailed(
+              t,
+              this.#reached
+                ? codedError('ERR_MP_POOL_CLOSED', `could not add the job to ${this.#where}: ${(e as Error).message}`, { cause: e })
+                : this.#unreachable(e),
+            ),
+          ),
+      )
+      .finally(() => this.#adding.delete(id));
+    this.#adding.set(id, adding);
   }
 
-  #added(): void {
-    this.#backlog--;
+  #roomMade(): void {
     const waiting = this.#onRoom;
     this.#onRoom = [];
     for (const f of waiting) f();
@@ -261,7 +371,7 @@ class BullmqBackend implements Backend {
   #onRoom: (() => void)[] = [];
 
   whenRoom(limit: number, fn: () => void): void {
-    if (this.#backlog < limit) fn();
+    if (this.#jobs.size < limit) fn();
     else this.#onRoom.push(() => this.whenRoom(limit, fn));
   }
 
@@ -270,9 +380,11 @@ class BullmqBackend implements Backend {
     if (!task) return;
     this.#jobs.delete(id);
     this.#data.delete(id);
+    this.#inRedis.delete(id);
     this.#byTask.delete(task);
     task.state = 'done';
     if (!task.sink.finished) how(task);
+    this.#roomMade();
     this.#checkIdle();
   }
 
@@ -311,14 +423,20 @@ class BullmqBackend implements Backend {
     if (!id) return;
     this.#jobs.delete(id);
     this.#data.delete(id);
+    this.#inRedis.delete(id);
     this.#byTask.delete(task);
     task.state = 'done';
+    this.#dropped.set(id, Date.now());
     // Waiting: removed. Running on a host: left to finish (its outcome is dropped); `stop` asks the hosts to stop it.
-    void this.#queue?.remove(id).catch(() => {});
-    if (stop)
-      void this.#publisher()
-        .publish(this.#abortChannel, id)
-        .catch(() => {});
+    // Both once its add is done (or skipped: then there is nothing to remove or stop).
+    const chore = (this.#adding.get(id) ?? Promise.resolve()).then(async () => {
+      if (!this.#reached) return;
+      await this.#queue!.remove(id).catch(() => {});
+      if (stop) await this.#redis[0].publish(this.#abortChannel, id).catch(() => {});
+    });
+    this.#chores.add(chore);
+    void chore.finally(() => this.#chores.delete(chore));
+    this.#roomMade();
     this.#checkIdle();
   }
 
@@ -338,19 +456,7 @@ class BullmqBackend implements Backend {
       this.#markerSet = Date.now();
       void this.#redis[0].pexpire(this.#marker, MARKER_TTL_MS).catch(() => {});
     }
-    if (ids.length > 0)
-      await this.#publisher()
-        .xdel(this.#eventsKey, ...ids)
-        .catch(() => {});
-  }
-
-  // The connection that publishes stop requests (and trims the stream), made on first need.
-  #publisher(): InstanceType<ReturnType<typeof loadIoredis>> {
-    if (!this.#abort) {
-      this.#abort = new (loadIoredis())({ ...this.#connection });
-      this.#abort.on('error', () => {}); // it reconnects; the queue's errors are the ones logged
-    }
-    return this.#abort;
+    if (ids.length > 0) await this.#redis[0].xdel(this.#eventsKey, ...ids).catch(() => {});
   }
 
   pumpSync(): boolean {
@@ -359,11 +465,14 @@ class BullmqBackend implements Backend {
 
   #checkIdle(): void {
     if (this.#state === 'open' || this.#jobs.size > 0 || this.#live.size > 0) return;
-    this.#idle?.();
+    for (const f of this.#idle.splice(0)) f();
+    // Closed and idle: the connections go now, whether or not join() is awaited (they would keep the process alive).
+    void this.#tearDown();
   }
 
   close(): void {
     if (this.#state === 'open') this.#state = 'closing';
+    this.#checkIdle();
   }
 
   terminate(error: Error): void {
@@ -371,37 +480,55 @@ class BullmqBackend implements Backend {
     this.#state = 'terminated';
     clearInterval(this.#watch);
     this.#failed = error;
-    for (const task of [...this.#jobs.values()]) {
-      this.cancel(task, true);
-      if (!task.sink.finished) task.sink.taskFailed(task, error);
-    }
+    // Every task is stopped first: failing one may end its call, which drops its other tasks without stopping them.
+    const tasks = [...this.#jobs.values()];
+    for (const task of tasks) this.cancel(task, true);
+    for (const task of tasks) if (!task.sink.finished) task.sink.taskFailed(task, error);
     for (const call of [...this.#live]) call.fail(error);
     this.#onRoom = [];
-    this.#idle?.();
+    this.#checkIdle();
   }
 
   get closed(): boolean {
     return this.#state !== 'open';
   }
 
+  get failure(): Error | undefined {
+    return this.#failed;
+  }
+
   async join(): Promise<void> {
     if (this.#state === 'open') throw new Error('join() before close() or terminate()');
-    if (this.#state === 'closing' && (this.#jobs.size > 0 || this.#live.size > 0)) await new Promise<void>((r) => (this.#idle = r));
-    clearInterval(this.#watch);
-    // Closing waits for Redis; one that is not there (never reached, or gone now) is not waited for.
-    const closed = (async () => {
-      if (this.#reached) await Promise.all([this.#trim(), this.#redis[0].del(this.#marker).catch(() => {})]);
-      await Promise.allSettled([this.#events?.close(), this.#queue?.close()]);
-      // BullMQ leaves connections it was given open: ours are quit here (or they would reconnect for ever).
-      await Promise.allSettled([...this.#redis, ...(this.#abort ? [this.#abort] : [])].map((r) => r.quit()));
-    })();
-    const limit = new Promise<'late'>((r) => setTimeout(() => r('late'), this.#reached ? CLOSE_WAIT_MS : 0).unref());
-    if ((await Promise.race([closed, limit])) === 'late') {
-      void closed.catch(() => {});
-      for (const r of this.#redis) r.disconnect();
-      this.#abort?.disconnect();
-    }
+    if (this.#jobs.size > 0 || this.#live.size > 0) await new Promise<void>((r) => this.#idle.push(r));
+    await this.#tearDown();
+  }
+
+  // Once: the stop requests and removals are sent, the read outcomes deleted, the connections closed. Closing waits
+  // for Redis; one that is not there (never reached, or gone now) is waited for only so long.
+  #tearDown(): Promise<void> {
+    return (this.#teardown ??= (async () => {
+      clearInterval(this.#watch);
+      const closed = (async () => {
+        if (this.#reached) {
+          await Promise.allSettled([...this.#chores]);
+          await Promise.all([this.#trim(), this.#redis[0].del(this.#marker).catch(() => {})]);
+        }
+        await Promise.allSettled([this.#events?.close(), this.#queue?.close()]);
+        // BullMQ leaves connections it was given open: ours are quit here (or they would reconnect for ever).
+        await Promise.allSettled(this.#redis.map((r) => r.quit()));
+      })();
+      const limit = new Promise<'late'>((r) => setTimeout(() => r('late'), this.#reached ? CLOSE_WAIT_MS : 0).unref());
+      if ((await Promise.race([closed, limit])) === 'late') {
+        void closed.catch(() => {});
+        for (const r of this.#redis) r.disconnect();
+        // BullMQ's QueueEvents reads on a copy of the connection it was given: that one goes too.
+        await Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]);
+      }
+    })());
   }
 }
 
-registerBackend('bullmq', (options) => new BullmqBackend(options));
+/** The bullmq backend's payloads go to other machines: shared objects (names of this machine's memory) cannot. */
+const refuseShared = (): string => 'it is shared memory of this machine, and a worker host may be on another';
+
+registerBackend('bullmq', (options, pool) => new BullmqBackend(options, pool));

@@ -4,7 +4,7 @@
 // a Date arrive as they were) and carried as base64 in BullMQ's JSON.
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { deserialize, serialize } from '../share/handles';
+import { deserialize, serialize, type Refuse } from '../share/handles';
 import type { WireError } from '../base/remote_error';
 
 export const JOB_VERSION = 1;
@@ -28,22 +28,20 @@ export type Failure = { threw: WireError } | { lost: string };
 
 const FAILURE_TAG = 'multiproc:';
 
-export function encodeValue(value: unknown, what: string, max: number): string {
-  const bytes = serialize(value, what);
+export function encodeValue(value: unknown, what: string, max: number, refuse?: Refuse, limitName = 'maxPayloadBytes'): string {
+  const bytes = serialize(value, what, refuse);
   if (bytes.length > max) {
-    throw Object.assign(
-      new RangeError(`${what} is ${bytes.length} bytes serialized, over the scale-out limit of ${max} (maxPayloadBytes)`),
-      {
-        code: 'ERR_MP_MESSAGE_TOO_LARGE',
-      },
-    );
+    throw Object.assign(new RangeError(`${what} is ${bytes.length} bytes serialized, over the scale-out limit of ${max} (${limitName})`), {
+      code: 'ERR_MP_MESSAGE_TOO_LARGE',
+    });
   }
   return bytes.toString('base64');
 }
 
+/** A payload or result: plain data only (a job's writer is not trusted with names of this machine's shared objects). */
 export function decodeValue(text: unknown): unknown {
   if (typeof text !== 'string') throw new TypeError('a job held no multiproc payload (another program uses this queue?)');
-  return deserialize(Buffer.from(text, 'base64'));
+  return deserialize(Buffer.from(text, 'base64'), true);
 }
 
 export function failureReason(f: Failure): string {
@@ -70,7 +68,7 @@ function optional<T>(name: string): T {
       if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
     }
   }
-  throw Object.assign(new Error(`the bullmq backend needs the ${name} package: npm install bullmq (it brings ioredis)`), {
+  throw Object.assign(new Error(`the bullmq backend needs the ${name} package: npm install bullmq ioredis`), {
     code: 'MODULE_NOT_FOUND',
   });
 }
@@ -83,7 +81,11 @@ export const abortChannel = (prefix: string | undefined, queue: string): string 
 
 /** ioredis options for a redis:// or rediss:// URL (password, user, database, TLS), or the object given. */
 export function redisOptions(connection: unknown, what: string): Record<string, unknown> {
-  if (typeof connection === 'object' && connection !== null && !(connection instanceof URL)) return { ...connection };
+  if (typeof connection === 'object' && connection !== null && !(connection instanceof URL)) {
+    if (typeof (connection as { duplicate?: unknown }).duplicate === 'function')
+      throw new TypeError(`${what}: connection must be a URL or ioredis options, not a client (the pool makes its own connections)`);
+    return { ...connection };
+  }
   if (typeof connection !== 'string' && !(connection instanceof URL))
     throw new TypeError(`${what}: connection must be a redis:// or rediss:// URL or ioredis options, got ${typeof connection}`);
   let url: URL;

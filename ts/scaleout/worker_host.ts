@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortError, WorkerLostError } from '../base/errors';
 import { getLogger } from '../base/logging';
 import { toWire } from '../base/remote_error';
@@ -27,6 +27,10 @@ import {
   redisOptions,
   type JobData,
 } from './jobs';
+
+// How long a host waits for Redis at start, and how long it keeps a stop request for a job it does not run.
+const CONNECT_TIMEOUT_MS = 10_000;
+const STOP_KEEP_MS = 60_000;
 
 export interface WorkerHostOptions {
   redis: string;
@@ -47,36 +51,74 @@ export interface WorkerHostOptions {
 
 export interface WorkerHost {
   /** Stops taking jobs, lets the running ones finish, leaves. */
-  close(force?: boolean): Promise<void>;
+  close(): Promise<void>;
+  /** Kills the local processes at once; the caller exits the process right after (the jobs stall, other hosts take them). */
+  abandon(): void;
 }
 
 export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost> {
   const log = getLogger();
-  const file = path.resolve(o.module);
+  const file = o.module.startsWith('file:') ? fileURLToPath(o.module) : path.resolve(o.module);
   if (!fs.existsSync(file)) throw new TypeError(`--module ${o.module}: no such file (${file})`);
   const url = pathToFileURL(file).href;
   const exports = (await import(url)) as Record<string, unknown>;
   const connection = redisOptions(o.redis, '--redis');
   const queue = o.queue ?? DEFAULT_QUEUE;
+  if (queue === '' || queue.includes(':'))
+    throw new TypeError(`--queue must be a non-empty name without ':', got ${JSON.stringify(queue)}`);
   const processes = o.processes ?? os.availableParallelism();
   const maxPayload = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
-  const pool = new Pool(processes, { module: url });
+  if (!Number.isInteger(maxPayload) || maxPayload < 1024)
+    throw new TypeError(`--max-payload-bytes must be an integer >= 1024, got ${maxPayload}`);
   const { Worker, UnrecoverableError } = loadBullmq();
   const Redis = loadIoredis();
   const running = new Map<string, AbortController>();
+  // Stop requests for jobs not (yet) running here: one may arrive between BullMQ's taking the job and its start.
+  const stopAsked = new Map<string, number>();
 
   // Stop requests of pools (a call aborted or timed out): the job's local worker process is stopped.
+  // Redis must answer first: a host that cannot reach it says so and exits, rather than waiting silently.
   const subscriber = new Redis({ ...connection, maxRetriesPerRequest: null });
-  subscriber.on('error', () => {}); // it reconnects; the Worker's errors are the ones logged
-  await subscriber.subscribe(abortChannel(o.prefix, queue));
-  subscriber.on('message', (_channel: string, id: string) => running.get(id)?.abort());
+  let connectError: Error | undefined;
+  subscriber.on('error', (e: Error) => (connectError = e)); // it reconnects; the Worker's errors are the ones logged
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      subscriber.subscribe(abortChannel(o.prefix, queue)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `cannot reach Redis at ${String(connection.host)}:${String(connection.port)}${connectError ? `: ${connectError.message}` : ''}`,
+              ),
+            ),
+          CONNECT_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } catch (e) {
+    subscriber.disconnect();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  subscriber.on('message', (_channel: string, id: string) => {
+    const run = running.get(id);
+    if (run) return run.abort();
+    const now = Date.now();
+    for (const [old, at] of stopAsked) if (now - at > STOP_KEEP_MS) stopAsked.delete(old);
+    stopAsked.set(id, now);
+  });
+  const pool = new Pool(processes, { module: url });
 
   const lookup = (name: unknown): ((...args: unknown[]) => unknown) => {
     const fn = typeof name === 'string' && Object.prototype.hasOwnProperty.call(exports, name) ? exports[name] : undefined;
     if (typeof fn !== 'function') {
+      const shown = JSON.stringify(typeof name === 'string' && name.length > 100 ? `${name.slice(0, 100)}...` : name);
       throw new UnrecoverableError(
         failureReason({
-          threw: toWire(new TypeError(`the worker host's module (${o.module}) exports no function ${JSON.stringify(name)}`)),
+          threw: toWire(new TypeError(`the worker host's module (${o.module}) exports no function ${shown}`)),
         }),
       );
     }
@@ -104,17 +146,25 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
             ),
           }),
         );
-      const payload = decodeValue(data.payload) as unknown[];
       const abort = new AbortController();
       running.set(job.id!, abort);
+      if (stopAsked.delete(job.id!)) abort.abort();
       try {
+        let payload: unknown[];
+        try {
+          payload = decodeValue(data.payload) as unknown[];
+        } catch (e) {
+          throw new UnrecoverableError(failureReason({ threw: toWire(e) }));
+        }
+        if (abort.signal.aborted) throw new UnrecoverableError(failureReason({ lost: "stopped at the pool's request" }));
         let result: unknown;
         const options = { signal: abort.signal };
         if (data.kind === 0) result = await pool.apply(fn, payload, options);
         else if (data.kind === 1) result = await pool.map(fn, payload, { ...options, chunksize: Math.max(1, payload.length) });
         else result = await pool.starmap(fn, payload as unknown[][], { ...options, chunksize: Math.max(1, payload.length) });
-        return encodeValue(result, `the result of ${data.fn}`, maxPayload);
+        return encodeValue(result, `the result of ${data.fn}`, maxPayload, undefined, "this worker host's --max-payload-bytes");
       } catch (e) {
+        if (e instanceof UnrecoverableError) throw e;
         // Its local process died: an ordinary failure, which BullMQ retries while the job has attempts.
         if (e instanceof WorkerLostError) throw new Error(failureReason({ lost: e.message }));
         if (e instanceof AbortError) throw new UnrecoverableError(failureReason({ lost: "stopped at the pool's request" }));
@@ -145,21 +195,20 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
 
   let closing: Promise<void> | undefined;
   return {
-    close(force = false): Promise<void> {
+    close(): Promise<void> {
       closing ??= (async () => {
-        log.info(
-          force
-            ? 'worker: leaving now (running jobs go to other hosts once they stall)'
-            : 'worker: finishing the running jobs, then leaving',
-        );
-        await worker.close(force);
-        if (force) pool.terminate();
-        else pool.close();
+        log.info('worker: finishing the running jobs, then leaving');
+        await worker.close();
+        pool.close();
         await pool.join();
         await subscriber.quit().catch(() => {});
         log.info('worker: done');
       })();
       return closing;
+    },
+    abandon(): void {
+      log.info('worker: leaving now (its running jobs go to other hosts once they stall)');
+      pool.terminate(); // its processes are killed now: the jobs are neither finished nor failed here
     },
   };
 }

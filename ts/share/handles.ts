@@ -305,10 +305,12 @@ export function serialize(value: unknown, where = 'value', refuse?: Refuse): Buf
   return ser.releaseBuffer();
 }
 
-export function deserialize(data: Uint8Array): unknown {
+/** `plainOnly`: data holding handles (names of shared objects to open) is refused unread, as from an untrusted writer. */
+export function deserialize(data: Uint8Array, plainOnly = false): unknown {
   if (data.length < 2 || (data[0] !== FLAG_PLAIN && data[0] !== FLAG_HANDLES)) {
     throw new TypeError('not data written by multiproc serialize()');
   }
+  if (plainOnly && data[0] !== FLAG_PLAIN) throw new TypeError('the data holds shared objects, which are not accepted here');
   const value: unknown = v8.deserialize(data.subarray(1));
   return data[0] === FLAG_HANDLES ? revive(value, new Map()) : value;
 }
