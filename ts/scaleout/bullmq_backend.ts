@@ -127,7 +127,7 @@ class BullmqBackend implements Backend {
     for (const r of redis) {
       r.on('error', (e: Error) => this.#connectionError(e));
       // A clean close (Redis stopped) is no error to ioredis: it is one to the calls waiting.
-      r.on('close', () => this.#teardown === undefined && this.#connectionError(new Error('the connection to Redis closed')));
+      r.on('close', () => this.#teardown === undefined && this.#connectionError(new Error('the connection to Redis closed'), false));
     }
     const eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
     this.#eventsKey = eventsKey;
@@ -278,8 +278,8 @@ class BullmqBackend implements Backend {
 
   #lastLog = 0;
   #warnedLost = false;
-  #connectionError(e: Error): void {
-    this.#lastError = e;
+  #connectionError(e: Error, isError = true): void {
+    if (isError) this.#lastError = e; // the reason given if Redis cannot be reached (a close says less)
     if (!this.#reached || this.#state === 'terminated' || this.#teardown !== undefined) return;
     // ioredis reconnects by itself (calls resume): say so, once as a process warning, then at most once a second.
     if (!this.#warnedLost) {
