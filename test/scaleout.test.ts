@@ -97,8 +97,17 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     const h = await host(q);
     const p = pool(q);
     try {
-      await expect(p.apply(t.slow, [60_000, 1], { timeout: 200 })).rejects.toBeInstanceOf(TimeoutError);
-      await eventually(() => /was killed by SIGKILL/.test(h.log()), "the host's worker process running it to be stopped");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-timeout-'));
+      try {
+        await expect(p.apply(t.hold, [dir, 'x'], { timeout: 1500 })).rejects.toBeInstanceOf(TimeoutError);
+        // Begun on its host (nearly always, by then): its process is stopped. Not begun (a slow machine): never run.
+        await eventually(
+          () => fs.readdirSync(dir).length === 0 || /was killed by SIGKILL/.test(h.log()),
+          "the host's worker process running it to be stopped",
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
       const lost = await p.apply(t.crash, [], { retries: 1 }).catch((e: unknown) => e);
       expect(lost).toBeInstanceOf(WorkerLostError);
       expect((lost as Error).message).toMatch(/crash/);
