@@ -179,6 +179,19 @@ describe.skipIf(!hasRedis)('the bullmq backend over the network', () => {
     });
   }
 
+  it('Redis gone for good: terminate() and join() still end', async () => {
+    const r = await redis();
+    const q = queue();
+    const p = pool(r.url, q);
+    const out = p.apply(t.square, [2]); // no host: it waits in Redis
+    void out.catch(() => {});
+    await eventually(() => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`, 'm').test(r.cli('--scan', '--pattern', `bull:${q}:*`)), 'the job added');
+    await r.stop();
+    p.terminate();
+    await p.join();
+    await expect(out).rejects.toThrow(/terminated/);
+  });
+
   const noNamespace = hasRedis ? makeNamespace() : 'no redis-server';
   if (noNamespace) console.warn(`scaleout network-namespace test skipped: ${noNamespace}`);
   afterAll(() => {

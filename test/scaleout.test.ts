@@ -411,8 +411,9 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
       expect(() => p.applySync(t.square, [2])).toThrow(/no Sync calls/);
       expect(() => p.mapSync(t.square, [1, 2, 3])).toThrow(/no Sync calls/);
       const results = Array.from({ length: 10 }, (_, i) => bounded.apply(t.square, [i]));
-      await eventually(() => jobs() === 2, 'two jobs out');
-      expect(jobs()).toBe(2); // none of p's Sync calls, and only two of the ten
+      // Out: one per process of the pool's size (2), and maxQueue (2) waiting beyond them.
+      await eventually(() => jobs() === 4, 'four jobs out');
+      expect(jobs()).toBe(4); // none of p's Sync calls, and only four of the ten
       await host(q);
       expect(await Promise.all(results)).toEqual(Array.from({ length: 10 }, (_, i) => i * i));
     } finally {
@@ -439,6 +440,29 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
       p.close();
       await p.join();
     }
+  });
+
+  it('terminate() with calls waiting for room (maxQueue) fails them all; a pool closed at once leaves no connection', async () => {
+    const q = queue();
+    const p = new Pool(1, { backend: { type: 'bullmq', connection: redis.url, queue: q }, module: T, maxQueue: 1 });
+    const calls = Array.from({ length: 4 }, (_, i) => p.apply(t.square, [i]));
+    for (const c of calls) void c.catch(() => {});
+    await eventually(
+      () =>
+        redis
+          .cli('--scan', '--pattern', `bull:${q}:*`)
+          .split('\n')
+          .some((k) => new RegExp(`^bull:${q}:[0-9a-f-]{36}$`).test(k)),
+      'a job out',
+    );
+    expect(() => p.terminate()).not.toThrow();
+    for (const c of calls) await expect(c).rejects.toThrow(/terminated/);
+    await p.join();
+    // Made and closed before it reached Redis: BullMQ's objects are never made, so nothing stays connected.
+    const quick = pool(q);
+    quick.close();
+    await quick.join();
+    await eventually(() => !redis.cli('client', 'list').includes(q), 'no connection of the queue left');
   });
 
   it('Redis unreachable at first: calls fail with a clear error, not a hang', async () => {

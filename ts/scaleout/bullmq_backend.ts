@@ -73,7 +73,9 @@ class BullmqBackend implements Backend {
   readonly #ready: Promise<void>;
   readonly #jobs = new Map<string, Task>(); // jobs added and not done
   readonly #data = new Map<string, JobData>(); // what each was added with (added again if Redis loses it)
-  readonly #inRedis = new Map<string, number>(); // jobs added, by the checks that found them gone in a row
+  // Jobs added: the stream's last entry when a check first found the job gone from Redis (undefined: there).
+  readonly #inRedis = new Map<string, string | undefined>();
+  #readUpTo = '0-0'; // the last event-stream entry the reader has handed on
   readonly #jobKey: string; // a job's key is this and its id
   readonly #marker: string; // a key of this pool's: gone after a reconnection means Redis lost its data
   readonly #byTask = new Map<Task, string>();
@@ -82,7 +84,7 @@ class BullmqBackend implements Backend {
   // Entries of the event stream that carried this pool's outcomes (results), deleted in batches.
   #readEvents: string[] = [];
   #trimming: NodeJS.Timeout | undefined;
-  readonly #adding = new Map<string, Promise<void>>(); // jobs whose add is under way
+  readonly #adding = new Map<string, Promise<boolean>>(); // jobs whose add is under way: whether it was added
   readonly #dropped = new Map<string, number>(); // jobs cancelled while they ran: their outcome's entry is deleted too
   readonly #chores = new Set<Promise<unknown>>(); // removals and stop requests not yet sent: join() waits for them
   readonly #live = new Set<CallSink>();
@@ -93,9 +95,10 @@ class BullmqBackend implements Backend {
   #lastError: Error | undefined; // the connections' last error: the reason given when Redis cannot be reached
   #teardown: Promise<void> | undefined;
   readonly #module: string | undefined; // the pool's module: the only one whose exports the hosts run
+  readonly #processes: number; // the hosts' processes in all (the pool's size): jobs beyond them wait
   readonly #redis: InstanceType<ReturnType<typeof loadIoredis>>[];
 
-  constructor(options: Record<string, unknown>, pool: { module: string | URL | undefined }) {
+  constructor(options: Record<string, unknown>, pool: { processes: number; module: string | URL | undefined }) {
     checkKeys(
       options,
       ['type', 'connection', 'queue', 'prefix', 'maxPayloadBytes', 'connectTimeout', 'eventsMaxLen'],
@@ -105,7 +108,8 @@ class BullmqBackend implements Backend {
     const connection = redisOptions(o.connection, "Pool backend 'bullmq'");
     if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === ''))
       throw new TypeError(`Pool backend 'bullmq': prefix must be a non-empty string, got ${describe(o.prefix)}`);
-    this.#module = pool.module === undefined ? undefined : moduleUrl(pool.module, 'the task functions');
+    this.#module = poolModule(pool.module);
+    this.#processes = pool.processes;
     const name = o.queue ?? DEFAULT_QUEUE;
     if (typeof name !== 'string' || name === '' || name.includes(':'))
       throw new TypeError(`Pool backend 'bullmq': queue must be a non-empty name without ':', got ${describe(name)}`);
@@ -152,7 +156,13 @@ class BullmqBackend implements Backend {
       } finally {
         clearTimeout(timer);
       }
+      // Closed meanwhile: BullMQ's objects are not made (their connections would outlive the pool).
+      const closedMeanwhile = (): void => {
+        if (this.#teardown) throw codedError('ERR_MP_POOL_CLOSED', 'the pool was closed before it reached Redis');
+      };
+      closedMeanwhile();
       await redis[0].set(marker, '1', 'PX', MARKER_TTL_MS);
+      closedMeanwhile();
       redis[0].on('ready', () => void this.#reconnected());
       this.#queue = new Queue(name, {
         prefix: o.prefix,
@@ -162,7 +172,12 @@ class BullmqBackend implements Backend {
       // The event stream is read from its last entry now: BullMQ's default ('$', "from the first read") would miss the
       // outcomes of jobs done before its first read is under way.
       const last = await redis[1].xrevrange(eventsKey, '+', '-', 'COUNT', 1);
-      this.#events = new QueueEvents(name, { prefix: o.prefix, connection: redis[1], lastEventId: last[0]?.[0] ?? '0-0' });
+      closedMeanwhile();
+      this.#readUpTo = last[0]?.[0] ?? '0-0';
+      this.#events = new QueueEvents(name, { prefix: o.prefix, connection: redis[1], lastEventId: this.#readUpTo });
+      // Where the reader is (each event's entry id comes last among its listener's arguments): see #checkLost.
+      const events = this.#events as unknown as { on(kind: string, fn: (...args: unknown[]) => void): void };
+      for (const kind of STREAM_EVENTS) events.on(kind, (...args: unknown[]) => void (this.#readUpTo = args[args.length - 1] as string));
       this.#queue.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('error', (e: Error) => this.#connectionError(e));
       this.#events.on('completed', ({ jobId, returnvalue }, event: string) => {
@@ -174,10 +189,13 @@ class BullmqBackend implements Backend {
         this.#failedJob(jobId, failedReason);
       });
       await Promise.all([this.#events.waitUntilReady(), this.#queue.waitUntilReady()]);
+      closedMeanwhile();
       this.#reached = true;
       this.#watch = setInterval(() => void this.#check(), HOST_CHECK_MS).unref();
     })();
-    this.#ready.catch((e: unknown) => this.terminate(this.#unreachable(e)));
+    this.#ready.catch((e: unknown) => {
+      if (this.#teardown === undefined) this.terminate(this.#unreachable(e));
+    });
   }
 
   #unreachable(e: unknown): Error {
@@ -217,6 +235,7 @@ class BullmqBackend implements Backend {
   // Tasks waiting on a queue no worker host takes from would wait for ever, silently: say so.
   #watch: NodeJS.Timeout | undefined;
   #warnedNoHost = 0;
+  #noHostBefore = false;
   #checking = false;
   async #check(): Promise<void> {
     const now = Date.now();
@@ -232,30 +251,34 @@ class BullmqBackend implements Backend {
   }
 
   // An outcome can be lost: the event stream is trimmed to its length (eventsMaxLen) and a pool that fell further
-  // behind (its event loop blocked, a flood of jobs) never reads some; or someone deleted the jobs. A job added and
-  // not settled whose key is gone at two checks in a row (by then its outcome would have been read) finished with
-  // its outcome lost, or was deleted: it is added again (it runs again: at least once).
+  // behind (its event loop blocked, a flood of jobs) never reads some; or someone deleted the jobs, or an older
+  // snapshot of Redis came back. A job whose key is gone finished (or vanished) before that check: its outcome, if
+  // any, is in the stream at or before the stream's last entry then. Once the reader has passed that entry without
+  // handing the outcome on, it is lost, and the job is added again (it runs again: at least once). A reader that is
+  // merely behind (large results, a slow link) is waited for.
   async #checkLost(): Promise<void> {
     const ids = [...this.#inRedis.keys()].slice(0, LOST_CHECK_MAX);
     if (ids.length === 0) return;
     try {
       const pipe = this.#redis[0].pipeline();
+      pipe.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
       for (const id of ids) pipe.exists(this.#jobKey + id);
       const found = (await pipe.exec()) ?? [];
+      const tip = ((found[0]?.[1] as [string, string[]][] | undefined) ?? [])[0]?.[0] ?? '0-0';
       const lost: string[] = [];
       ids.forEach((id, i) => {
-        const [error, exists] = found[i] ?? [];
-        const strikes = this.#inRedis.get(id);
-        if (error || strikes === undefined) return;
-        if (exists === 1) this.#inRedis.set(id, 0);
-        else if (strikes + 1 >= 2) lost.push(id);
-        else this.#inRedis.set(id, strikes + 1);
+        const [error, exists] = found[i + 1] ?? [];
+        if (error || !this.#inRedis.has(id)) return;
+        const goneAt = this.#inRedis.get(id);
+        if (exists === 1) this.#inRedis.set(id, undefined);
+        else if (goneAt === undefined) this.#inRedis.set(id, tip);
+        else if (compareIds(this.#readUpTo, goneAt) >= 0) lost.push(id);
       });
       if (lost.length === 0) return;
       getLogger().warn(
-        `pool (bullmq ${this.#where}): ${lost.length} job(s) left Redis with their outcome unread (the event stream trimmed before this pool read it: raise eventsMaxLen; or the jobs were deleted); adding them again`,
+        `pool (bullmq ${this.#where}): ${lost.length} job(s) left Redis with their outcome unread (the event stream was trimmed before this pool read it: raise eventsMaxLen; or the jobs were deleted); adding them again`,
       );
-      for (const id of lost) this.#inRedis.set(id, 0);
+      for (const id of lost) this.#inRedis.set(id, undefined);
       await Promise.all(lost.map((id) => this.#add(id, this.#data.get(id)!)));
     } catch {
       // Redis away: the next check looks again.
@@ -269,7 +292,10 @@ class BullmqBackend implements Backend {
     } catch {
       return; // Redis away (logged as such), or CLIENT LIST not allowed (managed Redis): nothing to tell
     }
-    if (hosts > 0 || Date.now() - this.#warnedNoHost < NO_HOST_REPEAT_MS) return;
+    // None at two checks in a row (hosts reconnecting after a Redis restart are not "none").
+    const none = hosts === 0 && this.#noHostBefore;
+    this.#noHostBefore = hosts === 0;
+    if (!none || Date.now() - this.#warnedNoHost < NO_HOST_REPEAT_MS) return;
     const message = `no worker host takes jobs from ${this.#where}: ${this.#jobs.size} task(s) wait (start one: npx multiproc worker --redis URL --queue ${this.#queueName} --module M)`;
     if (this.#warnedNoHost === 0) process.emitWarning(message, { code: 'MULTIPROC_NO_WORKER_HOST' });
     getLogger().warn(`pool (bullmq): ${message}`);
@@ -305,9 +331,9 @@ class BullmqBackend implements Backend {
     this.#checkIdle();
   }
 
-  /** Jobs out (waiting in Redis or running): `maxQueue` bounds them. */
+  /** Jobs waiting for a host's process (those out beyond the pool's size, which stands for the hosts' processes). */
   get backlog(): number {
-    return this.#jobs.size;
+    return Math.max(0, this.#jobs.size - this.#processes);
   }
 
   readonly canBlock = false;
@@ -343,12 +369,17 @@ class BullmqBackend implements Backend {
     task.state = 'out';
     // Cancelled before it is added: not added at all.
     const adding = this.#ready
-      .then(() => (this.#jobs.has(id) ? this.#add(id, data) : undefined))
+      .then(async () => {
+        if (!this.#jobs.has(id)) return false;
+        await this.#add(id, data);
+        return true;
+      })
       .then(
-        () => {
-          if (this.#jobs.has(id)) this.#inRedis.set(id, 0);
+        (added) => {
+          if (added && this.#jobs.has(id)) this.#inRedis.set(id, undefined);
+          return added;
         },
-        (e: unknown) =>
+        (e: unknown) => {
           this.#settle(id, (t) =>
             t.sink.taskFailed(
               t,
@@ -356,13 +387,16 @@ class BullmqBackend implements Backend {
                 ? codedError('ERR_MP_POOL_CLOSED', `could not add the job to ${this.#where}: ${(e as Error).message}`, { cause: e })
                 : this.#unreachable(e),
             ),
-          ),
+          );
+          return false;
+        },
       )
       .finally(() => this.#adding.delete(id));
     this.#adding.set(id, adding);
   }
 
   #roomMade(): void {
+    if (this.#state === 'terminated') return;
     const waiting = this.#onRoom;
     this.#onRoom = [];
     for (const f of waiting) f();
@@ -371,7 +405,7 @@ class BullmqBackend implements Backend {
   #onRoom: (() => void)[] = [];
 
   whenRoom(limit: number, fn: () => void): void {
-    if (this.#jobs.size < limit) fn();
+    if (this.backlog < limit) fn();
     else this.#onRoom.push(() => this.whenRoom(limit, fn));
   }
 
@@ -429,8 +463,9 @@ class BullmqBackend implements Backend {
     this.#dropped.set(id, Date.now());
     // Waiting: removed. Running on a host: left to finish (its outcome is dropped); `stop` asks the hosts to stop it.
     // Both once its add is done (or skipped: then there is nothing to remove or stop).
-    const chore = (this.#adding.get(id) ?? Promise.resolve()).then(async () => {
-      if (!this.#reached) return;
+    const chore = (this.#adding.get(id) ?? Promise.resolve(true)).then(async (added) => {
+      if (!added || !this.#reached) return void this.#dropped.delete(id);
+      // Removed if it waits; running, it finishes and its outcome's entry is deleted when read (#dropped).
       await this.#queue!.remove(id).catch(() => {});
       if (stop) await this.#redis[0].publish(this.#abortChannel, id).catch(() => {});
     });
@@ -480,6 +515,7 @@ class BullmqBackend implements Backend {
     this.#state = 'terminated';
     clearInterval(this.#watch);
     this.#failed = error;
+    this.#onRoom = []; // calls waiting for room are failed below, not woken
     // Every task is stopped first: failing one may end its call, which drops its other tasks without stopping them.
     const tasks = [...this.#jobs.values()];
     for (const task of tasks) this.cancel(task, true);
@@ -521,10 +557,50 @@ class BullmqBackend implements Backend {
       if ((await Promise.race([closed, limit])) === 'late') {
         void closed.catch(() => {});
         for (const r of this.#redis) r.disconnect();
-        // BullMQ's QueueEvents reads on a copy of the connection it was given: that one goes too.
-        await Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]);
+        // BullMQ's QueueEvents reads on a copy of the connection it was given: that one goes too (not awaited: a
+        // connection already reconnecting never says it ended).
+        void Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]);
       }
     })());
+  }
+}
+
+// Every kind of event BullMQ writes to the stream (the reader's position is taken from any of them).
+const STREAM_EVENTS = [
+  'added',
+  'waiting',
+  'active',
+  'completed',
+  'failed',
+  'drained',
+  'progress',
+  'delayed',
+  'removed',
+  'stalled',
+  'retries-exhausted',
+  'duplicated',
+  'deduplicated',
+  'debounced',
+  'waiting-children',
+  'paused',
+  'resumed',
+  'cleaned',
+];
+
+// Stream entry ids ("ms-seq") in order.
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+// The pool's module as the tasks' refs name it (the main script when not given), or undefined if there is none.
+function poolModule(module: string | URL | undefined): string | undefined {
+  try {
+    return moduleUrl(module, 'the task functions');
+  } catch (e) {
+    if (module !== undefined) throw e;
+    return undefined;
   }
 }
 

@@ -107,7 +107,10 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
     const run = running.get(id);
     if (run) return run.abort();
     const now = Date.now();
-    for (const [old, at] of stopAsked) if (now - at > STOP_KEEP_MS) stopAsked.delete(old);
+    for (const [old, at] of stopAsked) {
+      if (now - at <= STOP_KEEP_MS) break; // in the order they came: the rest are newer
+      stopAsked.delete(old);
+    }
     stopAsked.set(id, now);
   });
   const pool = new Pool(processes, { module: url });
