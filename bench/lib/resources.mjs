@@ -1,6 +1,7 @@
 // Segments, child processes and workers the bench makes, always cleaned up (also on a
 // crash or Ctrl-C), and CPU placement.
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -210,4 +211,16 @@ export function startWatchdog() {
     },
     stop: () => worker.terminate(),
   };
+}
+
+/** A TCP port free on 127.0.0.1 now (for a server a benchmark starts). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -6,10 +6,9 @@
 // each started by the benchmark (skipped where absent).
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { BENCH_DIR, REPO_ROOT, measureLoop } from '../lib/index.mjs';
+import { BENCH_DIR, REPO_ROOT, freePort, measureLoop } from '../lib/index.mjs';
 import { pythonSamples } from '../lib/python.mjs';
 
 const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m.default ?? m);
@@ -160,15 +159,6 @@ const remoteOurs = (op, count) => async (ctx) => {
   }
 };
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 async function hasIoredis() {
   try {

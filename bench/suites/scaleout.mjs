@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT } from '../lib/index.mjs';
+import { BENCH_DIR, REPO_ROOT, freePort } from '../lib/index.mjs';
 
 const TASKS = path.join(BENCH_DIR, 'pool-tasks.cjs');
 const WORDCOUNT = path.join(REPO_ROOT, 'examples/wordcount_distributed.mjs');
@@ -18,16 +18,6 @@ const lib = () => import(path.join(REPO_ROOT, 'dist', 'index.js')).then((m) => m
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 // Tasks per sample: about half a second of work at each chunksize.
 const TASKS_PER_SAMPLE = { 1: 400, 10: 4000, 100: 40_000 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function missing() {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
