@@ -521,7 +521,6 @@ class BullmqBackend implements Backend {
     for (const task of tasks) this.cancel(task, true);
     for (const task of tasks) if (!task.sink.finished) task.sink.taskFailed(task, error);
     for (const call of [...this.#live]) call.fail(error);
-    this.#onRoom = [];
     this.#checkIdle();
   }
 
