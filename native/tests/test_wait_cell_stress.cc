@@ -123,30 +123,37 @@ TEST(stress_no_lost_wakeups_two_cells) {
 // value changes well within the maximum budget must let the budget regrow.
 TEST(adaptive_budget_regrows_after_a_sleep_that_ended_soon) {
   SpinPolicyScope scope({50000, true});
-  Segment seg(4096);
-  mp::WaitCell* answer = seg.cell(0);
-  mp::WaitCell* ask = seg.cell(1);
-  // A partner that is already running answers each question ~5 us after it
-  // is asked (busy-waiting, so no wake-up latency is involved).
-  Child c = spawn([&] {
-    Attached a(seg.name());
+  // Timing-dependent by nature: on a loaded machine the partner can be descheduled and the
+  // sleeps then do not end soon. The experiment is repeated a few times; one regrowth (or the
+  // policy judging the machine oversubscribed, budget 0) is the behaviour under test.
+  int64_t budget = 0;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    Segment seg(4096);
+    mp::WaitCell* answer = seg.cell(0);
+    mp::WaitCell* ask = seg.cell(1);
+    // A partner that is already running answers each question ~5 us after it
+    // is asked (busy-waiting, so no wake-up latency is involved).
+    Child c = spawn([&] {
+      Attached a(seg.name());
+      for (uint32_t round = 1; round <= 64; round++) {
+        while (a.cell(1)->value.load() != round) mp::cpu_relax();
+        int64_t t = now_ns();
+        while (now_ns() - t < 5000) mp::cpu_relax();
+        mp::store_and_wake(a.cell(0), round, 1);
+      }
+      return 0;
+    });
+    // Collapse the estimate first: waits that time out.
+    for (int i = 0; i < 64; i++) mp::wait_while_equal(answer, 0, 60 * 1000);
     for (uint32_t round = 1; round <= 64; round++) {
-      while (a.cell(1)->value.load() != round) mp::cpu_relax();
-      int64_t t = now_ns();
-      while (now_ns() - t < 5000) mp::cpu_relax();
-      mp::store_and_wake(a.cell(0), round, 1);
+      mp::store_and_wake(ask, round, 1);
+      while (answer->value.load() != round) mp::wait_while_equal(answer, round - 1, 5000 * kMs);
     }
-    return 0;
-  });
-  // Collapse the estimate first: waits that time out.
-  for (int i = 0; i < 64; i++) mp::wait_while_equal(answer, 0, 60 * 1000);
-  for (uint32_t round = 1; round <= 64; round++) {
-    mp::store_and_wake(ask, round, 1);
-    while (answer->value.load() != round) mp::wait_while_equal(answer, round - 1, 5000 * kMs);
+    EXPECT_EXIT(c, 0);
+    budget = mp::current_spin_budget_ns();
+    if (budget == 0 || budget > int64_t(4000)) break;
   }
-  EXPECT_EXIT(c, 0);
   // It regrew above the 2 us floor (0 would mean the machine looked oversubscribed).
-  int64_t budget = mp::current_spin_budget_ns();
   if (budget != 0) CHECK_GT(budget, int64_t(4000));
 }
 
