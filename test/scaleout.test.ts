@@ -2,12 +2,13 @@
 // worker hosts are `multiproc worker` processes; results and order, errors,
 // timeouts and aborts, a poison task, a host SIGKILLed mid-map, Redis
 // unreachable, and nothing of a finished map left in Redis.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, Lock, Pool, TimeoutError, WorkerLostError, getLogger } from '../dist/index.js';
-import { fixture } from './helpers/child';
+import { fixture, repo } from './helpers/child';
 import { eventually } from './helpers/processes';
 import { freePort, hasRedis, startHost, startRedis, type Host, type Redis } from './helpers/redis';
 
@@ -471,6 +472,19 @@ describe.skipIf(!hasRedis)('Pool with the bullmq backend', () => {
     await expect(p.apply(t.square, [2])).rejects.toThrow(/cannot reach Redis/);
     p.terminate();
     await p.join();
+  });
+
+  it('a host whose --module fails to import, or with bad flags, says why and exits 2', () => {
+    const run = (...args: string[]): { status: number | null; stderr: string } =>
+      spawnSync(process.execPath, [path.join(repo, 'dist/cli/main.js'), 'worker', ...args], { encoding: 'utf8' });
+    const throws = run('--redis', redis.url, '--module', fixture('scaleout-throws.mjs'));
+    expect(throws.status).toBe(2);
+    expect(throws.stderr).toMatch(/--module .*scaleout-throws\.mjs could not be imported: Error: boom at import/);
+    expect(run('--redis', redis.url, '--module', '/nonexistent/tasks.mjs').stderr).toMatch(/no such file/);
+    expect(run('--module', T).stderr).toMatch(/--redis URL is required/);
+    expect(run('--redis', redis.url, '--module', T, '--queue', 'a:b').stderr).toMatch(/without ':'/);
+    expect(run('--redis', redis.url, '--module', T, '--max-payload-bytes', '10').stderr).toMatch(/>= 1024/);
+    expect(run('--help').status).toBe(0);
   });
 
   it('bad options are TypeErrors', () => {

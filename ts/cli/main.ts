@@ -144,11 +144,7 @@ function main(argv: string[]): number {
   if (command === 'worker') {
     worker(args).catch((e: unknown) => {
       if (e instanceof UsageError) process.stderr.write(`multiproc: ${e.message}\n\n${USAGE}`);
-      // A module that fails to import: its stack says where (a SyntaxError's first line names the file).
-      else
-        process.stderr.write(
-          `multiproc worker: ${e instanceof Error ? (e instanceof TypeError ? e.message : (e.stack ?? e.message)) : String(e)}\n`,
-        );
+      else process.stderr.write(`multiproc worker: ${e instanceof Error ? e.message : String(e)}\n`);
       process.exit(2);
     });
     return 0;

@@ -61,7 +61,15 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
   const file = o.module.startsWith('file:') ? fileURLToPath(o.module) : path.resolve(o.module);
   if (!fs.existsSync(file)) throw new TypeError(`--module ${o.module}: no such file (${file})`);
   const url = pathToFileURL(file).href;
-  const exports = (await import(url)) as Record<string, unknown>;
+  let exports: Record<string, unknown>;
+  try {
+    exports = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    // Where it failed is what the person starting the host needs: the stack (a SyntaxError's names the file and line).
+    throw new Error(`--module ${o.module} could not be imported: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, {
+      cause: e,
+    });
+  }
   const connection = redisOptions(o.redis, '--redis');
   const queue = o.queue ?? DEFAULT_QUEUE;
   if (queue === '' || queue.includes(':'))
