@@ -35,6 +35,8 @@ export interface Redis {
   url: string;
   /** redis-cli's output for a command. */
   cli(...args: string[]): string;
+  /** The keys of a queue's jobs (BullMQ's `bull:<queue>:<id>`; our ids are UUIDs). */
+  jobs(queue: string): string[];
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -77,10 +79,15 @@ export async function startRedis(o: RedisOptions = {}): Promise<Redis> {
     ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []),
     ...(o.tls ? ['--tls', '--cacert', o.tls.cert] : []),
   ];
+  const cli = (...args: string[]): string => spawnSync('redis-cli', [...cliFlags, ...args], { encoding: 'utf8' }).stdout;
   return {
     port,
     url: `${o.tls ? 'rediss' : 'redis'}://${o.password ? `:${encodeURIComponent(o.password)}@` : ''}${bind}:${port}`,
-    cli: (...args) => spawnSync('redis-cli', [...cliFlags, ...args], { encoding: 'utf8' }).stdout,
+    cli,
+    jobs: (queue) =>
+      cli('--scan', '--pattern', `bull:${queue}:*`)
+        .split('\n')
+        .filter((k) => new RegExp(`^bull:${queue}:[0-9a-f-]{36}$`).test(k)),
     start,
     async stop() {
       const s = server!;

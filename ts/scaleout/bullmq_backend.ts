@@ -23,6 +23,7 @@ import {
   loadIoredis,
   parseFailure,
   redisOptions,
+  withDeadline,
   type JobData,
 } from './jobs';
 
@@ -52,8 +53,6 @@ type Bullmq = ReturnType<typeof loadBullmq>;
 
 // join(): how long closing the connections may wait for Redis before they are cut.
 const CLOSE_WAIT_MS = 5000;
-// The longest a timer can wait (setTimeout's limit).
-const MAX_TIMER_MS = 2 ** 31 - 1;
 // How long the outcome of a job cancelled while it ran is watched for (to delete its entry in the event stream).
 const DROPPED_KEEP_MS = 10 * 60_000;
 // How often a pool with tasks out looks for worker hosts on its queue, and how often it repeats that there are none.
@@ -117,8 +116,8 @@ class BullmqBackend implements Backend {
     if (!Number.isInteger(this.#maxPayload) || this.#maxPayload < 1024)
       throw new TypeError(`Pool backend 'bullmq': maxPayloadBytes must be an integer >= 1024, got ${describe(o.maxPayloadBytes)}`);
     const limit = o.connectTimeout ?? 10_000;
-    if (typeof limit !== 'number' || !(limit > 0) || limit > MAX_TIMER_MS)
-      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be ms in (0, ${MAX_TIMER_MS}], got ${describe(limit)}`);
+    if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit))
+      throw new TypeError(`Pool backend 'bullmq': connectTimeout must be a finite number of ms > 0, got ${describe(limit)}`);
     const eventsMaxLen = o.eventsMaxLen;
     if (eventsMaxLen !== undefined && (!Number.isInteger(eventsMaxLen) || eventsMaxLen < 1))
       throw new TypeError(`Pool backend 'bullmq': eventsMaxLen must be a positive integer, got ${describe(eventsMaxLen)}`);
@@ -133,10 +132,11 @@ class BullmqBackend implements Backend {
       // A clean close (Redis stopped) is no error to ioredis: it is one to the calls waiting.
       r.on('close', () => this.#teardown === undefined && this.#connectionError(new Error('the connection to Redis closed'), false));
     }
-    const eventsKey = `${o.prefix ?? 'bull'}:${name}:events`;
+    const keys = `${o.prefix ?? 'bull'}:${name}:`; // BullMQ's keys of the queue begin so
+    const eventsKey = `${keys}events`;
     this.#eventsKey = eventsKey;
-    this.#jobKey = `${o.prefix ?? 'bull'}:${name}:`;
-    const marker = `${o.prefix ?? 'bull'}:${name}:multiproc-pool:${randomUUID()}`;
+    this.#jobKey = keys;
+    const marker = `${keys}multiproc-pool:${randomUUID()}`;
     this.#marker = marker;
     this.#abortChannel = abortChannel(o.prefix, name);
     this.#where = `${String(connection.host)}:${String(connection.port)} queue ${name}`;
@@ -144,18 +144,11 @@ class BullmqBackend implements Backend {
     // Not reachable at first: the pool's calls fail (later, a lost connection is retried and calls resume).
     // BullMQ's objects are made only once Redis answers: their connections, once made, wait for it for ever.
     this.#ready = (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${limit} ms${this.#lastError ? ` (${this.#lastError.message})` : ''}`)),
-          limit,
-        );
-      });
-      try {
-        await Promise.race([Promise.all(redis.map((r) => r.ping())), late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withDeadline(
+        Promise.all(redis.map((r) => r.ping())),
+        limit,
+        () => new Error(`no answer within ${limit} ms${this.#lastError ? ` (${this.#lastError.message})` : ''}`),
+      );
       // Closed meanwhile: BullMQ's objects are not made (their connections would outlive the pool).
       const closedMeanwhile = (): void => {
         if (this.#teardown) throw codedError('ERR_MP_POOL_CLOSED', 'the pool was closed before it reached Redis');
@@ -409,14 +402,19 @@ class BullmqBackend implements Backend {
     else this.#onRoom.push(() => this.whenRoom(limit, fn));
   }
 
-  #settle(id: string, how: (task: Task) => void): void {
-    const task = this.#jobs.get(id);
-    if (!task) return;
+  // A job the pool no longer waits for (its outcome came, or its call no longer wants it).
+  #forget(id: string, task: Task): void {
     this.#jobs.delete(id);
     this.#data.delete(id);
     this.#inRedis.delete(id);
     this.#byTask.delete(task);
     task.state = 'done';
+  }
+
+  #settle(id: string, how: (task: Task) => void): void {
+    const task = this.#jobs.get(id);
+    if (!task) return;
+    this.#forget(id, task);
     if (!task.sink.finished) how(task);
     this.#roomMade();
     this.#checkIdle();
@@ -455,11 +453,7 @@ class BullmqBackend implements Backend {
   cancel(task: Task, stop: boolean): void {
     const id = this.#byTask.get(task);
     if (!id) return;
-    this.#jobs.delete(id);
-    this.#data.delete(id);
-    this.#inRedis.delete(id);
-    this.#byTask.delete(task);
-    task.state = 'done';
+    this.#forget(id, task);
     this.#dropped.set(id, Date.now());
     // Waiting: removed. Running on a host: left to finish (its outcome is dropped); `stop` asks the hosts to stop it.
     // Both once its add is done (or skipped: then there is nothing to remove or stop).

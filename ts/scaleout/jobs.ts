@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { deserialize, serialize, type Refuse } from '../share/handles';
+import { delay } from '../base/timers';
 import type { WireError } from '../base/remote_error';
 
 export const JOB_VERSION = 1;
@@ -75,6 +76,21 @@ function optional<T>(name: string): T {
 
 export const loadBullmq = (): typeof import('bullmq') => optional<typeof import('bullmq')>('bullmq');
 export const loadIoredis = (): typeof import('ioredis').default => optional<typeof import('ioredis')>('ioredis').default;
+
+/** `work`, or the error `late()` makes once `ms` have passed (Redis not answering at start, on either side). */
+export async function withDeadline<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  const d = delay(ms);
+  try {
+    return await Promise.race([
+      work,
+      d.promise.then(() => {
+        throw late();
+      }),
+    ]);
+  } finally {
+    d.clear();
+  }
+}
 
 /** The channel a pool asks the worker hosts of a queue to stop a job on (its id as the message). */
 export const abortChannel = (prefix: string | undefined, queue: string): string => `${prefix ?? 'bull'}:${queue}:multiproc-abort`;

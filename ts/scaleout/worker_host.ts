@@ -25,6 +25,7 @@ import {
   loadBullmq,
   loadIoredis,
   redisOptions,
+  withDeadline,
   type JobData,
 } from './jobs';
 
@@ -89,27 +90,18 @@ export async function startWorkerHost(o: WorkerHostOptions): Promise<WorkerHost>
   const subscriber = new Redis({ ...connection, maxRetriesPerRequest: null });
   let connectError: Error | undefined;
   subscriber.on('error', (e: Error) => (connectError = e)); // it reconnects; the Worker's errors are the ones logged
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
+    await withDeadline(
       subscriber.subscribe(abortChannel(o.prefix, queue)),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `cannot reach Redis at ${String(connection.host)}:${String(connection.port)}${connectError ? `: ${connectError.message}` : ''}`,
-              ),
-            ),
-          CONNECT_TIMEOUT_MS,
-        );
-      }),
-    ]);
+      CONNECT_TIMEOUT_MS,
+      () =>
+        new Error(
+          `cannot reach Redis at ${String(connection.host)}:${String(connection.port)}${connectError ? `: ${connectError.message}` : ''}`,
+        ),
+    );
   } catch (e) {
     subscriber.disconnect();
     throw e;
-  } finally {
-    clearTimeout(timer);
   }
   subscriber.on('message', (_channel: string, id: string) => {
     const run = running.get(id);
